@@ -1,0 +1,128 @@
+"""Recipient and operator accounts, and the one-time links that open them."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from sealbox import addresses
+
+
+class UserManager(BaseUserManager["User"]):
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email=addresses.normalize(username or ""))
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        user = self.model(email=addresses.normalize(email), **extra)
+        if password:
+            user.set_password(password)
+            user.activated_at = timezone.now()
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+    def recipient(self, email: str) -> tuple[User, bool]:
+        """Find the mailbox owner for an address, creating a not-yet-activated account.
+
+        Safe against two deliveries creating the same account at once.
+        """
+        normalized = addresses.normalize(email)
+        try:
+            return self.get(email=normalized), False
+        except self.model.DoesNotExist:
+            pass
+        try:
+            with transaction.atomic():
+                return self.create_user(normalized), True
+        except IntegrityError:
+            return self.get(email=normalized), False
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.CharField(_("email address"), max_length=addresses.MAX_ADDRESS_LENGTH, unique=True)
+    display_name = models.CharField(_("name"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    is_staff = models.BooleanField(_("operator"), default=False)
+    created = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_activated(self) -> bool:
+        return self.activated_at is not None
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("ascii", "replace")).hexdigest()
+
+
+class LinkToken(models.Model):
+    """A one-time link: activation (first password) or password reset.
+
+    Only the SHA-256 of the token is stored; the token itself exists only in
+    the email that carries it.
+    """
+
+    class Purpose(models.TextChoices):
+        ACTIVATE = "activate", _("activation")
+        RESET = "reset", _("password reset")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="link_tokens")
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    @classmethod
+    def issue(cls, user: User, purpose: str) -> str:
+        """Create a token and return its raw value (256 random bits)."""
+        raw = secrets.token_urlsafe(32)
+        days = settings.ACTIVATION_DAYS if purpose == cls.Purpose.ACTIVATE else 1
+        cls.objects.create(
+            user=user,
+            purpose=purpose,
+            token_hash=hash_token(raw),
+            expires_at=timezone.now() + timedelta(days=days),
+        )
+        return raw
+
+    @classmethod
+    def find_valid(cls, raw: str, purpose: str) -> LinkToken | None:
+        return (
+            cls.objects.select_related("user")
+            .filter(
+                token_hash=hash_token(raw),
+                purpose=purpose,
+                used_at__isnull=True,
+                expires_at__gt=timezone.now(),
+                user__is_active=True,
+            )
+            .first()
+        )

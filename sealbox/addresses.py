@@ -1,0 +1,57 @@
+"""Email addresses: normalising them and telling internal from external ones."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+
+from django.conf import settings
+
+MAX_ADDRESS_LENGTH = 320
+
+
+class InvalidAddress(ValueError):
+    pass
+
+
+def normalize(address: str) -> str:
+    """The canonical form under which a mailbox is kept.
+
+    Strips angle brackets and whitespace, lower-cases the whole address (mail
+    systems treat local parts case-insensitively in practice), and turns an
+    IDNA (xn--) domain into its Unicode form so that both spellings of an
+    internationalised domain reach the same mailbox.
+    """
+    value = address.strip().strip("<>").strip()
+    if not value or len(value) > MAX_ADDRESS_LENGTH or any(ch in value for ch in "\r\n\0 <>,"):
+        raise InvalidAddress(f"not an email address: {address!r}")
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain or domain.startswith(".") or ".." in domain:
+        raise InvalidAddress(f"not an email address: {address!r}")
+    try:
+        domain = domain.encode("ascii").decode("idna") if "xn--" in domain.lower() else domain
+    except UnicodeError:
+        raise InvalidAddress(f"bad internationalised domain in {address!r}") from None
+    return f"{local}@{domain}".lower()
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def is_internal(address: str) -> bool:
+    """True for addresses in the organisation's own domains (and their subdomains)."""
+    domain = domain_of(normalize(address))
+    for internal in settings.INTERNAL_DOMAINS:
+        if domain == internal or domain.endswith("." + internal):
+            return True
+    return False
+
+
+def display(name: str, address: str) -> str:
+    """A From/To header value, quoting the display name as needed."""
+    local, _, domain = address.rpartition("@")
+    try:
+        return str(Address(display_name=name, username=local, domain=domain))
+    except (ValueError, IndexError):
+        return address
+

@@ -1,0 +1,24 @@
+"""The `sealbox` command: Django's management commands under the product's name."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sealbox.settings")
+    args = list(sys.argv[1:] if argv is None else argv)
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.management import execute_from_command_line
+
+    try:
+        execute_from_command_line(["sealbox", *args])
+    except ImproperlyConfigured as e:
+        # A configuration mistake is the operator's to fix: say it in one line.
+        sys.stderr.write(f"sealbox: configuration error: {e}\n")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""deliver(): the one way a message gets into Sealbox mailboxes.
+
+SMTP intake, the pipe command and portal-to-portal mail all call it. It stores
+one copy per recipient, durably, and records in the same database transaction
+that each recipient is to be notified. It either succeeds for every recipient
+or keeps nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import format_datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from sealbox import addresses
+from sealbox.accounts.models import User
+from sealbox.mailstore import blobs
+from sealbox.mailstore.models import Message
+from sealbox.mailstore.summary import summarize
+from sealbox.outbound import notify
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A delivery that did not happen; says whether trying again may help."""
+
+    def __init__(self, code: int, status: str, text: str, *, temporary: bool) -> None:
+        super().__init__(text)
+        self.code = code
+        self.status = status
+        self.text = text
+        self.temporary = temporary
+
+    @property
+    def smtp_reply(self) -> str:
+        return f"{self.code} {self.status} {self.text}"
+
+
+def temporary_failure(text: str = "Temporary local problem, please try again later") -> DeliveryError:
+    return DeliveryError(451, "4.3.0", text, temporary=True)
+
+
+@dataclass
+class Trace:
+    """Who handed the message over, for the Received: trace header."""
+
+    helo: str = ""
+    client_ip: str = ""
+    protocol: str = "ESMTP"
+
+
+def check_recipient(address: str) -> str:
+    """Normalise one envelope recipient or raise a permanent DeliveryError."""
+    try:
+        normalized = addresses.normalize(address)
+    except addresses.InvalidAddress:
+        raise DeliveryError(553, "5.1.3", f"<{address}>: not a valid address", temporary=False) from None
+    if addresses.is_internal(normalized):
+        raise DeliveryError(
+            550,
+            "5.1.1",
+            f"<{address}>: is in the organisation's own domain; "
+            "Sealbox keeps mail only for outside recipients",
+            temporary=False,
+        )
+    return normalized
+
+
+def _line_ending(data: bytes) -> bytes:
+    newline = data.find(b"\n")
+    return b"\r\n" if newline > 0 and data[newline - 1 : newline] == b"\r" else b"\n"
+
+
+def _trace_header(mail_from: str, recipient: str, trace: Trace, message_id: uuid.UUID, eol: bytes) -> bytes:
+    when = format_datetime(timezone.now())
+    client = trace.helo or "unknown"
+    if trace.client_ip:
+        client += f" ([{trace.client_ip}])"
+    lines = [
+        f"Return-Path: <{mail_from}>",
+        f"Received: from {client}",
+        f"\tby {settings.SMTP_HOSTNAME} (Sealbox) with {trace.protocol} id {message_id.hex}",
+        f"\tfor <{recipient}>; {when}",
+    ]
+    # Addresses may be UTF-8 (SMTPUTF8); they stay UTF-8 like the client sent them.
+    return eol.join(line.encode("utf-8", "surrogateescape") for line in lines) + eol
+
+
+def deliver(
+    mail_from: str,
+    recipients: Sequence[str],
+    data: bytes,
+    trace: Trace | None = None,
+) -> list[Message]:
+    """Store data for every recipient; return the stored messages.
+
+    Raises DeliveryError when nothing was stored: permanent for a recipient we
+    never accept, temporary for a disk or database problem.
+    """
+    trace = trace or Trace(protocol="local")
+    unique: dict[str, None] = {}
+    for rcpt in recipients:
+        unique[check_recipient(rcpt)] = None
+    if not unique:
+        raise DeliveryError(554, "5.5.1", "No valid recipients", temporary=False)
+
+    summary = summarize(data)
+    eol = _line_ending(data)
+    now = timezone.now()
+    written: list[str] = []
+    try:
+        plans = []
+        for rcpt in unique:
+            message_id = uuid.uuid4()
+            header = _trace_header(mail_from, rcpt, trace, message_id, eol)
+            rel = blobs.write(message_id, (header, data))
+            written.append(rel)
+            plans.append((rcpt, message_id, rel, len(header) + len(data)))
+        blobs.sync_dirs(written)
+        stored: list[Message] = []
+        with transaction.atomic():
+            for rcpt, message_id, rel, size in plans:
+                owner, _ = User.objects.recipient(rcpt)
+                message = Message.objects.create(
+                    id=message_id,
+                    owner=owner,
+                    blob=rel,
+                    size=size,
+                    received_at=now,
+                    envelope_from=mail_from[:400],
+                    message_id=summary.message_id,
+                    from_name=summary.from_name,
+                    from_address=summary.from_address,
+                    subject=summary.subject,
+                    sent_date=summary.sent_date,
+                    attachment_count=summary.attachment_count,
+                )
+                notify.message_arrived(owner, message)
+                stored.append(message)
+    except Exception as e:
+        for rel in written:
+            blobs.delete(rel)
+        log.error("delivery from <%s> to %d recipient(s) failed, nothing kept: %s", mail_from, len(unique), e)
+        raise temporary_failure() from e
+    for message in stored:
+        log.info(
+            "stored message %s for %s: %d bytes from <%s> message-id %s",
+            message.id,
+            message.owner.email,
+            message.size,
+            mail_from,
+            summary.message_id or "-",
+        )
+    return stored

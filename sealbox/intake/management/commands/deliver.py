@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from sealbox.intake.delivery import DeliveryError, Trace, deliver
+
+# sysexits.h, as Postfix's pipe(8) understands them.
+EX_OK = 0
+EX_DATAERR = 65
+EX_NOUSER = 67
+EX_TEMPFAIL = 75
+
+log = logging.getLogger("sealbox.intake.deliver")
+
+
+class Command(BaseCommand):
+    help = (
+        "Deliver one message read from standard input to the recipients' mailboxes. "
+        "Exit 0 delivered, 75 temporary failure, 65 or 67 permanent failure."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--from", dest="sender", required=True, help="envelope sender ('' for a bounce)")
+        parser.add_argument("recipients", nargs="+", metavar="RECIPIENT")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        sys.exit(self.run(options["sender"], options["recipients"]))
+
+    def fail(self, code: int, reason: str) -> int:
+        self.stderr.write(f"sealbox deliver: {reason}")
+        return code
+
+    def run(self, sender: str, recipients: list[str]) -> int:
+        limit = settings.SMTP_MAX_MESSAGE_SIZE
+        data = sys.stdin.buffer.read(limit + 1)
+        if len(data) > limit:
+            return self.fail(EX_DATAERR, f"5.3.4 message too big: over {limit} bytes")
+        try:
+            stored = deliver(sender, recipients, data, Trace(protocol="local (pipe)"))
+        except DeliveryError as e:
+            if e.temporary:
+                return self.fail(EX_TEMPFAIL, f"{e.status} {e.text}")
+            code = EX_NOUSER if e.status.startswith("5.1") else EX_DATAERR
+            return self.fail(code, f"{e.status} {e.text}")
+        except Exception as e:  # e.g. the database is unreachable before deliver() began
+            log.error("delivery failed: %s", e)
+            return self.fail(EX_TEMPFAIL, f"4.3.0 temporary local problem: {e.__class__.__name__}")
+        log.info("delivered to %d recipient(s)", len(stored))
+        return EX_OK

@@ -1,0 +1,118 @@
+"""The blob store: one file per stored message under $SEALBOX_DATA_DIR/messages.
+
+This module is the only place that writes or reads a stored message's bytes,
+so that encryption at rest can slot in here without touching callers.
+
+Durability: a message is written to a temporary file in the same file system,
+fsynced, renamed into place, and its directory fsynced before the caller
+commits the database row that makes it visible. A crash leaves either nothing
+visible or a complete file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.conf import settings
+
+from sealbox import processes
+
+log = logging.getLogger(__name__)
+
+MESSAGES = "messages"
+TMP = "tmp"
+# Temporary files older than this are left-overs whatever process made them.
+STALE_TMP_SECONDS = 24 * 3600
+
+
+def root() -> Path:
+    return Path(settings.DATA_DIR)
+
+
+def _tmp_name() -> str:
+    return f"{processes.owner_tag()}~{uuid.uuid4().hex}.tmp"
+
+
+def relative_path(message_id: uuid.UUID) -> str:
+    hexid = message_id.hex
+    return f"{MESSAGES}/{hexid[:2]}/{hexid}.eml"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write(message_id: uuid.UUID, chunks: Iterable[bytes]) -> str:
+    """Write a message durably and return its path relative to the data directory.
+
+    The caller must call sync_dirs() for the returned paths before committing
+    the rows that point at them.
+    """
+    rel = relative_path(message_id)
+    final = root() / rel
+    tmp_dir = root() / TMP
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / _tmp_name()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return rel
+
+
+def sync_dirs(rels: Iterable[str]) -> None:
+    for directory in {(root() / rel).parent for rel in rels}:
+        fsync_dir(directory)
+
+
+def read(rel: str) -> bytes:
+    """The stored message, exactly as it was received."""
+    return (root() / rel).read_bytes()
+
+
+def delete(rel: str) -> None:
+    (root() / rel).unlink(missing_ok=True)
+
+
+def clear_stale_tmp() -> int:
+    """Remove temporary files that no running writer owns.
+
+    Files of dead processes on this host go at once; files of other hosts (a
+    shared volume) only once they are older than any delivery could take.
+    """
+    tmp_dir = root() / TMP
+    if not tmp_dir.is_dir():
+        return 0
+    now = time.time()
+    removed = 0
+    for entry in os.scandir(tmp_dir):
+        owner = entry.name.rpartition("~")[0]
+        stale = processes.is_dead_local(owner)
+        try:
+            stale = stale or now - entry.stat().st_mtime > STALE_TMP_SECONDS
+        except FileNotFoundError:
+            continue
+        if stale:
+            Path(entry.path).unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.info("removed %d stale temporary file(s) from %s", removed, tmp_dir)
+    return removed
+

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from sealbox import addresses
+from sealbox.accounts.models import User
+from sealbox.mailstore.models import Message
+
+
+class Command(BaseCommand):
+    help = "Inspect mailboxes: 'mailbox list EMAIL' shows one line per stored message."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        lister = sub.add_parser("list", help="list the messages stored for an address")
+        lister.add_argument("email")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            email = addresses.normalize(options["email"])
+            user = User.objects.get(email=email)
+        except (addresses.InvalidAddress, User.DoesNotExist):
+            raise CommandError(f"no mailbox for {options['email']}") from None
+        messages = Message.objects.filter(owner=user).order_by("received_at")
+        state = "activated" if user.is_activated else "not activated yet"
+        self.stdout.write(f"{user.email} ({state}): {messages.count()} message(s)")
+        for m in messages.only("id", "received_at", "size", "message_id", "folder"):
+            when = timezone.localtime(m.received_at).strftime("%Y-%m-%d %H:%M:%S %z")
+            self.stdout.write(f"{m.id}  {when}  {m.size:>10}  {m.folder:<5}  {m.message_id or '-'}")

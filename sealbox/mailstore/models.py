@@ -1,0 +1,43 @@
+"""The index of stored messages. The message itself is a file in the blob store."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Message(models.Model):
+    class Folder(models.TextChoices):
+        INBOX = "inbox", _("Inbox")
+        SENT = "sent", _("Sent")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages"
+    )
+    folder = models.CharField(max_length=10, choices=Folder.choices, default=Folder.INBOX)
+    blob = models.CharField(max_length=200, unique=True)
+    size = models.BigIntegerField()
+    received_at = models.DateTimeField(default=timezone.now)
+    envelope_from = models.CharField(max_length=400, blank=True)
+    message_id = models.CharField(max_length=998, blank=True)
+    from_name = models.CharField(max_length=400, blank=True)
+    from_address = models.CharField(max_length=400, blank=True)
+    subject = models.TextField(blank=True)
+    sent_date = models.DateTimeField(null=True, blank=True)
+    attachment_count = models.PositiveIntegerField(default=0)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "folder", "-received_at"], name="msg_owner_folder")]
+
+    def __str__(self) -> str:
+        return f"{self.id} for {self.owner_id}"
+
+    @property
+    def sender_label(self) -> str:
+        return self.from_name or self.from_address or self.envelope_from

@@ -1,0 +1,111 @@
+"""Telling recipients that mail is waiting, at most once per SEALBOX_NOTIFY_INTERVAL.
+
+A delivery only marks the recipient as due (in the delivery's transaction);
+the worker turns due marks into notification emails. So a burst of messages
+gives one notification that names them all, and nothing is lost if a process
+dies in between.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from sealbox.accounts.models import LinkToken, User
+from sealbox.mailstore.models import Message
+from sealbox.outbound import emails
+from sealbox.outbound.models import NotificationState
+
+log = logging.getLogger(__name__)
+
+
+def _locked_state(user: User) -> NotificationState:
+    qs = NotificationState.objects.select_for_update()
+    state = qs.filter(user=user).first()
+    if state is None:
+        try:
+            with transaction.atomic():
+                state = NotificationState.objects.create(user=user)
+        except IntegrityError:
+            state = qs.get(user=user)
+    return state
+
+
+def message_arrived(user: User, message: Message) -> None:
+    """Mark the recipient as due for a notification; call inside the delivery transaction."""
+    state = _locked_state(user)
+    if state.due_at is not None:
+        return
+    now = timezone.now()
+    due = now
+    if state.last_sent_at is not None:
+        due = max(now, state.last_sent_at + timedelta(seconds=settings.NOTIFY_INTERVAL))
+    state.due_at = due
+    state.save(update_fields=["due_at"])
+
+
+def _senders(messages: list[Message]) -> list[str]:
+    seen: dict[str, None] = {}
+    for m in messages:
+        seen.setdefault(m.sender_label or m.envelope_from or "?", None)
+    return list(seen)
+
+
+def _link(user: User, messages: list[Message]) -> tuple[str, bool]:
+    if not user.is_activated:
+        token = LinkToken.issue(user, LinkToken.Purpose.ACTIVATE)
+        return settings.BASE_URL + reverse("activate", args=[token]), True
+    if len(messages) == 1:
+        return settings.BASE_URL + reverse("message", args=[messages[0].id]), False
+    return settings.BASE_URL + reverse("inbox"), False
+
+
+def _notify(state: NotificationState, now) -> bool:  # type: ignore[no-untyped-def]
+    user = state.user
+    since = state.last_sent_at
+    messages = Message.objects.filter(
+        owner=user, folder=Message.Folder.INBOX, read_at__isnull=True
+    ).order_by("received_at")
+    if since is not None:
+        messages = messages.filter(received_at__gt=since)
+    pending = list(messages[:50])
+    state.due_at = None
+    if not pending or not user.is_active:
+        state.save(update_fields=["due_at"])
+        return False
+    link, activation = _link(user, pending)
+    emails.notification(
+        user.email,
+        {
+            "count": len(pending),
+            "senders": _senders(pending),
+            "subjects": [m.subject for m in pending] if settings.NOTIFY_INCLUDE_SUBJECT else [],
+            "link": link,
+            "activation": activation,
+            "activation_days": settings.ACTIVATION_DAYS,
+        },
+    )
+    state.last_sent_at = now
+    state.save(update_fields=["due_at", "last_sent_at"])
+    return True
+
+
+def send_due(limit: int = 50) -> int:
+    """Queue notifications for every recipient that is due; return how many."""
+    now = timezone.now()
+    sent = 0
+    with transaction.atomic():
+        qs = NotificationState.objects.filter(due_at__lte=now).select_related("user")
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
+        for state in qs.order_by("due_at")[:limit]:
+            if _notify(state, now):
+                sent += 1
+    if sent:
+        log.info("queued %d notification(s)", sent)
+    return sent

@@ -1,0 +1,155 @@
+"""The durable outgoing queue: enqueue in the caller's transaction, send from workers.
+
+Any number of workers may run at once: each claims due rows in a short
+transaction (SKIP LOCKED where the database has it) with a lease. A worker
+killed mid-send leaves its rows claimed until the lease ends, or until another
+worker on the same host sees that its process is gone; then they are sent
+again (at least once).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from datetime import timedelta
+from email.message import EmailMessage
+from email.policy import SMTP, SMTPUTF8
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from sealbox import processes
+from sealbox.outbound import relay
+from sealbox.outbound.models import OutgoingEmail
+
+log = logging.getLogger(__name__)
+
+BATCH = 20
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def enqueue(message: EmailMessage, kind: str, recipients: list[str] | None = None) -> OutgoingEmail:
+    """Queue an email; call inside the transaction of the change that caused it."""
+    to = recipients
+    if to is None:
+        to = []
+        for header in ("To", "Cc", "Bcc"):
+            value = message.get(header)
+            if value is not None:
+                to.extend(a.addr_spec for a in value.addresses)
+        del message["Bcc"]
+    mail_from = message["Return-Path"] or ""
+    if mail_from:
+        del message["Return-Path"]
+    else:
+        sender = message.get("Sender") or message.get("From")
+        mail_from = sender.addresses[0].addr_spec if sender is not None and sender.addresses else ""
+    utf8 = any(not a.isascii() for a in [mail_from, *to])
+    data = message.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
+    now = timezone.now()
+    return OutgoingEmail.objects.create(
+        kind=kind,
+        mail_from=str(mail_from),
+        recipients=to,
+        subject=str(message.get("Subject", ""))[:400],
+        data=data,
+        next_attempt_at=now,
+        give_up_at=now + timedelta(seconds=settings.OUTGOING_RETRY_FOR),
+    )
+
+
+def _claim(me: str, limit: int) -> list[OutgoingEmail]:
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.RELAY_TIMEOUT * 3 + 60)
+    due = Q(status=OutgoingEmail.Status.QUEUED, next_attempt_at__lte=now) | Q(
+        status=OutgoingEmail.Status.SENDING, claimed_until__lt=now
+    )
+    with transaction.atomic():
+        qs = OutgoingEmail.objects.filter(due).order_by("next_attempt_at")
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        ids = list(qs.values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        OutgoingEmail.objects.filter(id__in=ids).update(
+            status=OutgoingEmail.Status.SENDING, claimed_by=me, claimed_until=lease
+        )
+    return list(OutgoingEmail.objects.filter(id__in=ids, claimed_by=me).order_by("next_attempt_at"))
+
+
+def release_dead_claims() -> int:
+    """Make rows claimed by dead worker processes on this host due again."""
+    host = socket.gethostname()
+    released = 0
+    claimed = OutgoingEmail.objects.filter(
+        status=OutgoingEmail.Status.SENDING, claimed_by__startswith=host + "~"
+    ).values_list("id", "claimed_by")
+    for pk, owner in claimed:
+        if processes.is_dead_local(owner):
+            released += OutgoingEmail.objects.filter(
+                id=pk, status=OutgoingEmail.Status.SENDING, claimed_by=owner
+            ).update(status=OutgoingEmail.Status.QUEUED, claimed_by="", claimed_until=None)
+    if released:
+        log.warning("re-queued %d email(s) left mid-send by a stopped worker", released)
+    return released
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 … minutes after each failed attempt, at most an hour apart."""
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def send_one(item: OutgoingEmail) -> None:
+    me = item.claimed_by
+    item.attempts += 1
+    try:
+        where = relay.deliver(item.mail_from, list(item.recipients), bytes(item.data))
+    except relay.RelayError as e:
+        now = timezone.now()
+        retry_at = now + backoff(item.attempts)
+        if e.temporary and retry_at < item.give_up_at:
+            status, next_at = OutgoingEmail.Status.QUEUED, retry_at
+            log.warning("%s %s: attempt %d failed, retrying at %s: %s", item.kind, item.id, item.attempts, retry_at, e)
+        else:
+            status, next_at = OutgoingEmail.Status.FAILED, now
+            reason = "relay refused it" if not e.temporary else "gave up retrying"
+            log.error("%s %s to %s failed (%s): %s", item.kind, item.id, ", ".join(item.recipients), reason, e)
+        OutgoingEmail.objects.filter(id=item.id, claimed_by=me).update(
+            status=status,
+            attempts=item.attempts,
+            next_attempt_at=next_at,
+            last_error=str(e)[:2000],
+            claimed_by="",
+            claimed_until=None,
+        )
+        return
+    OutgoingEmail.objects.filter(id=item.id, claimed_by=me).update(
+        status=OutgoingEmail.Status.SENT,
+        attempts=item.attempts,
+        sent_at=timezone.now(),
+        data=b"",
+        last_error="",
+        claimed_by="",
+        claimed_until=None,
+    )
+    log.info("%s %s to %s sent via %s", item.kind, item.id, ", ".join(item.recipients), where)
+
+
+def process_due(limit: int = BATCH) -> int:
+    """Send what is due; return how many emails were attempted."""
+    batch = _claim(processes.owner_tag(), limit)
+    for item in batch:
+        send_one(item)
+    return len(batch)
+
+
+def retry(item: OutgoingEmail) -> None:
+    """Operator's retry of a failed email: due now, with a fresh retry period."""
+    now = timezone.now()
+    OutgoingEmail.objects.filter(id=item.id).exclude(status=OutgoingEmail.Status.SENT).update(
+        status=OutgoingEmail.Status.QUEUED,
+        next_attempt_at=now,
+        give_up_at=now + timedelta(seconds=settings.OUTGOING_RETRY_FOR),
+    )

@@ -1,0 +1,119 @@
+"""Configuration rules as system checks: `sealbox check --deploy` lists what is wrong."""
+
+from __future__ import annotations
+
+import os
+from email.headerregistry import Address
+from email.policy import SMTP
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from sealbox.outbound.relay import parse_relay_url
+
+
+@register(Tags.compatibility)
+def check_data_dir(app_configs: Any, **kwargs: Any) -> list[Any]:
+    data_dir = settings.DATA_DIR
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        return [
+            Error(
+                f"The data directory {data_dir} is not writable by this user.",
+                hint="Set SEALBOX_DATA_DIR to a directory this user owns.",
+                id="sealbox.E001",
+            )
+        ]
+    return []
+
+
+@register(Tags.compatibility)
+def check_smtp_tls(app_configs: Any, **kwargs: Any) -> list[Any]:
+    cert, key = settings.SMTP_TLS_CERT, settings.SMTP_TLS_KEY
+    if bool(cert) != bool(key):
+        return [
+            Error(
+                "Only one of SEALBOX_SMTP_TLS_CERT and SEALBOX_SMTP_TLS_KEY is set.",
+                hint="STARTTLS needs both the certificate chain and its private key.",
+                id="sealbox.E002",
+            )
+        ]
+    errors = []
+    for name, path in (("SEALBOX_SMTP_TLS_CERT", cert), ("SEALBOX_SMTP_TLS_KEY", key)):
+        if path and not os.access(path, os.R_OK):
+            errors.append(Error(f"{name}: cannot read {path}.", id="sealbox.E003"))
+    if not errors and cert and key:
+        import ssl
+
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
+        except (ssl.SSLError, OSError) as e:
+            errors.append(
+                Error(f"The SMTP TLS certificate and key do not load: {e}", id="sealbox.E004")
+            )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_outgoing(app_configs: Any, **kwargs: Any) -> list[Any]:
+    problems: list[Any] = []
+    if settings.RELAY_URL:
+        try:
+            parse_relay_url(settings.RELAY_URL)
+        except ValueError as e:
+            problems.append(Error(f"SEALBOX_RELAY_URL: {e}.", id="sealbox.E005"))
+    try:
+        header = SMTP.header_factory("From", settings.NOTIFY_FROM)
+        addrs: tuple[Address, ...] = header.addresses  # type: ignore[attr-defined]
+        if len(addrs) != 1 or "@" not in addrs[0].addr_spec:
+            raise ValueError
+    except (ValueError, IndexError, AttributeError):
+        problems.append(
+            Error(
+                f"SEALBOX_NOTIFY_FROM is not one email address: {settings.NOTIFY_FROM!r}.",
+                hint='Use a form like: Secure Mail <secure@example.org>',
+                id="sealbox.E006",
+            )
+        )
+    return problems
+
+
+@register(Tags.security, deploy=True)
+def check_deploy(app_configs: Any, **kwargs: Any) -> list[Any]:
+    warnings: list[Any] = []
+    if not settings.HTTPS:
+        warnings.append(
+            Warning(
+                "SEALBOX_BASE_URL is not https: links in notifications and the session "
+                "cookie would travel in the clear.",
+                hint="Serve the portal over HTTPS (behind a TLS proxy) and set SEALBOX_BASE_URL=https://...",
+                id="sealbox.W001",
+            )
+        )
+    if not settings.INTERNAL_DOMAINS:
+        warnings.append(
+            Warning(
+                "SEALBOX_INTERNAL_DOMAINS is empty: mail for the organisation's own "
+                "addresses would be stored as portal mailboxes.",
+                hint="List the organisation's mail domains, e.g. SEALBOX_INTERNAL_DOMAINS=example.org",
+                id="sealbox.W002",
+            )
+        )
+    if not settings.RELAY_URL:
+        warnings.append(
+            Warning(
+                "SEALBOX_RELAY_URL is not set: notifications are only written to "
+                f"{settings.OUTBOX_DIR}, nobody receives them.",
+                id="sealbox.W003",
+            )
+        )
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        warnings.append(
+            Warning(
+                "The database is SQLite: fine for one host, but web, SMTP and worker "
+                "processes on several hosts need PostgreSQL.",
+                hint="Set SEALBOX_DATABASE_URL=postgres://... to scale out.",
+                id="sealbox.W004",
+            )
+        )
+    return warnings

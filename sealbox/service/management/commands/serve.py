@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from sealbox.listen import split_host_port
+
+log = logging.getLogger("sealbox.service.serve")
+
+RESTART_DELAY = 2.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    quick_deaths: int = field(default=0)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv)  # inherits stdout/stderr: one log stream
+        self.started = time.monotonic()
+
+
+class Command(BaseCommand):
+    help = "Run the web portal, the SMTP intake and the worker together."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--http", default=None, help="HOST:PORT for the portal (default 127.0.0.1:8000)")
+        parser.add_argument("--smtp", default=None, help="HOST:PORT for SMTP intake (default 127.0.0.1:2525)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        http = options["http"] or settings.HTTP_LISTEN
+        smtp = options["smtp"] or settings.SMTP_LISTEN
+        split_host_port(http)
+        split_host_port(smtp)
+        me = [sys.executable, "-m", "sealbox.cli"]
+        children = [
+            Child("web", [*me, "web", "--listen", http]),
+            Child("smtpd", [*me, "smtpd", "--listen", smtp]),
+            Child("worker", [*me, "worker"]),
+        ]
+        stopping = False
+
+        def stop(signum: int, frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        for child in children:
+            child.start()
+        self.stdout.write(f"Sealbox portal: http://{http}/  (SEALBOX_BASE_URL {settings.BASE_URL})")
+        self.stdout.write(f"Sealbox SMTP intake: {smtp}")
+        if not settings.RELAY_URL:
+            self.stdout.write(f"No SEALBOX_RELAY_URL: outgoing mail is written to {settings.OUTBOX_DIR}/")
+        self.stdout.flush()
+        exit_code = 0
+        while not stopping:
+            time.sleep(0.5)
+            for child in children:
+                assert child.process is not None
+                code = child.process.poll()
+                if code is None or stopping:
+                    continue
+                lived = time.monotonic() - child.started
+                child.quick_deaths = child.quick_deaths + 1 if lived < 10 else 0
+                if child.quick_deaths >= 5:
+                    log.error("%s keeps exiting (code %s); stopping Sealbox", child.name, code)
+                    stopping, exit_code = True, 1
+                    break
+                log.warning("%s exited with code %s; restarting it", child.name, code)
+                time.sleep(RESTART_DELAY)
+                child.start()
+        self.shutdown(children)
+        sys.exit(exit_code)
+
+    def shutdown(self, children: list[Child]) -> None:
+        for child in children:
+            if child.process and child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for child in children:
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time; killing it", child.name)
+                child.process.kill()
+                child.process.wait()
+        log.info("Sealbox stopped")

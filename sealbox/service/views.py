@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> HttpResponse:
+    """200 "ok" when the database answers and the data directory takes writes."""
+    problems = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        problems.append("database unavailable")
+    probe = Path(settings.DATA_DIR) / "tmp" / f".healthz-{uuid.uuid4().hex}"
+    try:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        os.unlink(probe)
+    except OSError:
+        problems.append("data directory not writable")
+    if problems:
+        return HttpResponse("; ".join(problems) + "\n", status=503, content_type="text/plain")
+    return HttpResponse("ok\n", content_type="text/plain")

@@ -1,0 +1,181 @@
+"""Django settings for Sealbox.
+
+Every value comes from a SEALBOX_* environment variable (see the README's
+table), optionally filled in from the env file named by SEALBOX_ENV_FILE.
+There is nothing to edit here for a deployment.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+from sealbox.config import ConfigError, Env, load_env_file, load_or_create_secret_key
+
+ENV_FILE = load_env_file(os.environ)
+env = Env(os.environ)
+
+BASE_DIR = Path(__file__).resolve().parent
+
+# --- Data directory and database -------------------------------------------
+DATA_DIR = env.path("DATA_DIR", "./var")
+assert DATA_DIR is not None
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+_db_url = env.secret("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'sealbox.sqlite3'}"
+try:
+    _db = dj_database_url.parse(_db_url, conn_max_age=60, conn_health_checks=True)
+except ValueError as e:
+    raise ConfigError(f"SEALBOX_DATABASE_URL: {e}") from None
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["CONN_MAX_AGE"] = 0
+    _db["OPTIONS"] = {
+        # Writers queue up instead of failing at once; IMMEDIATE avoids the
+        # lock-upgrade deadlock between two deferred transactions.
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+    }
+    _db.setdefault("TEST", {})["NAME"] = str(DATA_DIR / "test.sqlite3")
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Core --------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", False)
+SECRET_KEY = env.secret("SECRET_KEY") or load_or_create_secret_key(DATA_DIR)
+SITE_NAME = env.str("SITE_NAME", "Sealbox")
+BASE_URL = env.str("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+_base = urlsplit(BASE_URL)
+if _base.scheme not in ("http", "https") or not _base.hostname:
+    raise ConfigError(f"SEALBOX_BASE_URL: expected http(s)://host[:port], got {BASE_URL!r}")
+BASE_HOST = _base.hostname
+HTTPS = _base.scheme == "https"
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS") or [BASE_HOST, "127.0.0.1", "localhost", "[::1]"]
+CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
+HTTP_LISTEN = env.str("HTTP_LISTEN", "127.0.0.1:8000")
+WEB_WORKERS = env.int("WEB_WORKERS", 2, minimum=1)
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "sealbox.accounts",
+    "sealbox.mailstore",
+    "sealbox.intake",
+    "sealbox.outbound",
+    "sealbox.service",
+    "sealbox.portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sealbox.urls"
+WSGI_APPLICATION = "sealbox.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "sealbox.service.context.site",
+            ],
+        },
+    },
+]
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "display_name")},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "signin"
+LOGIN_REDIRECT_URL = "inbox"
+LOGOUT_REDIRECT_URL = "signin"
+
+LANGUAGE_CODE = env.str("LANGUAGE", "en")
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# --- Security ------------------------------------------------------------------
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+X_FRAME_OPTIONS = "DENY"
+
+# --- SMTP intake -------------------------------------------------------------
+SMTP_LISTEN = env.str("SMTP_LISTEN", "127.0.0.1:2525")
+SMTP_HOSTNAME = env.str("SMTP_HOSTNAME", socket.getfqdn())
+SMTP_MAX_MESSAGE_SIZE = env.int("SMTP_MAX_MESSAGE_MB", 50, minimum=1) * 1024 * 1024
+SMTP_MAX_RECIPIENTS = env.int("SMTP_MAX_RECIPIENTS", 100, minimum=1)
+SMTP_ALLOWED_NETWORKS = env.networks("SMTP_ALLOWED_NETWORKS", "127.0.0.0/8, ::1/128")
+SMTP_TLS_CERT = env.path("SMTP_TLS_CERT")
+SMTP_TLS_KEY = env.path("SMTP_TLS_KEY")
+INTERNAL_DOMAINS = [d.lower().lstrip("@") for d in env.list("INTERNAL_DOMAINS")]
+
+# --- Outgoing mail -------------------------------------------------------------
+RELAY_URL = env.secret("RELAY_URL")
+RELAY_TIMEOUT = env.duration("RELAY_TIMEOUT", "60s")
+OUTGOING_RETRY_FOR = env.duration("OUTGOING_RETRY_FOR", "5d")
+OUTBOX_DIR = DATA_DIR / "outbox"
+NOTIFY_FROM = env.str("NOTIFY_FROM", f"{SITE_NAME} <noreply@{BASE_HOST}>")
+NOTIFY_INCLUDE_SUBJECT = env.bool("NOTIFY_INCLUDE_SUBJECT", False)
+NOTIFY_INTERVAL = env.duration("NOTIFY_INTERVAL", "5m")
+ACTIVATION_DAYS = env.int("ACTIVATION_DAYS", 14, minimum=1)
+WORKER_POLL_INTERVAL = env.duration("WORKER_POLL_INTERVAL", "2s")
+
+# --- Logging -------------------------------------------------------------------
+LOG_LEVEL = env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"},
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "mail.log": {"level": "WARNING"},
+    },
+}

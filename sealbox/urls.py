@@ -1,0 +1,8 @@
+from django.urls import include, path
+
+from sealbox.service.views import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("", include("sealbox.portal.urls")),
+]
