@@ -1,0 +1,39 @@
+# Sealbox: the two set-up commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export SEALBOX_DATA_DIR ?= ./var
+
+.PHONY: run test lint typecheck pytest bench install clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sealbox migrate --verbosity 0
+	$(BIN)/sealbox collectstatic --noinput --verbosity 0
+	exec $(BIN)/sealbox serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check sealbox tests bench
+	$(BIN)/ruff format --check sealbox tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy sealbox
+
+pytest: $(STAMP)
+	SEALBOX_DATA_DIR=$$(mktemp -d) $(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	SEALBOX_DATA_DIR=$$(mktemp -d) $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

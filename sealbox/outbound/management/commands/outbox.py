@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from sealbox.outbound import queue
+from sealbox.outbound.models import OutgoingEmail
+
+STATES = ("pending", "retrying", "failed", "sent", "all")
+
+
+class Command(BaseCommand):
+    help = "Inspect the outgoing mail queue: 'outbox list [--state failed]', 'outbox retry ID'."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        lister = sub.add_parser("list", help="list queued, retrying and failed emails")
+        lister.add_argument("--state", choices=STATES, default=None, help="only this state")
+        retry = sub.add_parser("retry", help="send a failed email again")
+        retry.add_argument("id")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "retry":
+            try:
+                item = OutgoingEmail.objects.get(id=options["id"])
+            except (OutgoingEmail.DoesNotExist, ValueError, Exception) as e:
+                raise CommandError(f"no outgoing email {options['id']}") from e
+            queue.retry(item)
+            self.stdout.write(f"{item.id} queued again")
+            return
+        qs = OutgoingEmail.objects.order_by("created")
+        state = options["state"]
+        if state == "pending":
+            qs = qs.filter(status__in=[OutgoingEmail.Status.QUEUED, OutgoingEmail.Status.SENDING], attempts=0)
+        elif state == "retrying":
+            qs = qs.filter(status=OutgoingEmail.Status.QUEUED, attempts__gt=0)
+        elif state in ("failed", "sent"):
+            qs = qs.filter(status=state)
+        elif state is None:
+            qs = qs.exclude(status=OutgoingEmail.Status.SENT)
+        rows = list(qs)
+        if not rows:
+            self.stdout.write("The outgoing queue is empty." if state is None else f"No {state} emails.")
+            return
+        for item in rows:
+            label = "retrying" if item.retrying else item.status
+            when = timezone.localtime(item.created).strftime("%Y-%m-%d %H:%M:%S")
+            line = f"{item.id}  {when}  {label:<8}  {item.kind:<12}  to {', '.join(item.recipients)}"
+            if item.attempts:
+                line += f"  attempts {item.attempts}"
+            if item.last_error:
+                line += f"  last error: {item.last_error}"
+            self.stdout.write(line)
