@@ -17,7 +17,6 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/sealbox migrate --verbosity 0
-	$(BIN)/sealbox collectstatic --noinput --verbosity 0
 	exec $(BIN)/sealbox serve
 
 lint: $(STAMP)

@@ -8,6 +8,7 @@ fall back to a default.
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import os
 import re
@@ -95,20 +96,20 @@ def load_env_file(environ: dict[str, str] | os._Environ[str]) -> str | None:
 class Env:
     """Typed access to SEALBOX_* variables of one environment mapping."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[builtins.str, builtins.str]) -> None:
         self.environ = environ
 
-    def _raw(self, name: str) -> str | None:
+    def _raw(self, name: builtins.str) -> builtins.str | None:
         value = self.environ.get(PREFIX + name)
         if value is None:
             return None
         return value.strip()
 
-    def str(self, name: str, default: str = "") -> str:
+    def str(self, name: builtins.str, default: builtins.str = "") -> builtins.str:
         value = self._raw(name)
         return default if value is None or value == "" else value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self._raw(name)
         if value is None:
             return default
@@ -118,7 +119,9 @@ class Env:
             return False
         raise ConfigError(f"{PREFIX}{name}: expected on or off, got {value!r}")
 
-    def int(self, name: str, default: int, minimum: int | None = 0) -> int:
+    def int(
+        self, name: builtins.str, default: builtins.int, minimum: builtins.int | None = 0
+    ) -> builtins.int:
         value = self._raw(name)
         if value is None or value == "":
             return default
@@ -130,27 +133,35 @@ class Env:
             raise ConfigError(f"{PREFIX}{name}: must be at least {minimum}, got {number}")
         return number
 
-    def duration(self, name: str, default: str) -> int:
+    def duration(self, name: builtins.str, default: builtins.str) -> builtins.int:
         """Seconds, from a number with an optional unit: 90, 30s, 5m, 2h, 5d."""
         value = self._raw(name) or default
         match = re.fullmatch(r"(\d+)\s*([smhd]?)", value.lower())
         if not match:
-            raise ConfigError(f"{PREFIX}{name}: expected a duration like 30s, 5m, 2h or 5d, got {value!r}")
+            raise ConfigError(
+                f"{PREFIX}{name}: expected a duration like 30s, 5m, 2h or 5d, got {value!r}"
+            )
         return int(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
 
-    def list(self, name: str, default: str = "") -> list[str]:
+    def list(self, name: builtins.str, default: builtins.str = "") -> builtins.list[builtins.str]:
         value = self._raw(name)
         if value is None:
             value = default
         return [item.strip() for item in re.split(r"[,\s]+", value) if item.strip()]
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(
+        self, name: builtins.str, default: builtins.str, choices: tuple[builtins.str, ...]
+    ) -> builtins.str:
         value = (self._raw(name) or default).lower()
         if value not in choices:
-            raise ConfigError(f"{PREFIX}{name}: expected one of {', '.join(choices)}, got {value!r}")
+            raise ConfigError(
+                f"{PREFIX}{name}: expected one of {', '.join(choices)}, got {value!r}"
+            )
         return value
 
-    def networks(self, name: str, default: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    def networks(
+        self, name: builtins.str, default: builtins.str
+    ) -> builtins.list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         nets = []
         for item in self.list(name, default):
             try:
@@ -159,7 +170,7 @@ class Env:
                 raise ConfigError(f"{PREFIX}{name}: {item!r} is not an IP network") from None
         return nets
 
-    def secret(self, name: str) -> str | None:
+    def secret(self, name: builtins.str) -> builtins.str | None:
         """A secret given directly or, with NAME_FILE, read from a file."""
         direct = self._raw(name)
         path = self._raw(name + "_FILE")
@@ -172,7 +183,7 @@ class Env:
                 raise ConfigError(f"{PREFIX}{name}_FILE: cannot read {path}: {e.strerror}") from e
         return direct or None
 
-    def path(self, name: str, default: str = "") -> Path | None:
+    def path(self, name: builtins.str, default: builtins.str = "") -> Path | None:
         value = self.str(name, default)
         return Path(value).expanduser().absolute() if value else None
 

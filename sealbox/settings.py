@@ -22,8 +22,7 @@ env = Env(os.environ)
 BASE_DIR = Path(__file__).resolve().parent
 
 # --- Data directory and database -------------------------------------------
-DATA_DIR = env.path("DATA_DIR", "./var")
-assert DATA_DIR is not None
+DATA_DIR: Path = env.path("DATA_DIR", "./var") or Path("var").absolute()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 _db_url = env.secret("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'sealbox.sqlite3'}"
@@ -133,6 +132,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Static files are served from the installed package: no collectstatic step.
+WHITENOISE_USE_FINDERS = True
 
 # --- Security ------------------------------------------------------------------
 SESSION_COOKIE_SECURE = HTTPS
@@ -151,7 +152,7 @@ SMTP_MAX_RECIPIENTS = env.int("SMTP_MAX_RECIPIENTS", 100, minimum=1)
 SMTP_ALLOWED_NETWORKS = env.networks("SMTP_ALLOWED_NETWORKS", "127.0.0.0/8, ::1/128")
 SMTP_TLS_CERT = env.path("SMTP_TLS_CERT")
 SMTP_TLS_KEY = env.path("SMTP_TLS_KEY")
-INTERNAL_DOMAINS = [d.lower().lstrip("@") for d in env.list("INTERNAL_DOMAINS")]
+INTERNAL_DOMAINS: list[str] = [d.lower().lstrip("@") for d in env.list("INTERNAL_DOMAINS")]
 
 # --- Outgoing mail -------------------------------------------------------------
 RELAY_URL = env.secret("RELAY_URL")

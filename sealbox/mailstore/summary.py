@@ -117,7 +117,9 @@ def count_attachments(msg: EmailMessage, depth: int = 0) -> int:
         payload = msg.get_payload()
         if not isinstance(payload, list):
             return 0
-        return sum(count_attachments(part, depth + 1) for part in payload)
+        return sum(
+            count_attachments(part, depth + 1) for part in payload if isinstance(part, EmailMessage)
+        )
     disposition = (msg.get("Content-Disposition") or "").split(";")[0].strip().lower()
     if disposition == "attachment":
         return 1

@@ -9,7 +9,7 @@ dies in between.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -65,7 +65,7 @@ def _link(user: User, messages: list[Message]) -> tuple[str, bool]:
     return settings.BASE_URL + reverse("inbox"), False
 
 
-def _notify(state: NotificationState, now) -> bool:  # type: ignore[no-untyped-def]
+def _notify(state: NotificationState, now: datetime) -> bool:
     user = state.user
     since = state.last_sent_at
     messages = Message.objects.filter(

@@ -71,7 +71,7 @@ def activate_set_password(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 def inbox(request: HttpRequest) -> HttpResponse:
-    messages = Message.objects.filter(owner=request.user, folder=Message.Folder.INBOX).order_by(
+    messages = Message.objects.filter(owner_id=request.user.pk, folder=Message.Folder.INBOX).order_by(
         "-received_at"
     )
     page = Paginator(messages, 50).get_page(request.GET.get("page"))

@@ -64,14 +64,14 @@ def check_outgoing(app_configs: Any, **kwargs: Any) -> list[Any]:
             problems.append(Error(f"SEALBOX_RELAY_URL: {e}.", id="sealbox.E005"))
     try:
         header = SMTP.header_factory("From", settings.NOTIFY_FROM)
-        addrs: tuple[Address, ...] = header.addresses  # type: ignore[attr-defined]
+        addrs: tuple[Address, ...] = header.addresses
         if len(addrs) != 1 or "@" not in addrs[0].addr_spec:
             raise ValueError
     except (ValueError, IndexError, AttributeError):
         problems.append(
             Error(
                 f"SEALBOX_NOTIFY_FROM is not one email address: {settings.NOTIFY_FROM!r}.",
-                hint='Use a form like: Secure Mail <secure@example.org>',
+                hint="Use a form like: Secure Mail <secure@example.org>",
                 id="sealbox.E006",
             )
         )

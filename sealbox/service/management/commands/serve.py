@@ -35,8 +35,12 @@ class Command(BaseCommand):
     help = "Run the web portal, the SMTP intake and the worker together."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--http", default=None, help="HOST:PORT for the portal (default 127.0.0.1:8000)")
-        parser.add_argument("--smtp", default=None, help="HOST:PORT for SMTP intake (default 127.0.0.1:2525)")
+        parser.add_argument(
+            "--http", default=None, help="HOST:PORT for the portal (default 127.0.0.1:8000)"
+        )
+        parser.add_argument(
+            "--smtp", default=None, help="HOST:PORT for SMTP intake (default 127.0.0.1:2525)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         http = options["http"] or settings.HTTP_LISTEN
@@ -62,7 +66,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Sealbox portal: http://{http}/  (SEALBOX_BASE_URL {settings.BASE_URL})")
         self.stdout.write(f"Sealbox SMTP intake: {smtp}")
         if not settings.RELAY_URL:
-            self.stdout.write(f"No SEALBOX_RELAY_URL: outgoing mail is written to {settings.OUTBOX_DIR}/")
+            self.stdout.write(
+                f"No SEALBOX_RELAY_URL: outgoing mail is written to {settings.OUTBOX_DIR}/"
+            )
         self.stdout.flush()
         exit_code = 0
         while not stopping:

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     help = "Run the web portal (gunicorn)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--listen", default=None, help="HOST:PORT (default SEALBOX_HTTP_LISTEN)")
+        parser.add_argument(
+            "--listen", default=None, help="HOST:PORT (default SEALBOX_HTTP_LISTEN)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         value = options["listen"] or settings.HTTP_LISTEN
