@@ -131,7 +131,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = None
 # Static files are served from the installed package: no collectstatic step.
 WHITENOISE_USE_FINDERS = True
 

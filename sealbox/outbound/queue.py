@@ -145,11 +145,17 @@ def process_due(limit: int = BATCH) -> int:
     return len(batch)
 
 
-def retry(item: OutgoingEmail) -> None:
-    """Operator's retry of a failed email: due now, with a fresh retry period."""
+def retry(item: OutgoingEmail) -> bool:
+    """Operator's retry of a failed or waiting email: due now, with a fresh retry period.
+
+    False when there is nothing to retry: the email was sent, or a worker is sending it.
+    """
     now = timezone.now()
-    OutgoingEmail.objects.filter(id=item.id).exclude(status=OutgoingEmail.Status.SENT).update(
-        status=OutgoingEmail.Status.QUEUED,
-        next_attempt_at=now,
-        give_up_at=now + timedelta(seconds=settings.OUTGOING_RETRY_FOR),
+    waiting = [OutgoingEmail.Status.FAILED, OutgoingEmail.Status.QUEUED]
+    return bool(
+        OutgoingEmail.objects.filter(id=item.id, status__in=waiting).update(
+            status=OutgoingEmail.Status.QUEUED,
+            next_attempt_at=now,
+            give_up_at=now + timedelta(seconds=settings.OUTGOING_RETRY_FOR),
+        )
     )

@@ -13,7 +13,7 @@ import smtplib
 import socket
 import ssl
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -37,7 +37,7 @@ class Relay:
     host: str
     port: int
     username: str | None
-    password: str | None
+    password: str | None = field(repr=False)  # kept out of logs and tracebacks
 
     def __str__(self) -> str:  # never shows the password
         return f"{self.scheme}://{self.host}:{self.port}"

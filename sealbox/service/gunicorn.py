@@ -46,6 +46,7 @@ class PortalApplication(BaseApplication):
             "forwarded_allow_ips": "",
             "proc_name": "sealbox-web",
             "limit_request_line": 8190,
+            "control_socket_disable": True,
         }.items():
             self.cfg.set(key, value)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
@@ -25,9 +26,13 @@ class Command(BaseCommand):
         if options["action"] == "retry":
             try:
                 item = OutgoingEmail.objects.get(id=options["id"])
-            except (OutgoingEmail.DoesNotExist, ValueError, Exception) as e:
+            except (OutgoingEmail.DoesNotExist, ValidationError, ValueError) as e:
                 raise CommandError(f"no outgoing email {options['id']}") from e
-            queue.retry(item)
+            if not queue.retry(item):
+                item.refresh_from_db()
+                if item.status == OutgoingEmail.Status.SENT:
+                    raise CommandError(f"{item.id} was already sent; nothing to retry")
+                raise CommandError(f"{item.id} is being sent right now; nothing to retry")
             self.stdout.write(f"{item.id} queued again")
             return
         qs = OutgoingEmail.objects.order_by("created")
