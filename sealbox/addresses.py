@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from email.headerregistry import Address
 
 from django.conf import settings
@@ -16,22 +17,29 @@ class InvalidAddress(ValueError):
 def normalize(address: str) -> str:
     """The canonical form under which a mailbox is kept.
 
-    Strips angle brackets and whitespace, lower-cases the whole address (mail
-    systems treat local parts case-insensitively in practice), and turns an
-    IDNA (xn--) domain into its Unicode form so that both spellings of an
-    internationalised domain reach the same mailbox.
+    Strips angle brackets, whitespace and a trailing root dot, lower-cases the
+    whole address (mail systems treat local parts case-insensitively in
+    practice), composes Unicode (NFC), and turns an IDNA (xn--) domain into its
+    Unicode form, so that every spelling of an address reaches one mailbox.
     """
-    value = address.strip().strip("<>").strip()
+    value = unicodedata.normalize("NFC", address.strip().strip("<>").strip()).rstrip(".")
     if not value or len(value) > MAX_ADDRESS_LENGTH or any(ch in value for ch in "\r\n\0 <>,"):
         raise InvalidAddress(f"not an email address: {address!r}")
     local, at, domain = value.rpartition("@")
     if not at or not local or not domain or domain.startswith(".") or ".." in domain:
         raise InvalidAddress(f"not an email address: {address!r}")
     try:
-        domain = domain.encode("ascii").decode("idna") if "xn--" in domain.lower() else domain
+        domain = unicode_domain(domain)
     except UnicodeError:
         raise InvalidAddress(f"bad internationalised domain in {address!r}") from None
     return f"{local}@{domain}".lower()
+
+
+def unicode_domain(domain: str) -> str:
+    """A domain in lower case, its IDNA (xn--) labels in Unicode form."""
+    domain = domain.lower()
+    # The idna codec only recognises a lower-case "xn--" prefix.
+    return domain.encode("ascii").decode("idna") if "xn--" in domain else domain
 
 
 def domain_of(address: str) -> str:
@@ -42,6 +50,10 @@ def is_internal(address: str) -> bool:
     """True for addresses in the organisation's own domains (and their subdomains)."""
     domain = domain_of(normalize(address))
     for internal in settings.INTERNAL_DOMAINS:
+        try:
+            internal = unicode_domain(internal)
+        except UnicodeError:
+            pass  # not valid IDNA: compare it as written
         if domain == internal or domain.endswith("." + internal):
             return True
     return False
@@ -54,4 +66,3 @@ def display(name: str, address: str) -> str:
         return str(Address(display_name=name, username=local, domain=domain))
     except (ValueError, IndexError):
         return address
-

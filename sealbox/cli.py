@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> None:
     except ImproperlyConfigured as e:
         # A configuration mistake is the operator's to fix: say it in one line.
         sys.stderr.write(f"sealbox: configuration error: {e}\n")
-        sys.exit(2)
+        # For the pipe transport a broken configuration is temporary (EX_TEMPFAIL):
+        # the MTA keeps the mail until the operator fixes it, rather than bouncing it.
+        sys.exit(75 if args[:1] == ["deliver"] else 2)
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def _unquote(raw: str, where: str) -> str:
             out.append(ch)
             j += 1
         return "".join(out)
-    if raw[:1] in "'\"":
+    if raw.startswith(("'", '"')):
         raise ConfigError(f"{where}: unterminated quote")
     return raw
 
@@ -197,10 +197,15 @@ def load_or_create_secret_key(data_dir: Path) -> str:
         return key_file.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         pass
-    data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(50)
     tmp = data_dir / f".secret_key.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as e:
+        raise ConfigError(
+            f"cannot create the secret key file in {data_dir}: {e.strerror}"
+        ) from None
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(key + "\n")
         f.flush()

@@ -23,7 +23,10 @@ BASE_DIR = Path(__file__).resolve().parent
 
 # --- Data directory and database -------------------------------------------
 DATA_DIR: Path = env.path("DATA_DIR", "./var") or Path("var").absolute()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+try:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as e:
+    raise ConfigError(f"SEALBOX_DATA_DIR: cannot create {DATA_DIR}: {e.strerror}") from None
 
 _db_url = env.secret("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'sealbox.sqlite3'}"
 try:

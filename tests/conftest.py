@@ -116,7 +116,9 @@ class SinkHandler:
         if self.reply:
             return self.reply
         self.received.append(
-            Received(envelope.mail_from or "", list(envelope.rcpt_tos), envelope.original_content or b"")
+            Received(
+                envelope.mail_from or "", list(envelope.rcpt_tos), envelope.original_content or b""
+            )
         )
         self.got_one.set()
         return "250 2.0.0 Queued"

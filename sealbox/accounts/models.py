@@ -53,7 +53,9 @@ class UserManager(BaseUserManager["User"]):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    email = models.CharField(_("email address"), max_length=addresses.MAX_ADDRESS_LENGTH, unique=True)
+    email = models.CharField(
+        _("email address"), max_length=addresses.MAX_ADDRESS_LENGTH, unique=True
+    )
     display_name = models.CharField(_("name"), max_length=200, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("operator"), default=False)
@@ -99,6 +101,9 @@ class LinkToken(models.Model):
     created = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} link for {self.user_id}"
 
     @classmethod
     def issue(cls, user: User, purpose: str) -> str:

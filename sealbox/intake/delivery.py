@@ -43,7 +43,9 @@ class DeliveryError(Exception):
         return f"{self.code} {self.status} {self.text}"
 
 
-def temporary_failure(text: str = "Temporary local problem, please try again later") -> DeliveryError:
+def temporary_failure(
+    text: str = "Temporary local problem, please try again later",
+) -> DeliveryError:
     return DeliveryError(451, "4.3.0", text, temporary=True)
 
 
@@ -61,7 +63,9 @@ def check_recipient(address: str) -> str:
     try:
         normalized = addresses.normalize(address)
     except addresses.InvalidAddress:
-        raise DeliveryError(553, "5.1.3", f"<{address}>: not a valid address", temporary=False) from None
+        raise DeliveryError(
+            553, "5.1.3", f"<{address}>: not a valid address", temporary=False
+        ) from None
     if addresses.is_internal(normalized):
         raise DeliveryError(
             550,
@@ -78,7 +82,9 @@ def _line_ending(data: bytes) -> bytes:
     return b"\r\n" if newline > 0 and data[newline - 1 : newline] == b"\r" else b"\n"
 
 
-def _trace_header(mail_from: str, recipient: str, trace: Trace, message_id: uuid.UUID, eol: bytes) -> bytes:
+def _trace_header(
+    mail_from: str, recipient: str, trace: Trace, message_id: uuid.UUID, eol: bytes
+) -> bytes:
     when = format_datetime(timezone.now())
     client = trace.helo or "unknown"
     if trace.client_ip:
@@ -117,7 +123,9 @@ def deliver(
     written: list[str] = []
     try:
         plans = []
-        for rcpt in unique:
+        # Every delivery takes its recipients' row locks in the same order, so
+        # that two concurrent deliveries to the same people cannot deadlock.
+        for rcpt in sorted(unique):
             message_id = uuid.uuid4()
             header = _trace_header(mail_from, rcpt, trace, message_id, eol)
             rel = blobs.write(message_id, (header, data))
@@ -147,7 +155,12 @@ def deliver(
     except Exception as e:
         for rel in written:
             blobs.delete(rel)
-        log.error("delivery from <%s> to %d recipient(s) failed, nothing kept: %s", mail_from, len(unique), e)
+        log.error(
+            "delivery from <%s> to %d recipient(s) failed, nothing kept: %s",
+            mail_from,
+            len(unique),
+            e,
+        )
         raise temporary_failure() from e
     for message in stored:
         log.info(

@@ -94,7 +94,12 @@ class DeliveryHandler:
         loop = asyncio.get_running_loop()
         try:
             stored = await loop.run_in_executor(
-                self.executor, _deliver_in_thread, envelope.mail_from or "", list(envelope.rcpt_tos), data, trace
+                self.executor,
+                _deliver_in_thread,
+                envelope.mail_from or "",
+                list(envelope.rcpt_tos),
+                data,
+                trace,
             )
         except DeliveryError as e:
             return e.smtp_reply

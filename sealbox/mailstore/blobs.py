@@ -115,4 +115,3 @@ def clear_stale_tmp() -> int:
     if removed:
         log.info("removed %d stale temporary file(s) from %s", removed, tmp_dir)
     return removed
-

@@ -33,7 +33,9 @@ class Message(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["owner", "folder", "-received_at"], name="msg_owner_folder")]
+        indexes = [
+            models.Index(fields=["owner", "folder", "-received_at"], name="msg_owner_folder")
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} for {self.owner_id}"

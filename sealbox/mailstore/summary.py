@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import Message as EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -42,8 +42,8 @@ def _charset(label: str | None) -> str:
         name = codecs.lookup(label).name
     except LookupError:
         return "utf-8"
-    # Mail labelled Latin-1 or ASCII is, in practice, very often Windows-1252.
-    if name in ("iso8859-1", "latin-1", "ascii"):
+    # Mail labelled Latin-1 is, in practice, very often Windows-1252.
+    if name in ("iso8859-1", "latin-1"):
         return "cp1252"
     return name
 
@@ -58,20 +58,33 @@ def decode_bytes(data: bytes, label: str | None) -> str:
                 return data.decode("utf-8")
             except UnicodeDecodeError:
                 pass
-        return data.decode(codec, errors="replace")
+        # 8-bit text labelled ASCII that is not UTF-8 is most likely Windows-1252.
+        return data.decode("cp1252" if codec == "ascii" else codec, errors="replace")
     except LookupError:
         return data.decode("utf-8", errors="replace")
 
 
-def decode_header_value(value: object) -> str:
-    """Decode a raw header (RFC 2047 words, raw 8-bit UTF-8 or legacy bytes) to text."""
+def _header_text(value: object) -> str:
+    """A raw header as text, raw 8-bit bytes decoded, RFC 2047 words left as they are."""
     if value is None:
         return ""
+    if isinstance(value, Header):
+        # compat32 hands out a header with raw 8-bit bytes as a Header in the
+        # unknown-8bit charset, whose str() is replacement characters: take
+        # its bytes back instead.
+        return decode_bytes(b"".join(chunk for chunk, _ in decode_header(value)), "utf-8")
     text = str(value)
-    # Raw 8-bit bytes reach us as surrogate escapes (compat32 parser).
-    raw = text.encode("ascii", "surrogateescape") if _has_surrogates(text) else None
-    if raw is not None:
-        text = decode_bytes(raw, "utf-8")
+    # Raw 8-bit bytes may also reach us as surrogate escapes.
+    if _has_surrogates(text):
+        text = decode_bytes(text.encode("ascii", "surrogateescape"), "utf-8")
+    return text
+
+
+def decode_header_value(value: object) -> str:
+    """Decode a raw header (RFC 2047 words, raw 8-bit UTF-8 or legacy bytes) to text."""
+    text = _header_text(value)
+    if not text:
+        return ""
     pieces: list[str] = []
     try:
         parts = decode_header(text)
@@ -81,7 +94,7 @@ def decode_header_value(value: object) -> str:
     for chunk, charset in parts:
         if isinstance(chunk, bytes):
             if charset is None:
-                piece = decode_bytes(chunk, "utf-8")
+                piece = _plain_text(chunk)
                 encoded = False
             else:
                 piece = decode_bytes(chunk, charset)
@@ -95,6 +108,15 @@ def decode_header_value(value: object) -> str:
         pieces.append(piece)
         previous_encoded = encoded
     return _WS.sub(" ", "".join(pieces)).strip()
+
+
+def _plain_text(chunk: bytes) -> str:
+    """Undo decode_header(), which hands back the text between encoded words as
+    raw-unicode-escape bytes."""
+    try:
+        return chunk.decode("raw-unicode-escape")
+    except UnicodeDecodeError:  # a stray backslash-u in the text
+        return chunk.decode("latin-1")
 
 
 def _has_surrogates(text: str) -> bool:
@@ -113,6 +135,8 @@ def parse(raw: bytes) -> EmailMessage:
 def count_attachments(msg: EmailMessage, depth: int = 0) -> int:
     if depth > 50:
         return 0
+    if msg.get_content_type() == "message/rfc822":
+        return 1  # a forwarded message is one attachment, whatever it holds
     if msg.is_multipart():
         payload = msg.get_payload()
         if not isinstance(payload, list):
@@ -129,18 +153,36 @@ def count_attachments(msg: EmailMessage, depth: int = 0) -> int:
     return 1 if maintype not in ("text", "multipart") and disposition != "inline" else 0
 
 
+# Lines of base64 body text: nothing in them matters to the summary.
+_BASE64_LINE = re.compile(rb"^[A-Za-z0-9+/=]{40,}\r?\n", re.MULTILINE)
+SKELETON_ABOVE = 256 * 1024
+
+
+def skeleton(raw: bytes) -> bytes:
+    """The message with its base64 body lines left out, for a cheap parse.
+
+    Headers, MIME boundaries and short parts stay, so structure, names and
+    attachment counts come out the same; a 50 MiB attachment costs kilobytes
+    instead of several times its size in parsed objects.
+    """
+    if len(raw) <= SKELETON_ABOVE:
+        return raw
+    return _BASE64_LINE.sub(b"", raw)
+
+
 def summarize(raw: bytes) -> Summary:
     try:
-        msg = parse(raw)
+        msg = parse(skeleton(raw))
     except Exception:
         log.warning("could not parse a message for its summary", exc_info=True)
         return Summary()
     subject = decode_header_value(msg.get("Subject"))
     from_name, from_address = "", ""
     try:
-        pairs = getaddresses([decode_header_value(msg.get("From"))])
+        # Split the address off before decoding: a decoded name may hold a comma.
+        pairs = getaddresses([_header_text(msg.get("From"))])
         if pairs:
-            from_name, from_address = pairs[0]
+            from_name, from_address = decode_header_value(pairs[0][0]), pairs[0][1]
     except Exception:
         from_name = decode_header_value(msg.get("From"))
     sent_date = None

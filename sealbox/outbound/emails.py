@@ -11,11 +11,13 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from sealbox.outbound import queue
+from sealbox.outbound import queue, relay
 from sealbox.outbound.models import OutgoingEmail
 
 
-def build(name: str, context: dict[str, Any], to: str, mail_from: str | None = None) -> EmailMessage:
+def build(
+    name: str, context: dict[str, Any], to: str, mail_from: str | None = None
+) -> EmailMessage:
     ctx = {"site_name": settings.SITE_NAME, "base_url": settings.BASE_URL, **context}
     with translation.override(settings.LANGUAGE_CODE):
         subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
@@ -23,7 +25,7 @@ def build(name: str, context: dict[str, Any], to: str, mail_from: str | None = N
         html = render_to_string(f"emails/{name}-body.html", ctx)
     msg = EmailMessage(policy=SMTP)
     msg["From"] = mail_from or settings.NOTIFY_FROM
-    msg["To"] = to
+    msg["To"] = relay.ascii_address(to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(timezone.now())
     msg["Message-ID"] = make_msgid(domain=settings.BASE_HOST)

@@ -56,6 +56,10 @@ class NotificationState(models.Model):
     )
     due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_sent_at = models.DateTimeField(null=True, blank=True)
+    # The earliest arrival time of a message not yet named in a notification. A
+    # delivery's arrival time is taken before it commits, so it can be earlier
+    # than last_sent_at; this keeps such a message in the next notification.
+    pending_since = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"notifications for {self.user_id}"

@@ -39,14 +39,15 @@ def _locked_state(user: User) -> NotificationState:
 def message_arrived(user: User, message: Message) -> None:
     """Mark the recipient as due for a notification; call inside the delivery transaction."""
     state = _locked_state(user)
-    if state.due_at is not None:
-        return
-    now = timezone.now()
-    due = now
-    if state.last_sent_at is not None:
-        due = max(now, state.last_sent_at + timedelta(seconds=settings.NOTIFY_INTERVAL))
-    state.due_at = due
-    state.save(update_fields=["due_at"])
+    if state.pending_since is None or message.received_at < state.pending_since:
+        state.pending_since = message.received_at
+    if state.due_at is None:
+        now = timezone.now()
+        due = now
+        if state.last_sent_at is not None:
+            due = max(now, state.last_sent_at + timedelta(seconds=settings.NOTIFY_INTERVAL))
+        state.due_at = due
+    state.save(update_fields=["due_at", "pending_since"])
 
 
 def _senders(messages: list[Message]) -> list[str]:
@@ -67,16 +68,21 @@ def _link(user: User, messages: list[Message]) -> tuple[str, bool]:
 
 def _notify(state: NotificationState, now: datetime) -> bool:
     user = state.user
-    since = state.last_sent_at
-    messages = Message.objects.filter(
-        owner=user, folder=Message.Folder.INBOX, read_at__isnull=True
-    ).order_by("received_at")
-    if since is not None:
-        messages = messages.filter(received_at__gt=since)
-    pending = list(messages[:50])
+    since = state.pending_since
     state.due_at = None
+    state.pending_since = None
+    pending = []
+    if since is not None:
+        pending = list(
+            Message.objects.filter(
+                owner=user,
+                folder=Message.Folder.INBOX,
+                read_at__isnull=True,
+                received_at__gte=since,
+            ).order_by("received_at")[:50]
+        )
     if not pending or not user.is_active:
-        state.save(update_fields=["due_at"])
+        state.save(update_fields=["due_at", "pending_since"])
         return False
     link, activation = _link(user, pending)
     emails.notification(
@@ -91,7 +97,7 @@ def _notify(state: NotificationState, now: datetime) -> bool:
         },
     )
     state.last_sent_at = now
-    state.save(update_fields=["due_at", "last_sent_at"])
+    state.save(update_fields=["due_at", "pending_since", "last_sent_at"])
     return True
 
 

@@ -46,6 +46,8 @@ def enqueue(message: EmailMessage, kind: str, recipients: list[str] | None = Non
     else:
         sender = message.get("Sender") or message.get("From")
         mail_from = sender.addresses[0].addr_spec if sender is not None and sender.addresses else ""
+    mail_from = relay.ascii_address(str(mail_from))
+    to = [relay.ascii_address(a) for a in to]
     utf8 = any(not a.isascii() for a in [mail_from, *to])
     data = message.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
     now = timezone.now()
@@ -60,9 +62,14 @@ def enqueue(message: EmailMessage, kind: str, recipients: list[str] | None = Non
     )
 
 
+def _lease() -> timedelta:
+    """How long a claim on one email lasts: long enough to hand it to the relay once."""
+    return timedelta(seconds=settings.RELAY_TIMEOUT * 3 + 60)
+
+
 def _claim(me: str, limit: int) -> list[OutgoingEmail]:
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.RELAY_TIMEOUT * 3 + 60)
+    lease = now + _lease()
     due = Q(status=OutgoingEmail.Status.QUEUED, next_attempt_at__lte=now) | Q(
         status=OutgoingEmail.Status.SENDING, claimed_until__lt=now
     )
@@ -103,19 +110,42 @@ def backoff(attempts: int) -> timedelta:
 
 def send_one(item: OutgoingEmail) -> None:
     me = item.claimed_by
+    # The batch was claimed at once; renew the lease for this email now, and
+    # leave it alone if its lease ran out meanwhile and another worker took it.
+    renewed = OutgoingEmail.objects.filter(
+        id=item.id, status=OutgoingEmail.Status.SENDING, claimed_by=me
+    ).update(claimed_until=timezone.now() + _lease())
+    if not renewed:
+        log.info("%s %s: taken over by another worker, not sent from here", item.kind, item.id)
+        return
     item.attempts += 1
     try:
         where = relay.deliver(item.mail_from, list(item.recipients), bytes(item.data))
     except relay.RelayError as e:
         now = timezone.now()
-        retry_at = now + backoff(item.attempts)
-        if e.temporary and retry_at < item.give_up_at:
+        # The last try falls on the end of the retry period, not an hour before it.
+        retry_at = min(now + backoff(item.attempts), item.give_up_at)
+        if e.temporary and now < item.give_up_at:
             status, next_at = OutgoingEmail.Status.QUEUED, retry_at
-            log.warning("%s %s: attempt %d failed, retrying at %s: %s", item.kind, item.id, item.attempts, retry_at, e)
+            log.warning(
+                "%s %s: attempt %d failed, retrying at %s: %s",
+                item.kind,
+                item.id,
+                item.attempts,
+                retry_at,
+                e,
+            )
         else:
             status, next_at = OutgoingEmail.Status.FAILED, now
             reason = "relay refused it" if not e.temporary else "gave up retrying"
-            log.error("%s %s to %s failed (%s): %s", item.kind, item.id, ", ".join(item.recipients), reason, e)
+            log.error(
+                "%s %s to %s failed (%s): %s",
+                item.kind,
+                item.id,
+                ", ".join(item.recipients),
+                reason,
+                e,
+            )
         OutgoingEmail.objects.filter(id=item.id, claimed_by=me).update(
             status=status,
             attempts=item.attempts,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import smtplib
-import socket
 import ssl
 import uuid
 from dataclasses import dataclass, field
@@ -56,6 +55,25 @@ def parse_relay_url(url: str) -> Relay:
     )
 
 
+def ascii_address(address: str) -> str:
+    """The address with its domain in IDNA (xn--) form when the local part is ASCII.
+
+    Mailboxes are kept under Unicode domains; this form reaches them through
+    relays without SMTPUTF8. An address whose domain does not survive the round
+    trip unchanged (IDNA 2003 maps "ß" to "ss") stays as it is.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii() or not local.isascii():
+        return address
+    try:
+        encoded = domain.encode("idna").decode("ascii")
+        if encoded.encode("ascii").decode("idna") != domain:
+            return address
+    except UnicodeError:
+        return address
+    return f"{local}@{encoded}"
+
+
 def configured_relay() -> Relay | None:
     return parse_relay_url(settings.RELAY_URL) if settings.RELAY_URL else None
 
@@ -64,7 +82,10 @@ def deliver(mail_from: str, recipients: list[str], data: bytes) -> str:
     """Hand one message over; return a short description of where it went."""
     relay = configured_relay()
     if relay is None:
-        return str(write_to_outbox(data))
+        try:
+            return str(write_to_outbox(data))
+        except OSError as e:
+            raise RelayError(f"cannot write to {settings.OUTBOX_DIR}: {e}", temporary=True) from e
     return send_smtp(relay, mail_from, recipients, data)
 
 
@@ -107,14 +128,26 @@ def send_smtp(relay: Relay, mail_from: str, recipients: list[str], data: bytes) 
             refused = client.sendmail(mail_from, recipients, data, mail_options=options)
     except smtplib.SMTPRecipientsRefused as e:
         codes = [code for code, _ in e.recipients.values()]
-        text = "; ".join(f"<{r}>: {c} {m.decode(errors='replace')}" for r, (c, m) in e.recipients.items())
-        raise RelayError(f"{relay} refused every recipient: {text}", temporary=all(c < 500 for c in codes)) from e
+        text = "; ".join(
+            f"<{r}>: {c} {m.decode(errors='replace')}" for r, (c, m) in e.recipients.items()
+        )
+        raise RelayError(
+            f"{relay} refused every recipient: {text}", temporary=all(c < 500 for c in codes)
+        ) from e
     except smtplib.SMTPResponseException as e:
-        message = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
-        raise RelayError(f"{relay} answered {e.smtp_code} {message}", temporary=e.smtp_code < 500) from e
-    except (OSError, smtplib.SMTPException, socket.timeout) as e:
+        message = (
+            e.smtp_error.decode(errors="replace")
+            if isinstance(e.smtp_error, bytes)
+            else str(e.smtp_error)
+        )
+        raise RelayError(
+            f"{relay} answered {e.smtp_code} {message}", temporary=e.smtp_code < 500
+        ) from e
+    except (TimeoutError, OSError, smtplib.SMTPException) as e:
         raise RelayError(f"{relay}: {e.__class__.__name__}: {e}", temporary=True) from e
     if refused:
-        text = "; ".join(f"<{r}>: {c} {m.decode(errors='replace')}" for r, (c, m) in refused.items())
+        text = "; ".join(
+            f"<{r}>: {c} {m.decode(errors='replace')}" for r, (c, m) in refused.items()
+        )
         return f"{relay}, some recipients refused: {text}"
     return str(relay)

@@ -9,7 +9,9 @@ urlpatterns = [
     path("activate/<str:token>/", views.activate, name="activate"),
     path(
         "signin/",
-        auth_views.LoginView.as_view(template_name="portal/signin.html", redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            template_name="portal/signin.html", redirect_authenticated_user=True
+        ),
         name="signin",
     ),
     path("signout/", auth_views.LogoutView.as_view(), name="signout"),

@@ -21,7 +21,7 @@ from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import decode_bytes, decode_header_value, parse
 from sealbox.portal.lookup import owned_message
 
-SESSION_TOKEN = "sealbox_link_token"
+SESSION_TOKEN = "sealbox_link_token"  # noqa: S105 (a session key name)
 
 
 def plain_text(parsed: EmailMessage) -> str:
@@ -71,9 +71,9 @@ def activate_set_password(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 def inbox(request: HttpRequest) -> HttpResponse:
-    messages = Message.objects.filter(owner_id=request.user.pk, folder=Message.Folder.INBOX).order_by(
-        "-received_at"
-    )
+    messages = Message.objects.filter(
+        owner_id=request.user.pk, folder=Message.Folder.INBOX
+    ).order_by("-received_at")
     page = Paginator(messages, 50).get_page(request.GET.get("page"))
     return render(request, "portal/inbox.html", {"page": page})
 

@@ -23,12 +23,20 @@ class Command(BaseCommand):
         "Deliver one message read from standard input to the recipients' mailboxes. "
         "Exit 0 delivered, 75 temporary failure, 65 or 67 permanent failure."
     )
+    # A problem elsewhere (say the SMTP certificate) must not bounce mail:
+    # the MTA takes a failed system check's exit status 1 as permanent.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--from", dest="sender", required=True, help="envelope sender ('' for a bounce)")
+        parser.add_argument(
+            "--from", dest="sender", required=True, help="envelope sender ('' for a bounce)"
+        )
         parser.add_argument("recipients", nargs="+", metavar="RECIPIENT")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["verbosity"] < 2:
+            # The MTA takes all of stderr as the reason: keep it to our one line.
+            logging.disable(logging.CRITICAL)
         sys.exit(self.run(options["sender"], options["recipients"]))
 
     def fail(self, code: int, reason: str) -> int:
@@ -44,11 +52,20 @@ class Command(BaseCommand):
             stored = deliver(sender, recipients, data, Trace(protocol="local (pipe)"))
         except DeliveryError as e:
             if e.temporary:
-                return self.fail(EX_TEMPFAIL, f"{e.status} {e.text}")
+                return self.fail(EX_TEMPFAIL, f"{e.status} {e.text}{_cause(e.__cause__)}")
             code = EX_NOUSER if e.status.startswith("5.1") else EX_DATAERR
             return self.fail(code, f"{e.status} {e.text}")
         except Exception as e:  # e.g. the database is unreachable before deliver() began
             log.error("delivery failed: %s", e)
-            return self.fail(EX_TEMPFAIL, f"4.3.0 temporary local problem: {e.__class__.__name__}")
+            return self.fail(EX_TEMPFAIL, f"4.3.0 temporary local problem{_cause(e)}")
         log.info("delivered to %d recipient(s)", len(stored))
         return EX_OK
+
+
+def _cause(cause: BaseException | None) -> str:
+    """' (Kind: first line of the message)' for the error behind a failure, or ''."""
+    if cause is None:
+        return ""
+    lines = str(cause).strip().splitlines()
+    detail = f"{cause.__class__.__name__}: {lines[0]}" if lines else cause.__class__.__name__
+    return f" ({detail[:200]})"

@@ -20,7 +20,9 @@ class Command(BaseCommand):
     help = "Run the SMTP intake server that receives mail from the organisation's gateway."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--listen", default=None, help="HOST:PORT (default SEALBOX_SMTP_LISTEN)")
+        parser.add_argument(
+            "--listen", default=None, help="HOST:PORT (default SEALBOX_SMTP_LISTEN)"
+        )
         parser.add_argument("--threads", type=int, default=8, help="deliveries stored at once")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -38,7 +38,9 @@ class Command(BaseCommand):
         qs = OutgoingEmail.objects.order_by("created")
         state = options["state"]
         if state == "pending":
-            qs = qs.filter(status__in=[OutgoingEmail.Status.QUEUED, OutgoingEmail.Status.SENDING], attempts=0)
+            qs = qs.filter(
+                status__in=[OutgoingEmail.Status.QUEUED, OutgoingEmail.Status.SENDING], attempts=0
+            )
         elif state == "retrying":
             qs = qs.filter(status=OutgoingEmail.Status.QUEUED, attempts__gt=0)
         elif state in ("failed", "sent"):
@@ -47,12 +49,16 @@ class Command(BaseCommand):
             qs = qs.exclude(status=OutgoingEmail.Status.SENT)
         rows = list(qs)
         if not rows:
-            self.stdout.write("The outgoing queue is empty." if state is None else f"No {state} emails.")
+            self.stdout.write(
+                "The outgoing queue is empty." if state is None else f"No {state} emails."
+            )
             return
         for item in rows:
             label = "retrying" if item.retrying else item.status
             when = timezone.localtime(item.created).strftime("%Y-%m-%d %H:%M:%S")
-            line = f"{item.id}  {when}  {label:<8}  {item.kind:<12}  to {', '.join(item.recipients)}"
+            line = (
+                f"{item.id}  {when}  {label:<8}  {item.kind:<12}  to {', '.join(item.recipients)}"
+            )
             if item.attempts:
                 line += f"  attempts {item.attempts}"
             if item.last_error:

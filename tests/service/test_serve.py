@@ -1,0 +1,71 @@
+import signal
+import smtplib
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import SEALBOX, free_port, process_env
+from tests.mail import make_message
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(check, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_serve_runs_portal_smtp_and_worker_and_stops_on_sigterm(settings):
+    http, smtp = free_port(), free_port()
+    env = process_env(settings.DATA_DIR, SEALBOX_WORKER_POLL_INTERVAL="1s", SEALBOX_WEB_WORKERS="1")
+    proc = subprocess.Popen(
+        [*SEALBOX, "serve", "--http", f"127.0.0.1:{http}", "--smtp", f"127.0.0.1:{smtp}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        banner = [proc.stdout.readline() for _ in range(3)]
+        assert f"http://127.0.0.1:{http}/" in banner[0]
+        assert f"127.0.0.1:{smtp}" in banner[1]
+        assert "outbox" in banner[2]
+
+        health = wait_for(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=5)
+        )
+        assert health.status == 200
+        assert health.read() == b"ok\n"
+
+        def send():
+            with smtplib.SMTP("127.0.0.1", smtp, timeout=10) as client:
+                return client.sendmail("carol@corp.example", ["dora@example.com"], make_message())
+
+        assert wait_for(send) == {}
+        outbox = settings.DATA_DIR / "outbox"
+        deadline = time.monotonic() + 20
+        while not list(outbox.glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        (notification,) = outbox.glob("*.eml")
+        assert b"To: dora@example.com" in notification.read_bytes()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=40)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert code == 0
+    # Every child went with it: nothing listens any more.
+    with pytest.raises(OSError):
+        smtplib.SMTP("127.0.0.1", smtp, timeout=2)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=2)
