@@ -121,6 +121,7 @@ def deliver(
     eol = _line_ending(data)
     now = timezone.now()
     written: list[str] = []
+    committing = False
     try:
         plans = []
         # Every delivery takes its recipients' row locks in the same order, so
@@ -152,9 +153,13 @@ def deliver(
                 )
                 notify.message_arrived(owner, message)
                 stored.append(message)
+            committing = True
     except Exception as e:
-        for rel in written:
-            blobs.delete(rel)
+        # A failed COMMIT may still have reached the database: then the files
+        # stay (an unreferenced file is harmless, a row without its file is not).
+        if not committing:
+            for rel in written:
+                blobs.delete(rel)
         log.error(
             "delivery from <%s> to %d recipient(s) failed, nothing kept: %s",
             mail_from,
