@@ -5,9 +5,30 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from sealbox.mailstore import blobs
+
+
+class MessageManager(models.Manager["Message"]):
+    def delete_messages(self, qs: models.QuerySet[Message]) -> int:
+        """Delete messages for good: rows now, their files once that has committed.
+
+        A crash between the two leaves only an unreferenced file behind.
+        """
+        with transaction.atomic():
+            doomed = list(qs.select_for_update().values_list("id", "blob"))
+            Message.objects.filter(id__in=[pk for pk, _ in doomed]).delete()
+            blob_names = [blob for _, blob in doomed]
+
+            def remove_files() -> None:
+                for name in blob_names:
+                    blobs.delete(name)
+
+            transaction.on_commit(remove_files)
+        return len(doomed)
 
 
 class Message(models.Model):
@@ -31,6 +52,8 @@ class Message(models.Model):
     sent_date = models.DateTimeField(null=True, blank=True)
     attachment_count = models.PositiveIntegerField(default=0)
     read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MessageManager()
 
     class Meta:
         indexes = [

@@ -1,20 +1,15 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from sealbox.portal import views
 
 urlpatterns = [
     path("", views.index, name="index"),
-    path("activate/set-password/", views.activate_set_password, name="activate-set-password"),
-    path("activate/<str:token>/", views.activate, name="activate"),
-    path(
-        "signin/",
-        auth_views.LoginView.as_view(
-            template_name="portal/signin.html", redirect_authenticated_user=True
-        ),
-        name="signin",
-    ),
-    path("signout/", auth_views.LogoutView.as_view(), name="signout"),
     path("inbox/", views.inbox, name="inbox"),
     path("m/<uuid:message_id>/", views.message, name="message"),
+    path("m/<uuid:message_id>/body/", views.message_body, name="message-body"),
+    path("m/<uuid:message_id>/part/<int:index>/", views.inline_part, name="message-part"),
+    path("m/<uuid:message_id>/attachment/<int:index>/", views.attachment, name="attachment"),
+    path("m/<uuid:message_id>/eml/", views.eml, name="message-eml"),
+    path("m/<uuid:message_id>/delete/", views.delete, name="message-delete"),
+    path("m/<uuid:message_id>/unread/", views.mark_unread, name="message-unread"),
 ]

@@ -1,96 +1,230 @@
+"""The recipient's mailbox: inbox, message page, message frame, downloads."""
+
 from __future__ import annotations
 
 import uuid
-from email.message import Message as EmailMessage
 
-from django.contrib.auth import login
+from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import SetPasswordForm
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_POST
 
-from sealbox.accounts.models import LinkToken
-from sealbox.mailstore import blobs
+from sealbox.mailstore import blobs, mime
 from sealbox.mailstore.models import Message
-from sealbox.mailstore.summary import decode_bytes, decode_header_value, parse
+from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES, clean_html, has_remote_images
 from sealbox.portal.lookup import owned_message
+from sealbox.portal.textview import text_to_html
 
-SESSION_TOKEN = "sealbox_link_token"  # noqa: S105 (a session key name)
+PAGE_SIZE = 50
 
-
-def plain_text(parsed: EmailMessage) -> str:
-    """The first text/plain part, decoded best effort."""
-    for part in parsed.walk():
-        if part.get_content_type() == "text/plain" and not part.get_filename():
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                return decode_bytes(payload, part.get_content_charset())
-    return ""
+# The message frame's own policy: nothing runs, nothing is sent, images only
+# from the portal (cid: parts) and data: unless the reader asked for remote ones.
+FRAME_CSP = (
+    "default-src 'none'; img-src 'self' data:{remote}; style-src 'unsafe-inline'; "
+    "font-src 'none'; form-action 'none'; base-uri 'none'; frame-ancestors 'self'; "
+    "sandbox allow-popups allow-popups-to-escape-sandbox"
+)
+# A downloaded part never renders in the portal's origin.
+DOWNLOAD_CSP = "default-src 'none'; sandbox"
+# Types a browser could render or run as a page get a neutral type on download.
+ACTIVE_TYPES = (
+    "text/html",
+    "image/svg+xml",
+    "application/xhtml+xml",
+    "text/xml",
+    "application/xml",
+)
 
 
 def index(request: HttpRequest) -> HttpResponse:
     return redirect("inbox" if request.user.is_authenticated else "signin")
 
 
-@never_cache
-def activate(request: HttpRequest, token: str) -> HttpResponse:
-    """Check the link, then move its token out of the address bar into the session."""
-    if LinkToken.find_valid(token, LinkToken.Purpose.ACTIVATE) is None:
-        return render(request, "portal/link_invalid.html", status=410)
-    request.session[SESSION_TOKEN] = token
-    return HttpResponseRedirect(reverse("activate-set-password"))
-
-
-@never_cache
-@sensitive_post_parameters("new_password1", "new_password2")
-def activate_set_password(request: HttpRequest) -> HttpResponse:
-    raw = request.session.get(SESSION_TOKEN, "")
-    link = LinkToken.find_valid(raw, LinkToken.Purpose.ACTIVATE) if raw else None
-    if link is None:
-        return render(request, "portal/link_invalid.html", status=410)
-    user = link.user
-    form = SetPasswordForm(user, request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            form.save()
-            user.activated_at = user.activated_at or timezone.now()
-            user.save(update_fields=["activated_at"])
-            LinkToken.objects.filter(user=user, purpose=LinkToken.Purpose.ACTIVATE).delete()
-        request.session.pop(SESSION_TOKEN, None)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("inbox")
-    return render(request, "portal/activate.html", {"form": form, "mailbox": user.email})
-
-
 @login_required
 @never_cache
 def inbox(request: HttpRequest) -> HttpResponse:
-    messages = Message.objects.filter(
-        owner_id=request.user.pk, folder=Message.Folder.INBOX
-    ).order_by("-received_at")
-    page = Paginator(messages, 50).get_page(request.GET.get("page"))
+    if request.method == "POST":
+        return inbox_action(request)
+    qs = Message.objects.filter(owner_id=request.user.pk, folder=Message.Folder.INBOX).order_by(
+        "-received_at", "-id"
+    )
+    page = Paginator(
+        qs.only(
+            "id",
+            "received_at",
+            "from_name",
+            "from_address",
+            "envelope_from",
+            "subject",
+            "size",
+            "attachment_count",
+            "read_at",
+            "sent_date",
+        ),
+        PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
     return render(request, "portal/inbox.html", {"page": page})
+
+
+def inbox_action(request: HttpRequest) -> HttpResponse:
+    ids = []
+    for value in request.POST.getlist("ids"):
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    action = request.POST.get("action")
+    mine = Message.objects.filter(owner_id=request.user.pk, id__in=ids)
+    if not ids:
+        flash.info(request, _("Select one or more messages first."))
+    elif action == "delete":
+        count = Message.objects.delete_messages(mine)
+        flash.success(
+            request,
+            ngettext("%(n)d message deleted.", "%(n)d messages deleted.", count) % {"n": count},
+        )
+    elif action == "unread":
+        mine.update(read_at=None)
+    elif action == "read":
+        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+    page = request.POST.get("page", "")
+    url = reverse("inbox") + (f"?page={page}" if page.isdigit() else "")
+    return redirect(url)
 
 
 @login_required
 @never_cache
+@require_GET
 def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     msg = owned_message(request, message_id)
-    parsed = parse(blobs.read(msg.blob))
-    body = plain_text(parsed)
-    headers = [
-        (label, decode_header_value(parsed.get(name)))
-        for name, label in (("From", "From"), ("To", "To"), ("Cc", "Cc"), ("Subject", "Subject"))
-        if parsed.get(name)
-    ]
+    view = mime.view(blobs.read(msg.blob))
+    remote = request.GET.get("remote") == "1"
+    show = request.GET.get("view", "html" if view.html is not None else "text")
+    if view.html is None or view.text is None:
+        show = "html" if view.html is not None else "text"
+    blocked = show == "html" and not remote and has_remote_images(view.html or "")
+    text_html = text_to_html(view.text.text) if show == "text" and view.text else ""
     if msg.read_at is None:
-        Message.objects.filter(id=msg.id).update(read_at=timezone.now())
-    return render(
-        request, "portal/message.html", {"message": msg, "headers": headers, "body": body}
-    )
+        Message.objects.filter(id=msg.id, read_at__isnull=True).update(read_at=timezone.now())
+    context = {
+        "message": msg,
+        "view": view,
+        "show": show,
+        "remote": remote,
+        "blocked": blocked,
+        "text_html": text_html,
+        "more_text": [text_to_html(t.text) for t in view.more_text],
+    }
+    return render(request, "portal/message.html", context)
+
+
+@login_required
+@never_cache
+@require_GET
+@xframe_options_sameorigin
+def message_body(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    """The message's HTML, sanitised, as a document for the sandboxed frame."""
+    msg = owned_message(request, message_id)
+    view = mime.view(blobs.read(msg.blob))
+    if view.html is None:
+        raise Http404("This message has no HTML part")
+    remote = request.GET.get("remote") == "1"
+
+    def cid_url(cid: str) -> str | None:
+        index = view.content_ids.get(cid)
+        return reverse("message-part", args=[msg.id, index]) if index is not None else None
+
+    clean = clean_html(view.html, cid_url, allow_remote=remote)
+    body = render_to_string("portal/frame.html", {"html": clean.html})
+    response = HttpResponse(body, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = FRAME_CSP.format(remote=" https: http:" if remote else "")
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _part(
+    request: HttpRequest, message_id: uuid.UUID, index: int
+) -> tuple[Message, mime.Attachment, bytes]:
+    msg = owned_message(request, message_id)
+    raw = blobs.read(msg.blob)
+    listed = {a.index: a for a in mime.view(raw).attachments}
+    part = mime.find_part(raw, index)
+    if index not in listed or part is None:
+        raise Http404("No such attachment")
+    if part.get_content_type() == "message/rfc822":
+        inner = part.get_payload()
+        first = inner[0] if isinstance(inner, list) and inner else None
+        data = first.as_bytes() if isinstance(first, mime.EmailMessage) else b""
+    else:
+        data = mime.payload_bytes(part)
+    return msg, listed[index], data
+
+
+@login_required
+@never_cache
+@require_GET
+def inline_part(request: HttpRequest, message_id: uuid.UUID, index: int) -> HttpResponse:
+    """An image part shown in the message frame (cid:). Raster images only."""
+    _msg, item, data = _part(request, message_id, index)
+    if item.content_type not in SAFE_IMAGE_TYPES:
+        raise Http404("Not an image")
+    response = HttpResponse(data, content_type=item.content_type)
+    response["Content-Security-Policy"] = DOWNLOAD_CSP
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+@login_required
+@never_cache
+@require_GET
+def attachment(request: HttpRequest, message_id: uuid.UUID, index: int) -> HttpResponse:
+    _msg, item, data = _part(request, message_id, index)
+    ctype = item.content_type
+    if ctype in ACTIVE_TYPES or not ctype or "/" not in ctype:
+        ctype = "application/octet-stream"
+    name = item.filename or _("attachment")
+    return _download(data, ctype, name)
+
+
+@login_required
+@never_cache
+@require_GET
+def eml(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    """The stored message, byte for byte."""
+    msg = owned_message(request, message_id)
+    stem = "".join(ch for ch in (msg.subject or "message")[:80] if ch.isalnum() or ch in " -_.,()")
+    return _download(blobs.read(msg.blob), "message/rfc822", (stem.strip() or "message") + ".eml")
+
+
+def _download(data: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
+    response["Content-Security-Policy"] = DOWNLOAD_CSP
+    return response
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    msg = owned_message(request, message_id)
+    Message.objects.delete_messages(Message.objects.filter(id=msg.id))
+    flash.success(request, _("Message deleted."))
+    return redirect("inbox")
+
+
+@login_required
+@require_POST
+def mark_unread(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    msg = owned_message(request, message_id)
+    Message.objects.filter(id=msg.id).update(read_at=None)
+    return redirect("inbox")

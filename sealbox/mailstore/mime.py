@@ -1,0 +1,317 @@
+"""Reading a stored message for display: headers, the body to show, attachments.
+
+Any message that could be stored must open. Broken MIME, unknown or lying
+charsets, huge parts and deep nesting degrade (replacement characters, fewer
+parts shown, a raw view) rather than fail.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message as EmailMessage
+from email.utils import getaddresses, parsedate_to_datetime
+
+from sealbox.mailstore.summary import _header_text, decode_bytes, decode_header_value, parse
+
+log = logging.getLogger(__name__)
+
+MAX_DEPTH = 40
+MAX_PARTS = 2000
+MAX_TEXT_CHARS = 4 * 1024 * 1024  # what is shown of one text part; the rest is in the download
+
+
+@dataclass
+class Address:
+    name: str
+    address: str
+
+    def __str__(self) -> str:
+        if self.name and self.address:
+            return f"{self.name} <{self.address}>"
+        return self.name or self.address
+
+
+@dataclass
+class Attachment:
+    index: int  # position of the part in a depth-first walk of the message
+    filename: str
+    content_type: str
+    size: int
+    content_id: str = ""
+    inline: bool = False  # shown in the body (a cid: image), listed only if not referenced
+
+
+@dataclass
+class TextPart:
+    text: str
+    truncated: bool = False
+
+
+@dataclass
+class MessageView:
+    subject: str = ""
+    sender: list[Address] = field(default_factory=list)
+    to: list[Address] = field(default_factory=list)
+    cc: list[Address] = field(default_factory=list)
+    reply_to: list[Address] = field(default_factory=list)
+    date: datetime | None = None
+    message_id: str = ""
+    html: str | None = None
+    text: TextPart | None = None
+    more_text: list[TextPart] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    content_ids: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def listed_attachments(self) -> list[Attachment]:
+        return [a for a in self.attachments if not a.inline]
+
+
+def _addresses(msg: EmailMessage, name: str) -> list[Address]:
+    values = msg.get_all(name) or []
+    try:
+        pairs = getaddresses([_header_text(v) for v in values])
+    except Exception:
+        return [Address(decode_header_value(v), "") for v in values]
+    result = []
+    for display, addr in pairs:
+        if display or addr:
+            result.append(Address(decode_header_value(display), addr))
+    return result
+
+
+def _date(msg: EmailMessage) -> datetime | None:
+    value = msg.get("Date")
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def part_filename(part: EmailMessage) -> str:
+    """The part's file name, decoded from RFC 2231 or RFC 2047, without any path."""
+    try:
+        raw = part.get_filename() or part.get_param("name") or ""
+    except Exception:
+        raw = ""
+    if isinstance(raw, tuple):  # an RFC 2231 value the email package left undecoded
+        charset, _, value = raw
+        raw = decode_bytes(value.encode("latin-1", "replace"), charset)
+    name = decode_header_value(str(raw))
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name.strip(" .")[:255]
+
+
+def payload_bytes(part: EmailMessage) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        data = None
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+
+
+def part_text(part: EmailMessage) -> TextPart:
+    data = payload_bytes(part)
+    text = decode_bytes(data, part.get_content_charset())
+    if part.get_content_type() == "text/plain":
+        if str(part.get_param("format") or "").lower() == "flowed":
+            delsp = str(part.get_param("delsp") or "").lower() == "yes"
+            text = unflow(text, delsp)
+    truncated = len(text) > MAX_TEXT_CHARS
+    return TextPart(text[:MAX_TEXT_CHARS] if truncated else text, truncated)
+
+
+def unflow(text: str, delsp: bool = False) -> str:
+    """Join the soft line breaks of a format=flowed (RFC 3676) text."""
+    out: list[str] = []
+    current: str | None = None
+    current_depth = 0
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing
+        if current is not None and depth != current_depth:
+            out.append(">" * current_depth + (" " if current_depth else "") + current)
+            current = None
+        flowed = content.endswith(" ") and content != "-- "
+        if flowed and delsp:
+            content = content[:-1]
+        current = content if current is None else current + content
+        current_depth = depth
+        if not flowed:
+            out.append(">" * depth + (" " if depth and current else "") + current)
+            current = None
+    if current is not None:
+        out.append(">" * current_depth + (" " if current_depth else "") + current)
+    return "\n".join(out)
+
+
+class _Builder:
+    def __init__(self, msg: EmailMessage) -> None:
+        self.view = MessageView()
+        self.index: dict[int, int] = {}
+        for i, part in enumerate(msg.walk()):
+            if i >= MAX_PARTS:
+                self.view.problems.append("too-many-parts")
+                break
+            self.index[id(part)] = i
+
+    def attachment(self, part: EmailMessage, inline: bool = False) -> None:
+        i = self.index.get(id(part))
+        if i is None:
+            return
+        ctype = part.get_content_type()
+        name = part_filename(part)
+        if not name and ctype == "message/rfc822":
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner and isinstance(inner[0], EmailMessage):
+                subject = decode_header_value(inner[0].get("Subject"))
+                name = (subject or "message")[:100] + ".eml"
+        cid = str(part.get("Content-ID") or "").strip().strip("<>")
+        size = len(payload_bytes(part)) if ctype != "message/rfc822" else len(part.as_bytes())
+        self.view.attachments.append(Attachment(i, name, ctype, size, cid, inline))
+        if cid:
+            self.view.content_ids.setdefault(cid, i)
+
+    def body(self, part: EmailMessage, depth: int = 0) -> bool:
+        """Find the body to show in part; list the rest. True if a body was found."""
+        if depth > MAX_DEPTH:
+            self.view.problems.append("too-deep")
+            return False
+        ctype = part.get_content_type()
+        disposition = (part.get_content_disposition() or "").lower()
+        if ctype == "message/rfc822":
+            self.attachment(part)  # a forwarded message: offered whole, as .eml
+            return False
+        if part.is_multipart():
+            children = [p for p in part.get_payload() if isinstance(p, EmailMessage)]
+            subtype = part.get_content_subtype()
+            if subtype == "alternative":
+                return self.alternative(children, depth)
+            if subtype == "related" and children:
+                found = self.body(children[0], depth + 1)
+                for child in children[1:]:
+                    self.attachment(child, inline=bool(child.get("Content-ID")))
+                return found
+            found = False
+            for child in children:
+                if not found:
+                    found = self.body(child, depth + 1)
+                elif self.is_text(child):
+                    self.view.more_text.append(part_text(child))
+                else:
+                    self.other(child, depth + 1)
+            return found
+        if disposition != "attachment" and ctype == "text/html":
+            self.view.html = part_text(part).text
+            return True
+        if self.is_text(part):
+            self.view.text = part_text(part)
+            return True
+        self.other(part, depth)
+        return False
+
+    def is_text(self, part: EmailMessage) -> bool:
+        """A text part to show as text (not HTML, not marked as an attachment)."""
+        if part.is_multipart() or (part.get_content_disposition() or "") == "attachment":
+            return False
+        ctype = part.get_content_type()
+        if ctype == "text/html":
+            return False
+        if ctype == "text/plain":
+            return True
+        return part.get_content_maintype() == "text" and not part_filename(part)
+
+    def other(self, part: EmailMessage, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            return
+        if part.is_multipart() and part.get_content_type() != "message/rfc822":
+            for child in part.get_payload():
+                if isinstance(child, EmailMessage):
+                    if self.is_text(child):
+                        self.view.more_text.append(part_text(child))
+                    else:
+                        self.other(child, depth + 1)
+            return
+        self.attachment(part)
+
+    def alternative(self, children: list[EmailMessage], depth: int) -> bool:
+        html = next((c for c in reversed(children) if self._has(c, "text/html")), None)
+        plain = next((c for c in children if self._has(c, "text/plain")), None)
+        found = False
+        if plain is not None:
+            found = self.body(plain, depth + 1)
+        if html is not None:
+            found = self.body(html, depth + 1) or found
+        if not found and children:
+            found = self.body(children[-1], depth + 1)
+        return found
+
+    def _has(self, part: EmailMessage, ctype: str) -> bool:
+        if part.get_content_type() == ctype:
+            return True
+        if part.get_content_type() == "multipart/related":
+            kids = part.get_payload()
+            first = kids[0] if isinstance(kids, list) and kids else None
+            return isinstance(first, EmailMessage) and self._has(first, ctype)
+        return False
+
+
+def view(raw: bytes) -> MessageView:
+    """Everything the message page shows, from the stored bytes."""
+    try:
+        msg = parse(raw)
+    except Exception:
+        log.warning("a stored message could not be parsed at all", exc_info=True)
+        return MessageView(
+            text=TextPart(decode_bytes(raw[:MAX_TEXT_CHARS], "utf-8")), problems=["unparsable"]
+        )
+    builder = _Builder(msg)
+    result = builder.view
+    result.subject = decode_header_value(msg.get("Subject"))
+    result.sender = _addresses(msg, "From")
+    result.to = _addresses(msg, "To")
+    result.cc = _addresses(msg, "Cc")
+    result.reply_to = _addresses(msg, "Reply-To")
+    result.date = _date(msg)
+    result.message_id = str(msg.get("Message-ID") or "").strip()
+    try:
+        builder.body(msg)
+    except RecursionError:
+        result.problems.append("too-deep")
+    except Exception:
+        log.warning("could not take a stored message apart", exc_info=True)
+        result.problems.append("broken")
+    if msg.defects:
+        result.problems.append("defects")
+    if result.html is None and result.text is None and not result.attachments:
+        # Nothing recognisable: show the raw message rather than nothing.
+        result.text = TextPart(
+            decode_bytes(raw[:MAX_TEXT_CHARS], "utf-8"), len(raw) > MAX_TEXT_CHARS
+        )
+        result.problems.append("raw")
+    return result
+
+
+def find_part(raw: bytes, index: int) -> EmailMessage | None:
+    """The part at a walk position, as listed by view()."""
+    if index < 0 or index >= MAX_PARTS:
+        return None
+    try:
+        for i, part in enumerate(parse(raw).walk()):
+            if i == index:
+                return part
+    except Exception:
+        return None
+    return None

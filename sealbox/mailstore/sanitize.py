@@ -1,0 +1,166 @@
+"""Making a message's HTML safe to show: an allow-list sanitiser (nh3) tuned for email.
+
+The result is shown only inside a sandboxed frame under its own strict
+Content-Security-Policy; this module is the first of those layers, not the only
+one. Remote content (images, backgrounds) is removed unless the reader asked
+for it; cid: images are pointed at the message's own parts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import css_inline
+import nh3
+
+log = logging.getLogger(__name__)
+
+TAGS = {
+    "a", "abbr", "address", "article", "aside", "b", "bdi", "bdo", "big", "blockquote", "br",
+    "caption", "center", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn", "div",
+    "dl", "dt", "em", "figcaption", "figure", "font", "footer", "h1", "h2", "h3", "h4", "h5",
+    "h6", "header", "hr", "i", "img", "ins", "kbd", "li", "mark", "nav", "ol", "p", "pre", "q",
+    "s", "samp", "section", "small", "span", "strike", "strong", "sub", "summary", "sup",
+    "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "tt", "u", "ul", "var", "wbr",
+}  # fmt: skip
+
+# Tags whose content is dropped with them, not shown as text.
+DROP_WITH_CONTENT = {"script", "style", "title", "head", "noscript", "template", "iframe",
+                     "object", "embed", "applet", "frameset", "frame", "svg", "math", "xml",
+                     "select", "textarea", "button", "option"}  # fmt: skip
+
+ATTRIBUTES = {
+    "*": {"style", "dir", "lang", "title", "align", "valign", "bgcolor", "width", "height"},
+    "a": {"href", "name"},
+    "img": {"src", "alt", "width", "height", "border", "hspace", "vspace"},
+    "table": {"cellpadding", "cellspacing", "border", "summary", "frame", "rules"},
+    "td": {"colspan", "rowspan", "nowrap", "abbr", "scope", "headers"},
+    "th": {"colspan", "rowspan", "nowrap", "abbr", "scope", "headers"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "font": {"color", "face", "size"},
+    "ol": {"start", "type", "reversed"},
+    "ul": {"type"},
+    "li": {"value", "type"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "del": {"cite", "datetime"},
+    "ins": {"cite", "datetime"},
+    "time": {"datetime"},
+    "details": {"open"},
+    "bdo": {"dir"},
+    "hr": {"size", "noshade"},
+}
+
+# Layout and typography only: nothing that positions over the page, loads
+# anything (see _clean_style for url()), or runs behaviour.
+STYLE_PROPERTIES = {
+    "background-color", "border", "border-bottom", "border-bottom-color", "border-bottom-style",
+    "border-bottom-width", "border-collapse", "border-color", "border-left", "border-left-color",
+    "border-left-style", "border-left-width", "border-radius", "border-right", "border-right-color",
+    "border-right-style", "border-right-width", "border-spacing", "border-style", "border-top",
+    "border-top-color", "border-top-style", "border-top-width", "border-width", "caption-side",
+    "clear", "color", "direction", "display", "float", "font", "font-family", "font-size",
+    "font-style", "font-variant", "font-weight", "height", "letter-spacing", "line-height",
+    "list-style-type", "list-style-position", "margin", "margin-bottom", "margin-left",
+    "margin-right", "margin-top", "max-height", "max-width", "min-height", "min-width",
+    "overflow-wrap", "padding", "padding-bottom", "padding-left", "padding-right", "padding-top",
+    "table-layout", "text-align", "text-decoration", "text-indent", "text-transform",
+    "vertical-align", "white-space", "width", "word-break", "word-spacing", "word-wrap",
+    "background",
+}  # fmt: skip
+
+SAFE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
+_DATA_IMAGE = re.compile(r"^data:image/(png|jpe?g|gif|webp|bmp);base64,[A-Za-z0-9+/=\s]*$", re.I)
+_STYLE_DANGER = re.compile(
+    r"url\s*\(|expression\s*\(|javascript:|behavior|-moz-binding|@import", re.I
+)
+MAX_INLINE_CSS_INPUT = 2 * 1024 * 1024
+
+
+@dataclass
+class CleanHTML:
+    html: str
+    blocked_remote: int  # remote images left out because the reader did not ask for them
+
+
+def _clean_style(value: str) -> str | None:
+    kept = [decl for decl in value.split(";") if decl.strip() and not _STYLE_DANGER.search(decl)]
+    return "; ".join(d.strip() for d in kept) or None
+
+
+def _is_remote(url: str) -> bool:
+    lowered = url.strip().lower()
+    return lowered.startswith(("http://", "https://", "//"))
+
+
+_REMOTE_IMG = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+
+
+def has_remote_images(html: str) -> bool:
+    """Whether the HTML asks for remote images, which stay blocked until the reader allows them."""
+    return bool(_REMOTE_IMG.search(html))
+
+
+def inline_styles(html: str) -> str:
+    """Apply <style> rules to the elements' style attributes, so the rules survive
+    sanitising without a <style> element. No remote stylesheet is ever fetched."""
+    if len(html) > MAX_INLINE_CSS_INPUT or "<style" not in html.lower():
+        return html
+    try:
+        return css_inline.inline(html, load_remote_stylesheets=False, keep_style_tags=False)
+    except Exception as e:  # broken CSS or markup: the styles go, the content stays
+        log.info("could not inline a message's CSS: %s", e)
+        return html
+
+
+def clean_html(
+    html: str,
+    cid_url: Callable[[str], str | None],
+    allow_remote: bool = False,
+) -> CleanHTML:
+    """Sanitise an email's HTML for display in the message frame.
+
+    cid_url maps a Content-ID to the URL of that part (or None if the message
+    has no such image part).
+    """
+    blocked = 0
+
+    def attribute_filter(tag: str, attr: str, value: str) -> str | None:
+        nonlocal blocked
+        if attr == "style":
+            return _clean_style(value)
+        if attr == "src" and tag == "img":
+            stripped = value.strip()
+            if stripped.lower().startswith("cid:"):
+                return cid_url(stripped[4:].strip("<>"))
+            if _DATA_IMAGE.match(stripped):
+                return stripped
+            if _is_remote(stripped):
+                if allow_remote:
+                    return "https:" + stripped if stripped.startswith("//") else stripped
+                blocked += 1
+                return None
+            return None
+        if attr in ("href", "cite"):
+            lowered = value.strip().lower()
+            if lowered.startswith(("http://", "https://", "mailto:", "tel:")):
+                return value.strip()
+            return None  # relative, javascript:, data: and other links go
+        return value
+
+    cleaner = nh3.Cleaner(
+        tags=TAGS,
+        clean_content_tags=DROP_WITH_CONTENT,
+        attributes=ATTRIBUTES,
+        attribute_filter=attribute_filter,
+        url_schemes={"http", "https", "mailto", "tel", "data", "cid"},
+        link_rel="noopener noreferrer",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        filter_style_properties=STYLE_PROPERTIES,
+        strip_comments=True,
+    )
+    return CleanHTML(cleaner.clean(inline_styles(html)), blocked)
