@@ -64,6 +64,11 @@ class MessageView:
     attachments: list[Attachment] = field(default_factory=list)
     content_ids: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    parts: list[EmailMessage] = field(default_factory=list, repr=False)
+
+    def part(self, index: int) -> EmailMessage | None:
+        """The part at a walk position, as numbered in attachments."""
+        return self.parts[index] if 0 <= index < len(self.parts) else None
 
     @property
     def listed_attachments(self) -> list[Attachment]:
@@ -166,6 +171,7 @@ class _Builder:
                 self.view.problems.append("too-many-parts")
                 break
             self.index[id(part)] = i
+            self.view.parts.append(part)
 
     def attachment(self, part: EmailMessage, inline: bool = False) -> None:
         i = self.index.get(id(part))
@@ -302,16 +308,3 @@ def view(raw: bytes) -> MessageView:
         )
         result.problems.append("raw")
     return result
-
-
-def find_part(raw: bytes, index: int) -> EmailMessage | None:
-    """The part at a walk position, as listed by view()."""
-    if index < 0 or index >= MAX_PARTS:
-        return None
-    try:
-        for i, part in enumerate(parse(raw).walk()):
-            if i == index:
-                return part
-    except Exception:
-        return None
-    return None

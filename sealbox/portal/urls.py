@@ -7,7 +7,6 @@ urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
     path("m/<uuid:message_id>/", views.message, name="message"),
     path("m/<uuid:message_id>/body/", views.message_body, name="message-body"),
-    path("m/<uuid:message_id>/part/<int:index>/", views.inline_part, name="message-part"),
     path("m/<uuid:message_id>/attachment/<int:index>/", views.attachment, name="attachment"),
     path("m/<uuid:message_id>/eml/", views.eml, name="message-eml"),
     path("m/<uuid:message_id>/delete/", views.delete, name="message-delete"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 from django.contrib import messages as flash
@@ -26,6 +27,7 @@ from sealbox.portal.lookup import owned_message
 from sealbox.portal.textview import text_to_html
 
 PAGE_SIZE = 50
+MAX_INLINE_IMAGE = 10 * 1024 * 1024
 
 # The message frame's own policy: nothing runs, nothing is sent, images only
 # from the portal (cid: parts) and data: unless the reader asked for remote ones.
@@ -139,10 +141,21 @@ def message_body(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     if view.html is None:
         raise Http404("This message has no HTML part")
     remote = request.GET.get("remote") == "1"
+    inline = {a.index: a for a in view.attachments if a.content_type in SAFE_IMAGE_TYPES}
 
     def cid_url(cid: str) -> str | None:
+        # The frame is sandboxed into an opaque origin: a request from it back
+        # to the portal would carry no session. The image travels inside the
+        # frame's document instead, as a data: URL the frame's CSP allows.
         index = view.content_ids.get(cid)
-        return reverse("message-part", args=[msg.id, index]) if index is not None else None
+        item = inline.get(index) if index is not None else None
+        if item is None or item.size > MAX_INLINE_IMAGE:
+            return None
+        part = view.part(item.index)
+        if part is None:
+            return None
+        encoded = base64.b64encode(mime.payload_bytes(part)).decode("ascii")
+        return f"data:{item.content_type};base64,{encoded}"
 
     clean = clean_html(view.html, cid_url, allow_remote=remote)
     body = render_to_string("portal/frame.html", {"html": clean.html})
@@ -156,9 +169,9 @@ def _part(
     request: HttpRequest, message_id: uuid.UUID, index: int
 ) -> tuple[Message, mime.Attachment, bytes]:
     msg = owned_message(request, message_id)
-    raw = blobs.read(msg.blob)
-    listed = {a.index: a for a in mime.view(raw).attachments}
-    part = mime.find_part(raw, index)
+    view = mime.view(blobs.read(msg.blob))
+    listed = {a.index: a for a in view.attachments}
+    part = view.part(index)
     if index not in listed or part is None:
         raise Http404("No such attachment")
     if part.get_content_type() == "message/rfc822":
@@ -168,20 +181,6 @@ def _part(
     else:
         data = mime.payload_bytes(part)
     return msg, listed[index], data
-
-
-@login_required
-@never_cache
-@require_GET
-def inline_part(request: HttpRequest, message_id: uuid.UUID, index: int) -> HttpResponse:
-    """An image part shown in the message frame (cid:). Raster images only."""
-    _msg, item, data = _part(request, message_id, index)
-    if item.content_type not in SAFE_IMAGE_TYPES:
-        raise Http404("Not an image")
-    response = HttpResponse(data, content_type=item.content_type)
-    response["Content-Security-Policy"] = DOWNLOAD_CSP
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
 
 
 @login_required
