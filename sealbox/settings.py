@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "sealbox.portal.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sealbox.accounts.middleware.SessionIdleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -139,6 +140,18 @@ STATIC_ROOT = None
 # Static files are served from the installed package: no collectstatic step.
 WHITENOISE_USE_FINDERS = True
 
+# Process-local caches: sanitised message frames (a stored message never
+# changes, so its cleaned HTML can be reused while the reader looks at it).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "frames": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "frames",
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 32},
+    },
+}
+
 # --- Security ------------------------------------------------------------------
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
@@ -148,10 +161,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "no-referrer"
 X_FRAME_OPTIONS = "DENY"
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", 30, minimum=1)
-# The session cookie lives as long as the idle timeout and is renewed on every
-# request: a session unused for that long is over.
+# The session lives as long as the idle timeout and is renewed while it is used
+# (accounts/middleware.py): a session unused for that long is over.
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_NAME = "sealbox_session"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "sealbox.portal.errors.csrf_failure"

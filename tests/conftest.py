@@ -91,7 +91,8 @@ def live_smtp(transactional_db: Any, settings: Any) -> Iterator[LiveSMTP]:
     thread.start()
     assert ready.wait(10), "SMTP intake did not start"
     yield LiveSMTP("127.0.0.1", port)
-    holder["server"].close()
+    # The server belongs to the loop's thread: close and stop it there.
+    loop.call_soon_threadsafe(holder["server"].close)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     executor.shutdown(wait=True)

@@ -18,7 +18,12 @@ from sealbox import addresses
 
 class UserManager(BaseUserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> User:
-        return self.get(email=addresses.normalize(username or ""))
+        try:
+            email = addresses.normalize(username or "")
+        except addresses.InvalidAddress:
+            # Not an address at all: no such account (sign-in says so as for any other).
+            raise self.model.DoesNotExist from None
+        return self.get(email=email)
 
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         user = self.model(email=addresses.normalize(email), **extra)
@@ -95,6 +100,8 @@ class LinkToken(models.Model):
         ACTIVATE = "activate", _("activation")
         RESET = "reset", _("password reset")
 
+    RESET_HOURS = 24
+
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="link_tokens")
     purpose = models.CharField(max_length=10, choices=Purpose.choices)
     token_hash = models.CharField(max_length=64, unique=True)
@@ -106,15 +113,21 @@ class LinkToken(models.Model):
         return f"{self.purpose} link for {self.user_id}"
 
     @classmethod
+    def lifetime(cls, purpose: str) -> timedelta:
+        """How long a new link works: SEALBOX_ACTIVATION_DAYS, or a day for a password reset."""
+        if purpose == cls.Purpose.ACTIVATE:
+            return timedelta(days=settings.ACTIVATION_DAYS)
+        return timedelta(hours=cls.RESET_HOURS)
+
+    @classmethod
     def issue(cls, user: User, purpose: str) -> str:
         """Create a token and return its raw value (256 random bits)."""
         raw = secrets.token_urlsafe(32)
-        days = settings.ACTIVATION_DAYS if purpose == cls.Purpose.ACTIVATE else 1
         cls.objects.create(
             user=user,
             purpose=purpose,
             token_hash=hash_token(raw),
-            expires_at=timezone.now() + timedelta(days=days),
+            expires_at=timezone.now() + cls.lifetime(purpose),
         )
         return raw
 

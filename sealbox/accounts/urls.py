@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from sealbox.accounts import views
@@ -6,12 +5,13 @@ from sealbox.accounts import views
 urlpatterns = [
     path("activate/set-password/", views.activate_set_password, name="activate-set-password"),
     path("activate/<str:token>/", views.activate, name="activate"),
-    path(
-        "signin/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/signin.html", redirect_authenticated_user=True
-        ),
-        name="signin",
-    ),
-    path("signout/", auth_views.LogoutView.as_view(), name="signout"),
+    path("reset/set-password/", views.reset_set_password, name="reset-set-password"),
+    path("reset/<str:token>/", views.reset, name="reset"),
+    path("link/new/", views.link_new, name="link-new"),
+    path("link/sent/", views.link_sent, name="link-sent"),
+    path("password/forgot/", views.password_forgot, name="password-forgot"),
+    path("signin/", views.signin, name="signin"),
+    path("signout/", views.signout, name="signout"),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/password/", views.change_password, name="settings-password"),
 ]

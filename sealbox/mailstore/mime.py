@@ -11,8 +11,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message as EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
+from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES
 from sealbox.mailstore.summary import _header_text, decode_bytes, decode_header_value, parse
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,7 @@ class MessageView:
     attachments: list[Attachment] = field(default_factory=list)
     content_ids: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    linesep: str = "\n"  # the stored message's line end, for parts saved on their own
     parts: list[EmailMessage] = field(default_factory=list, repr=False)
 
     def part(self, index: int) -> EmailMessage | None:
@@ -99,15 +103,31 @@ def _date(msg: EmailMessage) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _param(headers: EmailMessage, name: str, header: str) -> str:
+    """A header parameter, an RFC 2231 value decoded from its charset (or UTF-8
+    where the charset is unknown)."""
+    try:
+        value = headers.get_param(name, header=header)
+    except Exception:
+        return ""
+    if isinstance(value, tuple):
+        charset, _, text = value
+        return decode_bytes(text.encode("latin-1", "replace"), charset or "utf-8")
+    return str(value or "")
+
+
 def part_filename(part: EmailMessage) -> str:
     """The part's file name, decoded from RFC 2231 or RFC 2047, without any path."""
-    try:
-        raw = part.get_filename() or part.get_param("name") or ""
-    except Exception:
-        raw = ""
-    if isinstance(raw, tuple):  # an RFC 2231 value the email package left undecoded
-        charset, _, value = raw
-        raw = decode_bytes(value.encode("latin-1", "replace"), charset)
+    # The parameters are read from the headers as text: compat32 turns a raw
+    # 8-bit (UTF-8) header into replacement characters when it parses it itself.
+    headers = EmailMessage()
+    for name in ("Content-Type", "Content-Disposition"):
+        value = part.get(name)
+        if value is not None:
+            headers[name] = _header_text(value)
+    raw = _param(headers, "filename", "content-disposition") or _param(
+        headers, "name", "content-type"
+    )
     name = decode_header_value(str(raw))
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable())
@@ -127,13 +147,30 @@ def payload_bytes(part: EmailMessage) -> bytes:
 
 def part_text(part: EmailMessage) -> TextPart:
     data = payload_bytes(part)
-    text = decode_bytes(data, part.get_content_charset())
+    try:
+        charset = part.get_content_charset()
+    except Exception:  # a charset parameter the email package cannot even read
+        charset = None
+    text = decode_bytes(data, charset).replace("\r\n", "\n")
     if part.get_content_type() == "text/plain":
         if str(part.get_param("format") or "").lower() == "flowed":
             delsp = str(part.get_param("delsp") or "").lower() == "yes"
             text = unflow(text, delsp)
     truncated = len(text) > MAX_TEXT_CHARS
     return TextPart(text[:MAX_TEXT_CHARS] if truncated else text, truncated)
+
+
+def rfc822_bytes(part: EmailMessage, linesep: str = "\n") -> bytes:
+    """The message inside a message/rfc822 part, as it would be saved to a file:
+    with the outer message's line ends and its header lines as they were."""
+    inner = part.get_payload()
+    first = inner[0] if isinstance(inner, list) and inner else None
+    if isinstance(first, EmailMessage):
+        try:
+            return first.as_bytes(policy=compat32.clone(linesep=linesep, max_line_length=0))
+        except Exception:
+            log.info("could not serialise a forwarded message", exc_info=True)
+    return b""
 
 
 def unflow(text: str, delsp: bool = False) -> str:
@@ -185,7 +222,10 @@ class _Builder:
                 subject = decode_header_value(inner[0].get("Subject"))
                 name = (subject or "message")[:100] + ".eml"
         cid = str(part.get("Content-ID") or "").strip().strip("<>")
-        size = len(payload_bytes(part)) if ctype != "message/rfc822" else len(part.as_bytes())
+        if ctype == "message/rfc822":
+            size = len(rfc822_bytes(part, self.view.linesep))
+        else:
+            size = len(payload_bytes(part))
         self.view.attachments.append(Attachment(i, name, ctype, size, cid, inline))
         if cid:
             self.view.content_ids.setdefault(cid, i)
@@ -208,7 +248,7 @@ class _Builder:
             if subtype == "related" and children:
                 found = self.body(children[0], depth + 1)
                 for child in children[1:]:
-                    self.attachment(child, inline=bool(child.get("Content-ID")))
+                    self.attachment(child, inline=self.shown_in_html(child))
                 return found
             found = False
             for child in children:
@@ -219,6 +259,11 @@ class _Builder:
                 else:
                     self.other(child, depth + 1)
             return found
+        if part.get_content_maintype() == "multipart":
+            # A multipart whose boundary never occurs: its body as plain text.
+            self.view.problems.append("broken")
+            self.view.text = part_text(part)
+            return True
         if disposition != "attachment" and ctype == "text/html":
             self.view.html = part_text(part).text
             return True
@@ -227,6 +272,14 @@ class _Builder:
             return True
         self.other(part, depth)
         return False
+
+    def shown_in_html(self, part: EmailMessage) -> bool:
+        """Whether an image of a multipart/related is shown by the HTML body
+        (and so is not listed); anything else in it is listed, never lost."""
+        cid = str(part.get("Content-ID") or "").strip().strip("<>")
+        if not cid or part.get_content_type() not in SAFE_IMAGE_TYPES:
+            return False
+        return f"cid:{cid}".lower() in (self.view.html or "").lower()
 
     def is_text(self, part: EmailMessage) -> bool:
         """A text part to show as text (not HTML, not marked as an attachment)."""
@@ -274,17 +327,7 @@ class _Builder:
         return False
 
 
-def view(raw: bytes) -> MessageView:
-    """Everything the message page shows, from the stored bytes."""
-    try:
-        msg = parse(raw)
-    except Exception:
-        log.warning("a stored message could not be parsed at all", exc_info=True)
-        return MessageView(
-            text=TextPart(decode_bytes(raw[:MAX_TEXT_CHARS], "utf-8")), problems=["unparsable"]
-        )
-    builder = _Builder(msg)
-    result = builder.view
+def _headers(result: MessageView, msg: EmailMessage) -> None:
     result.subject = decode_header_value(msg.get("Subject"))
     result.sender = _addresses(msg, "From")
     result.to = _addresses(msg, "To")
@@ -292,6 +335,31 @@ def view(raw: bytes) -> MessageView:
     result.reply_to = _addresses(msg, "Reply-To")
     result.date = _date(msg)
     result.message_id = str(msg.get("Message-ID") or "").strip()
+
+
+def parse_headers(raw: bytes) -> EmailMessage:
+    return BytesHeaderParser(policy=compat32).parsebytes(raw)
+
+
+def view(raw: bytes) -> MessageView:
+    """Everything the message page shows, from the stored bytes."""
+    try:
+        msg = parse(raw)
+    except Exception:
+        log.warning("a stored message could not be parsed at all", exc_info=True)
+        result = MessageView(
+            text=TextPart(decode_bytes(raw[:MAX_TEXT_CHARS], "utf-8")), problems=["unparsable"]
+        )
+        try:  # the header block alone may still be readable
+            _headers(result, parse_headers(raw))
+        except Exception:
+            log.info("nor could its headers", exc_info=True)
+        return result
+    builder = _Builder(msg)
+    result = builder.view
+    newline = raw.find(b"\n")
+    result.linesep = "\r\n" if newline > 0 and raw[newline - 1 : newline] == b"\r" else "\n"
+    _headers(result, msg)
     try:
         builder.body(msg)
     except RecursionError:

@@ -56,8 +56,9 @@ class Message(models.Model):
     objects = MessageManager()
 
     class Meta:
+        # The inbox's order, newest first with the id as a tie-breaker: no sort step.
         indexes = [
-            models.Index(fields=["owner", "folder", "-received_at"], name="msg_owner_folder")
+            models.Index(fields=["owner", "folder", "-received_at", "-id"], name="msg_owner_folder")
         ]
 
     def __str__(self) -> str:

@@ -17,10 +17,14 @@ from email.header import Header, decode_header
 from email.message import Message as EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 
+from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES
+
 log = logging.getLogger(__name__)
 
 MAX_FIELD = 400
+MAX_HEADER_DECODE = 16 * 1024
 _WS = re.compile(r"\s+")
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 @dataclass(frozen=True)
@@ -82,31 +86,25 @@ def _header_text(value: object) -> str:
 
 def decode_header_value(value: object) -> str:
     """Decode a raw header (RFC 2047 words, raw 8-bit UTF-8 or legacy bytes) to text."""
-    text = _header_text(value)
+    # decode_header() takes time quadratic in the number of encoded words: a
+    # header longer than any reader would read is cut before decoding.
+    text = _header_text(value)[:MAX_HEADER_DECODE]
     if not text:
         return ""
+    # Unfold first: decode_header() reads a folded header line by line and
+    # loses the space of the fold. Spaces between encoded words still go, as
+    # RFC 2047 says; "=?...?=.pdf" stays without one.
+    text = _FOLD.sub("", text)
     pieces: list[str] = []
     try:
         parts = decode_header(text)
     except Exception:  # the email package raises assorted errors on junk
         parts = [(text, None)]
-    previous_encoded = False
     for chunk, charset in parts:
         if isinstance(chunk, bytes):
-            if charset is None:
-                piece = _plain_text(chunk)
-                encoded = False
-            else:
-                piece = decode_bytes(chunk, charset)
-                encoded = True
+            pieces.append(_plain_text(chunk) if charset is None else decode_bytes(chunk, charset))
         else:
-            piece, encoded = chunk, False
-        if pieces and not (previous_encoded and encoded):
-            # decode_header drops the space between an encoded word and plain text.
-            if not pieces[-1].endswith(" ") and not piece.startswith(" "):
-                piece = " " + piece
-        pieces.append(piece)
-        previous_encoded = encoded
+            pieces.append(chunk)
     return _WS.sub(" ", "".join(pieces)).strip()
 
 
@@ -132,6 +130,10 @@ def parse(raw: bytes) -> EmailMessage:
     return message_from_bytes(raw)
 
 
+def _inline_image(part: EmailMessage) -> bool:
+    return bool(part.get("Content-ID")) and part.get_content_type() in SAFE_IMAGE_TYPES
+
+
 def count_attachments(msg: EmailMessage, depth: int = 0) -> int:
     if depth > 50:
         return 0
@@ -141,9 +143,11 @@ def count_attachments(msg: EmailMessage, depth: int = 0) -> int:
         payload = msg.get_payload()
         if not isinstance(payload, list):
             return 0
-        return sum(
-            count_attachments(part, depth + 1) for part in payload if isinstance(part, EmailMessage)
-        )
+        parts = [part for part in payload if isinstance(part, EmailMessage)]
+        if msg.get_content_subtype() == "related":
+            # Images the HTML shows in place (cid:) are part of the text, not attachments.
+            parts = parts[:1] + [p for p in parts[1:] if not _inline_image(p)]
+        return sum(count_attachments(part, depth + 1) for part in parts)
     disposition = (msg.get("Content-Disposition") or "").split(";")[0].strip().lower()
     if disposition == "attachment":
         return 1

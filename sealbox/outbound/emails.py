@@ -37,3 +37,11 @@ def build(
 
 def notification(to: str, context: dict[str, Any]) -> OutgoingEmail:
     return queue.enqueue(build("notification", context, to), kind="notification", recipients=[to])
+
+
+def activation(to: str, context: dict[str, Any]) -> OutgoingEmail:
+    return queue.enqueue(build("activation", context, to), kind="activation", recipients=[to])
+
+
+def reset(to: str, context: dict[str, Any]) -> OutgoingEmail:
+    return queue.enqueue(build("reset", context, to), kind="reset", recipients=[to])

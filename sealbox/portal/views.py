@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import base64
+import unicodedata
 import uuid
+from urllib.parse import quote
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
+from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
@@ -28,6 +30,10 @@ from sealbox.portal.textview import text_to_html
 
 PAGE_SIZE = 50
 MAX_INLINE_IMAGE = 10 * 1024 * 1024
+MAX_CACHED_FRAME = 4 * 1024 * 1024
+# Sanitising a big newsletter takes a fraction of a second; a stored message
+# never changes, so each process keeps its latest frames (settings.CACHES).
+frames = caches["frames"]
 
 # The message frame's own policy: nothing runs, nothing is sent, images only
 # from the portal (cid: parts) and data: unless the reader asked for remote ones.
@@ -112,7 +118,7 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     view = mime.view(blobs.read(msg.blob))
     remote = request.GET.get("remote") == "1"
     show = request.GET.get("view", "html" if view.html is not None else "text")
-    if view.html is None or view.text is None:
+    if view.html is None or view.text is None or show not in ("html", "text"):
         show = "html" if view.html is not None else "text"
     blocked = show == "html" and not remote and has_remote_images(view.html or "")
     text_html = text_to_html(view.text.text) if show == "text" and view.text else ""
@@ -137,10 +143,23 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
 def message_body(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     """The message's HTML, sanitised, as a document for the sandboxed frame."""
     msg = owned_message(request, message_id)
+    remote = request.GET.get("remote") == "1"
+    key = f"{msg.id}:{int(remote)}"
+    body = frames.get(key)
+    if body is None:
+        body = _frame_document(msg, remote)
+        if len(body) <= MAX_CACHED_FRAME:
+            frames.set(key, body)
+    response = HttpResponse(body, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = FRAME_CSP.format(remote=" https: http:" if remote else "")
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _frame_document(msg: Message, remote: bool) -> str:
     view = mime.view(blobs.read(msg.blob))
     if view.html is None:
         raise Http404("This message has no HTML part")
-    remote = request.GET.get("remote") == "1"
     inline = {a.index: a for a in view.attachments if a.content_type in SAFE_IMAGE_TYPES}
 
     def cid_url(cid: str) -> str | None:
@@ -158,11 +177,7 @@ def message_body(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
         return f"data:{item.content_type};base64,{encoded}"
 
     clean = clean_html(view.html, cid_url, allow_remote=remote)
-    body = render_to_string("portal/frame.html", {"html": clean.html})
-    response = HttpResponse(body, content_type="text/html; charset=utf-8")
-    response["Content-Security-Policy"] = FRAME_CSP.format(remote=" https: http:" if remote else "")
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return render_to_string("portal/frame.html", {"html": clean.html})
 
 
 def _part(
@@ -175,9 +190,7 @@ def _part(
     if index not in listed or part is None:
         raise Http404("No such attachment")
     if part.get_content_type() == "message/rfc822":
-        inner = part.get_payload()
-        first = inner[0] if isinstance(inner, list) and inner else None
-        data = first.as_bytes() if isinstance(first, mime.EmailMessage) else b""
+        data = mime.rfc822_bytes(part, view.linesep)
     else:
         data = mime.payload_bytes(part)
     return msg, listed[index], data
@@ -189,7 +202,7 @@ def _part(
 def attachment(request: HttpRequest, message_id: uuid.UUID, index: int) -> HttpResponse:
     _msg, item, data = _part(request, message_id, index)
     ctype = item.content_type
-    if ctype in ACTIVE_TYPES or not ctype or "/" not in ctype:
+    if ctype in ACTIVE_TYPES or ctype.endswith(("+xml", "script")) or "/" not in ctype:
         ctype = "application/octet-stream"
     name = item.filename or _("attachment")
     return _download(data, ctype, name)
@@ -202,12 +215,27 @@ def eml(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     """The stored message, byte for byte."""
     msg = owned_message(request, message_id)
     stem = "".join(ch for ch in (msg.subject or "message")[:80] if ch.isalnum() or ch in " -_.,()")
-    return _download(blobs.read(msg.blob), "message/rfc822", (stem.strip() or "message") + ".eml")
+    stem = " ".join(stem.split()).strip(" .") or "message"
+    return _download(blobs.read(msg.blob), "message/rfc822", stem + ".eml")
+
+
+def disposition(filename: str) -> str:
+    """Content-Disposition: attachment with an ASCII fallback name and the
+    exact Unicode name (RFC 6266, RFC 8187)."""
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join(ch if ch.isprintable() and ch not in '"\\;' else "_" for ch in fallback)
+    stem, dot, ext = fallback.rpartition(".")
+    if dot and not stem.strip(" ._"):
+        fallback = "attachment." + ext
+    fallback = fallback.strip(" .") or "attachment"
+    if fallback == filename:
+        return f'attachment; filename="{fallback}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=utf-8''{quote(filename, safe='')}"
 
 
 def _download(data: bytes, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
+    response["Content-Disposition"] = disposition(filename)
     response["Content-Security-Policy"] = DOWNLOAD_CSP
     return response
 

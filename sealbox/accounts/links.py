@@ -1,0 +1,82 @@
+"""One-time links by email: sending a new one on request, and spending one on a password."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.forms import SetPasswordForm
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from sealbox import addresses
+from sealbox.accounts.models import LinkToken, User
+from sealbox.outbound import emails
+
+# Stands in for a token in the email built for an address without a mailbox.
+_NO_TOKEN = "x" * 43
+
+
+def shortest_lifetime() -> timedelta:
+    """What the "link sent" page promises: it must not depend on which link was sent."""
+    return min(LinkToken.lifetime(p) for p in LinkToken.Purpose.values)
+
+
+def _context(user_email: str, purpose: str, token: str) -> dict[str, Any]:
+    view = "activate" if purpose == LinkToken.Purpose.ACTIVATE else "reset"
+    lifetime = LinkToken.lifetime(purpose)
+    return {
+        "email": user_email,
+        "link": settings.BASE_URL + reverse(view, args=[token]),
+        "days": lifetime.days,
+        "hours": int(lifetime.total_seconds() // 3600),
+    }
+
+
+def send_link(address: str) -> bool:
+    """Email a new link to the owner of an address; True if one was queued.
+
+    Not activated yet: a new activation link. Activated: a password-reset link.
+    No active account: nothing is sent, but the address is normalised, looked up
+    and an email rendered all the same, so that the answer (and as far as
+    practical its timing) does not tell whether a mailbox exists.
+    """
+    email = addresses.normalize(address)
+    with transaction.atomic():
+        user = User.objects.filter(email=email).first()
+        if user is None or not user.is_active:
+            emails.build("reset", _context(email, LinkToken.Purpose.RESET, _NO_TOKEN), email)
+            return False
+        if user.is_activated:
+            token = LinkToken.issue(user, LinkToken.Purpose.RESET)
+            emails.reset(user.email, _context(user.email, LinkToken.Purpose.RESET, token))
+        else:
+            token = LinkToken.issue(user, LinkToken.Purpose.ACTIVATE)
+            emails.activation(user.email, _context(user.email, LinkToken.Purpose.ACTIVATE, token))
+    return True
+
+
+def password_changed(user: User) -> None:
+    """After any new password: the account counts as activated and no old link works any more.
+
+    Call inside the transaction that saved the password.
+    """
+    if user.activated_at is None:
+        user.activated_at = timezone.now()
+        user.save(update_fields=["activated_at"])
+    LinkToken.objects.filter(user=user).delete()
+
+
+def set_password_with_link(link: LinkToken, form: SetPasswordForm[User]) -> bool:
+    """Save the (valid) form's password if the link is still unspent; spend it and all others.
+
+    False when a concurrent request spent the link first.
+    """
+    with transaction.atomic():
+        if not LinkToken.objects.select_for_update().filter(pk=link.pk).exists():
+            return False
+        user = form.save()
+        password_changed(user)
+    return True

@@ -1,0 +1,174 @@
+"""Asking for a new link by email address: "Send me a new link" and "Forgot password?"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from sealbox.accounts.models import LinkToken, User
+from tests.accounts.helpers import DAVE, page, recipient, sent_emails, without_csrf
+from tests.conftest import RelaySink
+
+pytestmark = pytest.mark.django_db
+
+SENT = (
+    "If there is a mailbox for this address, we have sent a link to it. "
+    "It works once and for 24 hours."
+)
+ASKING_PAGES = ["/link/new/", "/password/forgot/"]
+
+
+def ask(address: str, url: str = "/link/new/", client: Client | None = None) -> Any:
+    return (client or Client()).post(url, {"email": address}, follow=True)
+
+
+@pytest.mark.parametrize("url", ASKING_PAGES)
+def test_the_page_asks_for_the_email_address(url: str, db: Any) -> None:
+    r = Client().get(url)
+
+    assert r.status_code == 200
+    html = page(r)
+    assert '<label for="id_email">Email address</label>' in html
+    assert 'type="email" name="email" id="id_email" autocomplete="username"' in html
+    assert "no-store" in r["Cache-Control"]
+
+
+def test_a_recipient_without_a_password_gets_a_new_activation_link() -> None:
+    recipient()
+
+    r = ask(DAVE)
+
+    assert r.redirect_chain == [("/link/sent/", 302)]
+    assert SENT in page(r)
+    [email] = sent_emails()
+    assert email.to == DAVE
+    assert email.message["From"] == "Sealbox <secure@corp.example>"
+    assert email.subject == "Your new link to Sealbox"
+    assert f"Here is a new link to your secure mailbox {DAVE} at Sealbox." in email.text
+    assert "The link works once and for 14 days." in email.text
+    assert email.link.startswith("/activate/")
+    assert f'href="http://portal.test{email.link}"' in email.html
+    assert Client().get(email.link)["Location"] == "/activate/set-password/"
+
+
+def test_a_recipient_with_a_password_gets_a_password_reset_link(alice: User) -> None:
+    ask(alice.email)
+
+    [email] = sent_emails()
+    assert email.to == alice.email
+    assert email.subject == "Choose a new password for Sealbox"
+    assert "asked for a new password for your secure mailbox alice@example.net" in email.text
+    assert "The link works once and for 24 hours." in email.text
+    assert email.link.startswith("/reset/")
+    assert f'href="http://portal.test{email.link}"' in email.html
+    assert Client().get(email.link)["Location"] == "/reset/set-password/"
+
+
+def test_forgot_password_sends_an_activation_link_to_a_recipient_without_a_password() -> None:
+    recipient()
+
+    ask(DAVE, "/password/forgot/")
+
+    [email] = sent_emails()
+    assert email.link.startswith("/activate/")
+
+
+@pytest.mark.parametrize("url", ASKING_PAGES)
+def test_the_answer_does_not_tell_whether_a_mailbox_exists(url: str, alice: User) -> None:
+    recipient("new@example.com")
+    disabled = User.objects.create_user("gone@example.com", "an old long passphrase")
+    disabled.is_active = False
+    disabled.save()
+    client = Client()
+
+    answers = [
+        ask(address, url, client)
+        for address in [alice.email, "new@example.com", "gone@example.com", "nobody@example.com"]
+    ]
+
+    assert [r.redirect_chain for r in answers] == [[("/link/sent/", 302)]] * 4
+    first = without_csrf(answers[0])
+    assert SENT in first
+    for r in answers[1:]:
+        assert r.status_code == 200
+        assert without_csrf(r) == first
+    assert [e.to for e in sent_emails()] == [alice.email, "new@example.com"]
+
+
+def test_nothing_is_sent_for_an_address_without_a_mailbox_or_a_disabled_one(db: Any) -> None:
+    User.objects.create_user("gone@example.com", "an old long passphrase", is_active=False)
+
+    ask("nobody@example.com")
+    ask("gone@example.com", "/password/forgot/")
+
+    assert sent_emails() == []
+    assert not LinkToken.objects.exists()
+
+
+def test_the_address_is_found_however_it_is_written() -> None:
+    recipient()
+
+    ask("  <Dave@EXAMPLE.com>  ")
+
+    [email] = sent_emails()
+    assert email.to == DAVE
+
+
+def test_an_address_under_an_internationalised_domain_is_found() -> None:
+    recipient("jürgen@bücher.example")
+
+    ask("Jürgen@xn--bcher-kva.example")
+
+    [email] = sent_emails()
+    assert "jürgen@bücher.example" in email.text
+
+
+@pytest.mark.parametrize("address", ["", "dave", "dave@", "two@example.com, three@example.com"])
+def test_something_that_is_not_an_address_is_asked_again(address: str, db: Any) -> None:
+    r = Client().post("/password/forgot/", {"email": address})
+
+    assert r.status_code == 200
+    html = page(r)
+    assert "Forgot your password?" in html
+    assert '<ul class="errorlist"' in html
+    assert sent_emails() == []
+
+
+def test_each_request_sends_its_own_link_and_each_one_works(alice: User) -> None:
+    ask(alice.email)
+    ask(alice.email)
+
+    first, second = sent_emails()
+    assert first.link != second.link
+    assert Client().get(first.link).status_code == 302
+    assert Client().get(second.link).status_code == 302
+
+
+def test_the_subject_and_text_are_not_html_escaped(settings: Any) -> None:
+    settings.SITE_NAME = "O'Brien & Partners Secure Mail"
+    recipient()
+
+    ask(DAVE)
+
+    [email] = sent_emails()
+    assert email.subject == "Your new link to O'Brien & Partners Secure Mail"
+    assert "at O'Brien & Partners Secure Mail." in email.text
+    assert "at O&#x27;Brien &amp; Partners Secure Mail." in email.html
+
+
+def test_the_link_is_sent_through_the_relay(relay_sink: RelaySink, alice: User) -> None:
+    ask(alice.email)
+
+    sent_emails()  # the sending pass, now to the relay
+
+    [got] = relay_sink.received
+    assert got.rcpt_tos == [alice.email]
+    assert got.mail_from == "secure@corp.example"
+    assert b"http://portal.test/reset/" in got.data
+
+
+def test_a_new_link_can_be_asked_for_by_get_and_post_only(db: Any) -> None:
+    assert Client().put("/link/new/").status_code == 405
+    assert Client().delete("/password/forgot/").status_code == 405
