@@ -3,9 +3,8 @@
 /bench/trivial/ does nothing but answer "ok": the floor of a request through
 gunicorn and Sealbox's middleware. /bench/trivial-login/ is the same view behind
 login_required and never_cache, as the portal's pages are: with the session
-cookie it also pays the session lookup (and, with SESSION_SAVE_EVERY_REQUEST,
-the session save) and the user lookup, so it is what the real pages are
-compared to.
+cookie it also pays the session lookup (and the session renewal, at most once
+a minute) and the user lookup, so it is what the real pages are compared to.
 """
 
 from django.contrib.auth.decorators import login_required
