@@ -195,4 +195,16 @@ def clean_html(
         filter_style_properties=STYLE_PROPERTIES,
         strip_comments=True,
     )
-    return CleanHTML(cleaner.clean(inline_styles(html)), blocked)
+    return CleanHTML(cleaner.clean(_body_as_div(inline_styles(html))), blocked)
+
+
+_BODY_TAG = re.compile(r"<body\b([^>]*)>", re.I)
+
+
+def _body_as_div(html: str) -> str:
+    """Keep the <body>'s look (background, font, bgcolor) on a wrapping <div>:
+    the sanitised result is a fragment, where a <body> element would be dropped."""
+    match = _BODY_TAG.search(html)
+    if not match or not match.group(1).strip():
+        return html
+    return html[: match.start()] + f"<div{match.group(1)}>" + html[match.end() :] + "</div>"

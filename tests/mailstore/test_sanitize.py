@@ -372,3 +372,12 @@ def test_huge_html_is_cleaned_without_trouble() -> None:
     result = clean(html)
 
     assert result.html.count("<p>row</p>") == 200_000
+
+
+def test_the_bodys_look_is_kept_on_a_wrapping_div() -> None:
+    html = clean(
+        "<html><head><style>body { background: #f3f5f8; color: #222 }</style></head>"
+        '<body bgcolor="#eeeeee" onload="steal()"><p>hi</p></body></html>'
+    ).html
+
+    assert html == ('<div bgcolor="#eeeeee" style="background:#f3f5f8;color:#222"><p>hi</p></div>')
