@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -203,6 +204,18 @@ NOTIFY_INCLUDE_SUBJECT = env.bool("NOTIFY_INCLUDE_SUBJECT", False)
 NOTIFY_INTERVAL = env.duration("NOTIFY_INTERVAL", "5m")
 ACTIVATION_DAYS = env.int("ACTIVATION_DAYS", 14, minimum=1)
 WORKER_POLL_INTERVAL = env.duration("WORKER_POLL_INTERVAL", "2s")
+
+# --- What recipients send: replies, new messages, read receipts ----------------
+REPLY_FROM = env.choice("REPLY_FROM", "portal", ("portal", "user"))
+PORTAL_ADDRESS = env.str("PORTAL_ADDRESS", parseaddr(NOTIFY_FROM)[1] or f"noreply@{BASE_HOST}")
+MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", 25, minimum=1)
+ALLOW_COMPOSE = env.bool("ALLOW_COMPOSE", False)
+COMPOSE_ALLOWED_RECIPIENTS = [a.lower() for a in env.list("COMPOSE_ALLOWED_RECIPIENTS")]
+COMPOSE_PER_HOUR = env.int("COMPOSE_PER_HOUR", 20, minimum=0)
+READ_RECEIPTS = env.choice("READ_RECEIPTS", "requested", ("off", "requested", "always"))
+# Uploads above this size go to a temporary file rather than memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Logging -------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()

@@ -66,6 +66,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("operator"), default=False)
     created = models.DateTimeField(default=timezone.now)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # None: SEALBOX_ALLOW_COMPOSE decides; True/False: this account's own setting.
+    allow_compose = models.BooleanField(_("may write new messages"), null=True, blank=True)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -83,6 +85,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_activated(self) -> bool:
         return self.activated_at is not None
+
+    @property
+    def may_compose(self) -> bool:
+        return settings.ALLOW_COMPOSE if self.allow_compose is None else self.allow_compose
 
 
 def hash_token(raw: str) -> str:

@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import format_datetime
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from sealbox import addresses
 from sealbox.accounts.models import User
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
-from sealbox.mailstore.summary import summarize
+from sealbox.mailstore.summary import Summary, summarize
 from sealbox.outbound import notify
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,54 @@ def _trace_header(
     return eol.join(line.encode("utf-8", "surrogateescape") for line in lines) + eol
 
 
+def _index(
+    owner: User,
+    message_id: uuid.UUID,
+    rel: str,
+    size: int,
+    now: datetime,
+    mail_from: str,
+    summary: Summary,
+    folder: str = Message.Folder.INBOX,
+) -> Message:
+    return Message.objects.create(
+        id=message_id,
+        owner=owner,
+        folder=folder,
+        blob=rel,
+        size=size,
+        received_at=now,
+        envelope_from=mail_from[:400],
+        message_id=summary.message_id,
+        from_name=summary.from_name,
+        from_address=summary.from_address,
+        subject=summary.subject,
+        sent_date=summary.sent_date,
+        attachment_count=summary.attachment_count,
+        to_display=summary.to_display,
+        read_at=now if folder == Message.Folder.SENT else None,
+    )
+
+
+def store_sent(owner: User, data: bytes) -> Message:
+    """Keep a copy of what a recipient sent from the portal in their Sent folder.
+
+    Durable like deliver(): the file is in place before the row that shows it.
+    Call inside the transaction that queues or delivers the message itself.
+    """
+    message_id = uuid.uuid4()
+    rel = blobs.write(message_id, (data,))
+    blobs.sync_dirs([rel])
+    try:
+        return _index(
+            owner, message_id, rel, len(data), timezone.now(), owner.email, summarize(data),
+            folder=Message.Folder.SENT,
+        )  # fmt: skip
+    except Exception:
+        blobs.delete(rel)
+        raise
+
+
 def deliver(
     mail_from: str,
     recipients: Sequence[str],
@@ -137,20 +186,7 @@ def deliver(
         with transaction.atomic():
             for rcpt, message_id, rel, size in plans:
                 owner, _ = User.objects.recipient(rcpt)
-                message = Message.objects.create(
-                    id=message_id,
-                    owner=owner,
-                    blob=rel,
-                    size=size,
-                    received_at=now,
-                    envelope_from=mail_from[:400],
-                    message_id=summary.message_id,
-                    from_name=summary.from_name,
-                    from_address=summary.from_address,
-                    subject=summary.subject,
-                    sent_date=summary.sent_date,
-                    attachment_count=summary.attachment_count,
-                )
+                message = _index(owner, message_id, rel, size, now, mail_from, summary)
                 notify.message_arrived(owner, message)
                 stored.append(message)
             committing = True

@@ -49,9 +49,11 @@ class Message(models.Model):
     from_name = models.CharField(max_length=400, blank=True)
     from_address = models.CharField(max_length=400, blank=True)
     subject = models.TextField(blank=True)
+    to_display = models.CharField(max_length=400, blank=True)
     sent_date = models.DateTimeField(null=True, blank=True)
     attachment_count = models.PositiveIntegerField(default=0)
     read_at = models.DateTimeField(null=True, blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
 
     objects = MessageManager()
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.header import Header, decode_header
+from email.parser import BytesHeaderParser
 from email.message import Message as EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -35,6 +36,7 @@ class Summary:
     sent_date: datetime | None = None
     message_id: str = ""
     attachment_count: int = 0
+    to_display: str = ""
 
 
 def _charset(label: str | None) -> str:
@@ -125,6 +127,11 @@ def _clip(text: str, limit: int = MAX_FIELD) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def parse_headers(raw: bytes) -> EmailMessage:
+    """Only the top-level headers of a stored message: cheap, and safe on any body."""
+    return BytesHeaderParser().parsebytes(raw)
+
+
 def parse(raw: bytes) -> EmailMessage:
     """Parse a stored message with the tolerant compat32 policy."""
     return message_from_bytes(raw)
@@ -209,4 +216,17 @@ def summarize(raw: bytes) -> Summary:
         sent_date=sent_date,
         message_id=_clip(decode_header_value(msg.get("Message-ID")), 998),
         attachment_count=attachments,
+        to_display=_clip(_recipients_label(msg)),
     )
+
+
+def _recipients_label(msg: EmailMessage) -> str:
+    """Who a message went to, for the Sent folder: names where given, else addresses."""
+    try:
+        pairs = getaddresses(
+            [_header_text(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])]
+        )
+    except Exception:
+        return ""
+    labels = [decode_header_value(name) or addr for name, addr in pairs if name or addr]
+    return ", ".join(dict.fromkeys(labels))

@@ -30,8 +30,20 @@ BATCH = 20
 MAX_BACKOFF = timedelta(hours=1)
 
 
-def enqueue(message: EmailMessage, kind: str, recipients: list[str] | None = None) -> OutgoingEmail:
-    """Queue an email; call inside the transaction of the change that caused it."""
+def enqueue(
+    message: EmailMessage,
+    kind: str,
+    recipients: list[str] | None = None,
+    mail_from: str | None = None,
+    data: bytes | None = None,
+) -> OutgoingEmail:
+    """Queue an email; call inside the transaction of the change that caused it.
+
+    The envelope comes from the headers unless given: recipients from To, Cc
+    and Bcc (Bcc is then removed), the sender from Return-Path, Sender or From;
+    mail_from="" is the null sender of bounces and receipts. data, if given,
+    is the message exactly as it is to be sent.
+    """
     to = recipients
     if to is None:
         to = []
@@ -39,17 +51,20 @@ def enqueue(message: EmailMessage, kind: str, recipients: list[str] | None = Non
             value = message.get(header)
             if value is not None:
                 to.extend(a.addr_spec for a in value.addresses)
-        del message["Bcc"]
-    mail_from = message["Return-Path"] or ""
-    if mail_from:
-        del message["Return-Path"]
-    else:
-        sender = message.get("Sender") or message.get("From")
-        mail_from = sender.addresses[0].addr_spec if sender is not None and sender.addresses else ""
-    mail_from = relay.ascii_address(str(mail_from))
+    del message["Bcc"]
+    if mail_from is None:
+        mail_from = message["Return-Path"] or ""
+        if not mail_from:
+            sender = message.get("Sender") or message.get("From")
+            mail_from = (
+                sender.addresses[0].addr_spec if sender is not None and sender.addresses else ""
+            )
+    del message["Return-Path"]
+    mail_from = relay.ascii_address(str(mail_from)) if mail_from else ""
     to = [relay.ascii_address(a) for a in to]
-    utf8 = any(not a.isascii() for a in [mail_from, *to])
-    data = message.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
+    if data is None:
+        utf8 = any(not a.isascii() for a in [mail_from, *to])
+        data = message.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
     now = timezone.now()
     return OutgoingEmail.objects.create(
         kind=kind,

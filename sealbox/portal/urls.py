@@ -1,10 +1,13 @@
 from django.urls import path
 
-from sealbox.portal import views
+from sealbox.portal import compose, views
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("inbox/", views.inbox, name="inbox"),
+    path("sent/", views.sent, name="sent"),
+    path("write/", compose.compose, name="compose"),
+    path("m/<uuid:message_id>/reply/", compose.reply, name="reply"),
     path("m/<uuid:message_id>/", views.message, name="message"),
     path("m/<uuid:message_id>/body/", views.message_body, name="message-body"),
     path("m/<uuid:message_id>/attachment/<int:index>/", views.attachment, name="attachment"),

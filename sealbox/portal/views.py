@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from sealbox.mailstore import blobs, mime
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES, clean_html, has_remote_images
+from sealbox.outbound import receipts
 from sealbox.portal.lookup import owned_message
 from sealbox.portal.textview import text_to_html
 
@@ -61,9 +62,19 @@ def index(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 def inbox(request: HttpRequest) -> HttpResponse:
+    return _folder(request, Message.Folder.INBOX)
+
+
+@login_required
+@never_cache
+def sent(request: HttpRequest) -> HttpResponse:
+    return _folder(request, Message.Folder.SENT)
+
+
+def _folder(request: HttpRequest, folder: str) -> HttpResponse:
     if request.method == "POST":
-        return inbox_action(request)
-    qs = Message.objects.filter(owner_id=request.user.pk, folder=Message.Folder.INBOX).order_by(
+        return inbox_action(request, folder)
+    qs = Message.objects.filter(owner_id=request.user.pk, folder=folder).order_by(
         "-received_at", "-id"
     )
     page = Paginator(
@@ -78,13 +89,14 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "attachment_count",
             "read_at",
             "sent_date",
+            "to_display",
         ),
         PAGE_SIZE,
     ).get_page(request.GET.get("page"))
-    return render(request, "portal/inbox.html", {"page": page})
+    return render(request, "portal/inbox.html", {"page": page, "folder": folder})
 
 
-def inbox_action(request: HttpRequest) -> HttpResponse:
+def inbox_action(request: HttpRequest, folder: str) -> HttpResponse:
     ids = []
     for value in request.POST.getlist("ids"):
         try:
@@ -92,7 +104,7 @@ def inbox_action(request: HttpRequest) -> HttpResponse:
         except ValueError:
             continue
     action = request.POST.get("action")
-    mine = Message.objects.filter(owner_id=request.user.pk, id__in=ids)
+    mine = Message.objects.filter(owner_id=request.user.pk, folder=folder, id__in=ids)
     if not ids:
         flash.info(request, _("Select one or more messages first."))
     elif action == "delete":
@@ -106,7 +118,8 @@ def inbox_action(request: HttpRequest) -> HttpResponse:
     elif action == "read":
         mine.filter(read_at__isnull=True).update(read_at=timezone.now())
     page = request.POST.get("page", "")
-    url = reverse("inbox") + (f"?page={page}" if page.isdigit() else "")
+    url = reverse("inbox" if folder == Message.Folder.INBOX else "sent")
+    url += f"?page={page}" if page.isdigit() else ""
     return redirect(url)
 
 
@@ -123,7 +136,11 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     blocked = show == "html" and not remote and has_remote_images(view.html or "")
     text_html = text_to_html(view.text.text) if show == "text" and view.text else ""
     if msg.read_at is None:
-        Message.objects.filter(id=msg.id, read_at__isnull=True).update(read_at=timezone.now())
+        opened = Message.objects.filter(id=msg.id, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
+        if opened and msg.receipt_sent_at is None:
+            receipts.message_opened(msg)
     context = {
         "message": msg,
         "view": view,
@@ -246,7 +263,7 @@ def delete(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     msg = owned_message(request, message_id)
     Message.objects.delete_messages(Message.objects.filter(id=msg.id))
     flash.success(request, _("Message deleted."))
-    return redirect("inbox")
+    return redirect("inbox" if msg.folder == Message.Folder.INBOX else "sent")
 
 
 @login_required

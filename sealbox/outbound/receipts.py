@@ -1,0 +1,134 @@
+"""Read receipts: an RFC 8098 message disposition notification to the sender.
+
+SEALBOX_READ_RECEIPTS is "off", "requested" (when the message carries
+Disposition-Notification-To) or "always" (to the requesting or, failing that,
+the original sender). A receipt goes out once per message, the first time the
+recipient opens it, only to the organisation's own addresses and never for a
+message the recipient sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, getaddresses, make_msgid
+
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from sealbox import addresses
+from sealbox.mailstore import blobs
+from sealbox.mailstore.models import Message
+from sealbox.mailstore.summary import decode_header_value, parse_headers
+from sealbox.outbound import queue
+from sealbox.outbound.sending import sender_identity
+
+log = logging.getLogger(__name__)
+
+
+def _first_address(values: list[str]) -> str | None:
+    for _name, addr in getaddresses(values):
+        try:
+            return addresses.normalize(addr)
+        except addresses.InvalidAddress:
+            continue
+    return None
+
+
+def receipt_target(message: Message) -> str | None:
+    """Where a receipt for this message goes under the configured policy, if anywhere."""
+    mode = settings.READ_RECEIPTS
+    if mode == "off" or message.folder != Message.Folder.INBOX:
+        return None
+    msg = parse_headers(blobs.read(message.blob))
+    requested = _first_address([str(v) for v in msg.get_all("Disposition-Notification-To", [])])
+    target = requested
+    if target is None and mode == "always":
+        target = _first_address([str(v) for v in msg.get_all("From", [])])
+        if target is None and message.envelope_from:
+            target = _first_address([message.envelope_from])
+    if target is None or not addresses.is_internal(target):
+        return None
+    return target
+
+
+def build(message: Message, target: str) -> EmailMessage:
+    user = message.owner
+    from_header, _envelope, _reply_to = sender_identity(user)
+    context = {
+        "reader": user.email,
+        "subject": message.subject,
+        "sent_date": message.sent_date,
+        "read_at": message.read_at or timezone.now(),
+        "site_name": settings.SITE_NAME,
+    }
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = " ".join(render_to_string("emails/receipt-subject.txt", context).split())
+        text = render_to_string("emails/receipt-body.txt", context)
+
+    report = EmailMessage(policy=SMTP)
+    report["From"] = from_header
+    report["To"] = target
+    report["Subject"] = subject
+    report["Date"] = format_datetime(timezone.now())
+    report["Message-ID"] = make_msgid(domain=settings.BASE_HOST)
+    report["Auto-Submitted"] = "auto-replied"
+    if message.message_id:
+        report["In-Reply-To"] = message.message_id
+        report["References"] = message.message_id
+    report.set_content(text)
+    report.make_mixed()
+    report.set_type("multipart/report")
+    report.set_param("report-type", "disposition-notification")
+
+    fields = [
+        f"Reporting-UA: {settings.SMTP_HOSTNAME}; Sealbox",
+        f"Final-Recipient: rfc822;{user.email}",
+    ]
+    if message.message_id:
+        fields.append(f"Original-Message-ID: {message.message_id}")
+    fields.append("Disposition: manual-action/MDN-sent-automatically; displayed")
+    notification = EmailMessage(policy=SMTP)
+    notification.set_content(
+        ("\r\n".join(fields) + "\r\n").encode("utf-8"),
+        maintype="message",
+        subtype="disposition-notification",
+        cte="7bit" if all(f.isascii() for f in fields) else "8bit",
+    )
+    report.attach(notification)
+
+    original_headers = EmailMessage(policy=SMTP)
+    original = parse_headers(blobs.read(message.blob))
+    # The original's own header lines where they are plain ASCII (encoded
+    # words intact), decoded text where the sender used raw 8-bit.
+    header_text = "".join(
+        f"{name}: {value if str(value).isascii() else decode_header_value(value)}\n"
+        for name, value in original.items()
+        if name.lower() in ("from", "to", "cc", "subject", "date", "message-id")
+    )
+    original_headers.set_content(header_text, subtype="rfc822-headers")
+    report.attach(original_headers)
+    return report
+
+
+def message_opened(message: Message) -> bool:
+    """Queue the read receipt for a message just opened for the first time, if due.
+
+    Returns whether one was queued. Safe against two openings at once: the
+    receipt is claimed on the message row in the same transaction.
+    """
+    target = receipt_target(message)
+    if target is None:
+        return False
+    with transaction.atomic():
+        claimed = Message.objects.filter(id=message.id, receipt_sent_at__isnull=True).update(
+            receipt_sent_at=timezone.now()
+        )
+        if not claimed:
+            return False
+        queue.enqueue(build(message, target), kind="receipt", recipients=[target], mail_from="")
+    log.info("read receipt for message %s queued to %s", message.id, target)
+    return True

@@ -1,0 +1,238 @@
+"""What a recipient sends from the portal: replies and new messages.
+
+One function routes every address: the organisation's own addresses get the
+message through the relay (by the durable outgoing queue); any other address
+is never sent in the clear but delivered into that person's Sealbox mailbox
+through the same deliver() as SMTP intake. The sender keeps a copy in Sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP, SMTPUTF8
+from email.utils import format_datetime, getaddresses, make_msgid
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sealbox import addresses
+from sealbox.accounts.models import User
+from sealbox.intake.delivery import DeliveryError, deliver, store_sent
+from sealbox.mailstore import blobs
+from sealbox.mailstore.models import Message
+from sealbox.mailstore.summary import parse_headers
+from sealbox.outbound import queue
+
+log = logging.getLogger(__name__)
+
+RELAY = "relay"
+PORTAL = "portal"
+
+
+class SendError(ValueError):
+    """Something the sender must fix or wait for; the text is shown to them."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def route(address: str) -> str:
+    """RELAY for the organisation's own addresses, PORTAL for everyone else."""
+    return RELAY if addresses.is_internal(address) else PORTAL
+
+
+def parse_recipients(value: str) -> list[str]:
+    """Addresses from a To/Cc field: comma-separated, with or without names."""
+    if "\r" in value or "\n" in value:
+        raise SendError(_("Line breaks are not allowed in this field."))
+    result: list[str] = []
+    for name, addr in getaddresses([value]):
+        if not addr and not name:
+            continue
+        try:
+            normalized = addresses.normalize(addr)
+            local, _at, domain = normalized.rpartition("@")
+            Address(username=local, domain=domain)  # the email package agrees
+        except (addresses.InvalidAddress, ValueError, IndexError):
+            raise SendError(
+                _("“%(value)s” is not a valid email address.") % {"value": addr or name}
+            ) from None
+        if "." not in domain:
+            raise SendError(_("“%(value)s” is not a valid email address.") % {"value": addr})
+        if normalized not in result:
+            result.append(normalized)
+    return result
+
+
+def participants(original: Message) -> set[str]:
+    """Everyone on the original message: who a reply may go to."""
+    msg = parse_headers(blobs.read(original.blob))
+    found = set()
+    for header in ("From", "Reply-To", "To", "Cc", "Sender"):
+        for _name, addr in getaddresses([str(v) for v in msg.get_all(header, [])]):
+            try:
+                found.add(addresses.normalize(addr))
+            except addresses.InvalidAddress:
+                continue
+    if original.envelope_from:
+        try:
+            found.add(addresses.normalize(original.envelope_from))
+        except addresses.InvalidAddress:
+            pass
+    return found
+
+
+def check_allowed(user: User, recipients: list[str], original: Message | None) -> None:
+    """The portal must never become a way to mail the world.
+
+    New messages go only to the organisation's domains and the operator's
+    allow-list; a reply may also go to the people on the original message.
+    """
+    allowed = set(settings.COMPOSE_ALLOWED_RECIPIENTS)
+    if original is not None:
+        allowed |= participants(original)
+    refused = [a for a in recipients if not addresses.is_internal(a) and a not in allowed]
+    if refused:
+        domains = ", ".join(settings.INTERNAL_DOMAINS) or "-"
+        if original is None:
+            text = _("You can only write to addresses at %(domains)s. Not allowed: %(refused)s.")
+        else:
+            text = _(
+                "A reply can go to the people on the original message and to addresses at "
+                "%(domains)s. Not allowed: %(refused)s."
+            )
+        raise SendError(text % {"domains": domains, "refused": ", ".join(refused)})
+
+
+def check_rate(user: User) -> None:
+    limit = settings.COMPOSE_PER_HOUR
+    since = timezone.now() - timedelta(hours=1)
+    sent = Message.objects.filter(owner=user, folder=Message.Folder.SENT, received_at__gte=since)
+    if sent.count() >= limit:
+        raise SendError(
+            _(
+                "You have sent %(n)d messages in the last hour, the most allowed. Please try again later."
+            )
+            % {"n": limit}
+        )
+
+
+def safe_filename(name: str) -> str:
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '"<>:|?*')
+    return name.strip(" .")[:200] or "attachment"
+
+
+def sender_identity(user: User) -> tuple[str, str, str | None]:
+    """(From header, envelope sender, Reply-To header) per SEALBOX_REPLY_FROM."""
+    own = _address(user.display_name, user.email)
+    if settings.REPLY_FROM == "user":
+        return own, user.email, None
+    name = _("%(name)s via %(site)s") % {
+        "name": user.display_name or user.email,
+        "site": settings.SITE_NAME,
+    }
+    return _address(name, settings.PORTAL_ADDRESS), settings.PORTAL_ADDRESS, own
+
+
+def _address(name: str, addr: str) -> str:
+    local, _at, domain = addr.rpartition("@")
+    return str(Address(display_name=name, username=local, domain=domain))
+
+
+def build(
+    user: User,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    body: str,
+    uploads: list[Upload],
+    original: Message | None,
+) -> tuple[EmailMessage, str]:
+    """The message as it will be sent, and its envelope sender."""
+    if "\r" in subject or "\n" in subject:
+        raise SendError(_("Line breaks are not allowed in the subject."))
+    from_header, envelope, reply_to = sender_identity(user)
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = from_header
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(timezone.now())
+    msg["Message-ID"] = make_msgid(domain=settings.BASE_HOST)
+    if original is not None and original.message_id:
+        references = _references(original)
+        msg["In-Reply-To"] = original.message_id
+        msg["References"] = " ".join([*references, original.message_id])
+    msg.set_content(body.replace("\r\n", "\n"))
+    for upload in uploads:
+        maintype, _slash, subtype = (upload.content_type or "application/octet-stream").partition(
+            "/"
+        )
+        if not subtype or maintype in ("multipart", "message"):
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(
+            upload.data, maintype=maintype, subtype=subtype, filename=safe_filename(upload.filename)
+        )
+    return msg, envelope
+
+
+def _references(original: Message) -> list[str]:
+    msg = parse_headers(blobs.read(original.blob))
+    value = " ".join(str(v) for v in msg.get_all("References", []))
+    return [ref for ref in value.split() if ref.startswith("<") and ref.endswith(">")][-20:]
+
+
+def send(
+    user: User,
+    *,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    body: str,
+    uploads: list[Upload],
+    original: Message | None = None,
+) -> Message:
+    """Send a reply or new message; return the copy kept in the sender's Sent folder."""
+    recipients = [a for a in dict.fromkeys([*to, *cc]) if a != user.email]
+    if not recipients:
+        raise SendError(_("Add at least one recipient other than yourself."))
+    if original is None and not user.may_compose:
+        raise SendError(_("Writing new messages is not enabled for your mailbox."))
+    check_allowed(user, recipients, original)
+    check_rate(user)
+    msg, envelope = build(user, to, cc, subject, body, uploads, original)
+    utf8 = any(not a.isascii() for a in [envelope, *recipients])
+    data = msg.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
+    internal = [a for a in recipients if route(a) == RELAY]
+    outside = [a for a in recipients if route(a) == PORTAL]
+    kind = "reply" if original is not None else "message"
+    try:
+        with transaction.atomic():
+            if internal:
+                queue.enqueue(msg, kind=kind, recipients=internal, mail_from=envelope, data=data)
+            if outside:
+                deliver(user.email, outside, data)
+            sent = store_sent(user, data)
+    except DeliveryError as e:
+        log.error("%s from %s not sent: %s", kind, user.email, e.text)
+        raise SendError(_("Your message could not be sent just now. Please try again.")) from e
+    log.info(
+        "%s %s from %s: %d via relay, %d to Sealbox mailboxes",
+        kind, sent.id, user.email, len(internal), len(outside),
+    )  # fmt: skip
+    return sent
