@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.header import Header, decode_header
-from email.parser import BytesHeaderParser
 from email.message import Message as EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES

@@ -52,24 +52,68 @@ def route(address: str) -> str:
     return RELAY if addresses.is_internal(address) else PORTAL
 
 
+# Every character that str.splitlines() breaks a line at. The email package
+# refuses them all in a header value, so they must never get that far.
+LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def has_line_break(value: str) -> bool:
+    return any(ch in LINE_BREAKS for ch in value)
+
+
+def _entries(value: str) -> list[str]:
+    """A To/Cc field split at commas and semicolons outside quotes, <> and comments."""
+    entries: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    angle = comment = 0
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and (quoted or comment):
+            escaped = True
+        elif ch == '"' and not comment:
+            quoted = not quoted
+        elif not quoted and ch in "<>()":
+            if ch == "<":
+                angle += 1
+            elif ch == ">":
+                angle = max(angle - 1, 0)
+            elif ch == "(":
+                comment += 1
+            else:
+                comment = max(comment - 1, 0)
+        elif ch in ",;" and not (quoted or angle or comment):
+            entries.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    entries.append("".join(current))
+    return [e.strip() for e in entries if e.strip()]
+
+
 def parse_recipients(value: str) -> list[str]:
-    """Addresses from a To/Cc field: comma-separated, with or without names."""
-    if "\r" in value or "\n" in value:
+    """Addresses from a To/Cc field: comma- or semicolon-separated, with or without names.
+
+    Each entry must be exactly one address: anything the email package would
+    skip or split is refused, never silently dropped.
+    """
+    if has_line_break(value):
         raise SendError(_("Line breaks are not allowed in this field."))
     result: list[str] = []
-    for name, addr in getaddresses([value]):
-        if not addr and not name:
-            continue
+    for entry in _entries(value):
+        invalid = SendError(_("“%(value)s” is not a valid email address.") % {"value": entry})
+        pairs = [pair for pair in getaddresses([entry]) if pair != ("", "")]
+        if len(pairs) != 1:
+            raise invalid
         try:
-            normalized = addresses.normalize(addr)
+            normalized = addresses.normalize(pairs[0][1])
             local, _at, domain = normalized.rpartition("@")
             Address(username=local, domain=domain)  # the email package agrees
         except (addresses.InvalidAddress, ValueError, IndexError):
-            raise SendError(
-                _("“%(value)s” is not a valid email address.") % {"value": addr or name}
-            ) from None
-        if "." not in domain:
-            raise SendError(_("“%(value)s” is not a valid email address.") % {"value": addr})
+            raise invalid from None
+        if "." not in domain or any(unicodedata.category(ch) == "Cc" for ch in normalized):
+            raise invalid
         if normalized not in result:
             result.append(normalized)
     return result
@@ -147,6 +191,7 @@ def sender_identity(user: User) -> tuple[str, str, str | None]:
 
 
 def _address(name: str, addr: str) -> str:
+    name = " ".join(name.split())  # no line break may reach a header
     local, _at, domain = addr.rpartition("@")
     return str(Address(display_name=name, username=local, domain=domain))
 
@@ -161,7 +206,7 @@ def build(
     original: Message | None,
 ) -> tuple[EmailMessage, str]:
     """The message as it will be sent, and its envelope sender."""
-    if "\r" in subject or "\n" in subject:
+    if has_line_break(subject):
         raise SendError(_("Line breaks are not allowed in the subject."))
     from_header, envelope, reply_to = sender_identity(user)
     msg = EmailMessage(policy=SMTP)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from html.parser import HTMLParser
 
-import nh3
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -31,8 +32,51 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
+class _HTMLText(HTMLParser):
+    """The text of an HTML body as a reader sees it: entities decoded, a line
+    per paragraph, line break and list item, nothing from <head>, styles or scripts."""
+
+    BLOCKS = frozenset(
+        "address article blockquote div dl footer h1 h2 h3 h4 h5 h6 header hr ol p pre "
+        "section table ul".split()
+    )
+    LINES = frozenset(("br", "dd", "dt", "li", "tr"))  # a new line, no gap
+    HIDDEN = frozenset(("head", "script", "style", "template", "title"))
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":
+            self.hidden = 0  # an unclosed <head> ends here
+        elif tag in self.HIDDEN:
+            self.hidden += 1
+        elif tag in self.BLOCKS or tag in self.LINES:
+            self.chunks.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN:
+            self.hidden = max(self.hidden - 1, 0)
+        elif tag in self.BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.chunks.append(re.sub(r"\s+", " ", data.replace("\xa0", " ")))
+
+    @classmethod
+    def text(cls, html: str) -> str:
+        parser = cls()
+        parser.feed(html[: MAX_QUOTED * 10])
+        parser.close()
+        lines = [line.strip() for line in "".join(parser.chunks).split("\n")]
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
 def _quote(view: mime.MessageView, received: Message) -> str:
-    text = view.text.text if view.text else nh3.clean(view.html or "", tags=set())
+    text = view.text.text if view.text else _HTMLText.text(view.html or "")
     sender = str(view.sender[0]) if view.sender else received.envelope_from
     when = formats.date_format(
         timezone.localtime(view.date or received.received_at), "DATETIME_FORMAT"
@@ -46,17 +90,12 @@ def _reply_initial(
     user: User, original: Message, view: mime.MessageView, everyone: bool
 ) -> dict[str, str]:
     me = user.email
-    to = [a for a in (view.reply_to or view.sender)]
-    to_addrs = [a.address for a in to if a.address]
+    to_addrs = _normalized(view.reply_to or view.sender)
     if not to_addrs and original.envelope_from:
-        to_addrs = [original.envelope_from]
+        to_addrs = _normalized([mime.Address("", original.envelope_from)])
     cc_addrs: list[str] = []
     if everyone:
-        for a in [*view.to, *view.cc]:
-            try:
-                addr = addresses.normalize(a.address)
-            except addresses.InvalidAddress:
-                continue
+        for addr in _normalized([*view.to, *view.cc]):
             if addr != me and addr not in to_addrs and addr not in cc_addrs:
                 cc_addrs.append(addr)
     subject = view.subject
@@ -68,6 +107,19 @@ def _reply_initial(
         "subject": subject,
         "body": _quote(view, original),
     }
+
+
+def _normalized(found: list[mime.Address]) -> list[str]:
+    """The addresses in the form one mailbox is known by, once each."""
+    result: list[str] = []
+    for a in found:
+        try:
+            addr = addresses.normalize(a.address)
+        except addresses.InvalidAddress:
+            continue
+        if addr not in result:
+            result.append(addr)
+    return result
 
 
 def _uploads(form: MessageForm) -> list[Upload]:

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sealbox.outbound.sending import SendError, parse_recipients
+from sealbox.outbound.sending import SendError, has_line_break, parse_recipients
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -55,7 +55,7 @@ class MessageForm(forms.Form):
 
     def clean_subject(self) -> str:
         subject = self.cleaned_data.get("subject", "")
-        if "\r" in subject or "\n" in subject:
+        if has_line_break(subject):
             raise forms.ValidationError(_("Line breaks are not allowed in the subject."))
         return subject
 

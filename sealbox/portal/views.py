@@ -271,4 +271,4 @@ def delete(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
 def mark_unread(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     msg = owned_message(request, message_id)
     Message.objects.filter(id=msg.id).update(read_at=None)
-    return redirect("inbox")
+    return redirect("inbox" if msg.folder == Message.Folder.INBOX else "sent")
