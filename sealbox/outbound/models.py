@@ -63,3 +63,19 @@ class NotificationState(models.Model):
 
     def __str__(self) -> str:
         return f"notifications for {self.user_id}"
+
+
+class SendRecord(models.Model):
+    """One message a recipient sent from the portal: what the hourly limit counts.
+
+    Kept apart from the Sent folder, so deleting sent copies does not reset it.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created"], name="sendrecord_user_created")]
+
+    def __str__(self) -> str:
+        return f"sent by {self.user_id} at {self.created}"

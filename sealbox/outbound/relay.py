@@ -104,8 +104,11 @@ def write_to_outbox(data: bytes) -> Path:
     return final
 
 
-def _needs_smtputf8(addresses: list[str]) -> bool:
-    return any(not a.isascii() for a in addresses)
+def _needs_smtputf8(addresses: list[str], data: bytes = b"") -> bool:
+    """UTF-8 in an address, or raw UTF-8 in the header section (RFC 6532)."""
+    end = data.find(b"\r\n\r\n")
+    headers = data[: end if end >= 0 else len(data)]
+    return any(not a.isascii() for a in addresses) or not headers.isascii()
 
 
 def send_smtp(relay: Relay, mail_from: str, recipients: list[str], data: bytes) -> str:
@@ -124,7 +127,7 @@ def send_smtp(relay: Relay, mail_from: str, recipients: list[str], data: bytes) 
                 client.ehlo(settings.SMTP_HOSTNAME)
             if relay.username:
                 client.login(relay.username, relay.password or "")
-            options = ["SMTPUTF8"] if _needs_smtputf8([mail_from, *recipients]) else []
+            options = ["SMTPUTF8"] if _needs_smtputf8([mail_from, *recipients], data) else []
             refused = client.sendmail(mail_from, recipients, data, mail_options=options)
     except smtplib.SMTPRecipientsRefused as e:
         codes = [code for code, _ in e.recipients.values()]

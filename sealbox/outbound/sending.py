@@ -18,7 +18,7 @@ from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, getaddresses, make_msgid
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,6 +29,7 @@ from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import parse_headers
 from sealbox.outbound import queue
+from sealbox.outbound.models import SendRecord
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +161,16 @@ def check_allowed(user: User, recipients: list[str], original: Message | None) -
 
 
 def check_rate(user: User) -> None:
+    """Refuse a send over SEALBOX_COMPOSE_PER_HOUR; call inside the sending transaction.
+
+    The user's row is locked first, so two sends at the same moment are
+    counted one after the other.
+    """
     limit = settings.COMPOSE_PER_HOUR
+    User.objects.select_for_update().filter(pk=user.pk).exists()
     since = timezone.now() - timedelta(hours=1)
-    sent = Message.objects.filter(owner=user, folder=Message.Folder.SENT, received_at__gte=since)
-    if sent.count() >= limit:
+    SendRecord.objects.filter(user=user, created__lt=since).delete()
+    if SendRecord.objects.filter(user=user).count() >= limit:
         raise SendError(
             _(
                 "You have sent %(n)d messages in the last hour, the most allowed. Please try again later."
@@ -259,22 +266,28 @@ def send(
     if original is None and not user.may_compose:
         raise SendError(_("Writing new messages is not enabled for your mailbox."))
     check_allowed(user, recipients, original)
-    check_rate(user)
     msg, envelope = build(user, to, cc, subject, body, uploads, original)
-    utf8 = any(not a.isascii() for a in [envelope, *recipients])
+    # A non-ASCII address anywhere (the sender's own one in Reply-To, too) needs
+    # UTF-8 headers: an encoded word inside an address cannot be replied to.
+    utf8 = any(not a.isascii() for a in [envelope, user.email, *recipients])
     data = msg.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
     internal = [a for a in recipients if route(a) == RELAY]
     outside = [a for a in recipients if route(a) == PORTAL]
     kind = "reply" if original is not None else "message"
     try:
         with transaction.atomic():
+            check_rate(user)
             if internal:
                 queue.enqueue(msg, kind=kind, recipients=internal, mail_from=envelope, data=data)
             if outside:
                 deliver(user.email, outside, data)
             sent = store_sent(user, data)
+            SendRecord.objects.create(user=user)
     except DeliveryError as e:
         log.error("%s from %s not sent: %s", kind, user.email, e.text)
+        raise SendError(_("Your message could not be sent just now. Please try again.")) from e
+    except (OSError, DatabaseError) as e:
+        log.error("%s from %s not sent: %s", kind, user.email, e)
         raise SendError(_("Your message could not be sent just now. Please try again.")) from e
     log.info(
         "%s %s from %s: %d via relay, %d to Sealbox mailboxes",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from email.utils import format_datetime
 from html.parser import HTMLParser
 
 from django.conf import settings
@@ -11,7 +12,6 @@ from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
@@ -78,9 +78,9 @@ class _HTMLText(HTMLParser):
 def _quote(view: mime.MessageView, received: Message) -> str:
     text = view.text.text if view.text else _HTMLText.text(view.html or "")
     sender = str(view.sender[0]) if view.sender else received.envelope_from
-    when = formats.date_format(
-        timezone.localtime(view.date or received.received_at), "DATETIME_FORMAT"
-    )
+    # The date as mail clients write it, with its zone: the reader and the
+    # people the reply goes to may be in different time zones.
+    when = format_datetime(view.date or received.received_at)
     quoted = "\n".join("> " + line if line else ">" for line in text[:MAX_QUOTED].splitlines())
     intro = _("On %(date)s, %(sender)s wrote:") % {"date": when, "sender": sender}
     return f"\n\n{intro}\n{quoted}\n"
@@ -178,8 +178,9 @@ def reply(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
 def compose(request: HttpRequest) -> HttpResponse:
     if not _user(request).may_compose:
         raise Http404("Writing new messages is not enabled")
-    form = MessageForm(request.POST or None, request.FILES or None)
-    if request.method == "POST":
+    posted = request.method == "POST"
+    form = MessageForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted:
         done = _submit(request, form, None)
         if done is not None:
             return done

@@ -11,6 +11,7 @@ from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.cache import caches
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -136,11 +137,13 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     blocked = show == "html" and not remote and has_remote_images(view.html or "")
     text_html = text_to_html(view.text.text) if show == "text" and view.text else ""
     if msg.read_at is None:
-        opened = Message.objects.filter(id=msg.id, read_at__isnull=True).update(
-            read_at=timezone.now()
-        )
-        if opened and msg.receipt_sent_at is None:
-            receipts.message_opened(msg)
+        # Marked read and the read receipt queued together, or neither.
+        with transaction.atomic():
+            opened = Message.objects.filter(id=msg.id, read_at__isnull=True).update(
+                read_at=timezone.now()
+            )
+            if opened and msg.receipt_sent_at is None:
+                receipts.message_opened(msg)
     context = {
         "message": msg,
         "view": view,

@@ -315,6 +315,26 @@ def test_the_third_message_within_an_hour_is_refused_and_an_hour_later_it_goes(
     assert OutgoingEmail.objects.count() == 3
 
 
+def test_deleting_sent_copies_does_not_reset_the_hourly_limit(
+    reader: Client, alice: User, settings: Any
+) -> None:
+    settings.ALLOW_COMPOSE = True
+    settings.COMPOSE_PER_HOUR = 2
+    for n in (1, 2):
+        sent = send_form(reader, write_url(), to=CAROL, subject=f"Note {n}", body="x")
+        assert sent.status_code == 302, errors(sent)
+    for message in Message.objects.filter(folder=Message.Folder.SENT):
+        deleted = reader.post(reverse("message-delete", args=[message.id]))
+        assert deleted.status_code == 302
+
+    refused = send_form(reader, write_url(), to=CAROL, subject="Note 3", body="x")
+
+    assert errors(refused) == [
+        "You have sent 2 messages in the last hour, the most allowed. Please try again later."
+    ]
+    assert OutgoingEmail.objects.count() == 2
+
+
 # --- Header injection fails cleanly ------------------------------------------------------
 
 INJECTIONS = [
