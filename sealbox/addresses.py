@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from email.headerregistry import Address
 
@@ -66,3 +67,14 @@ def display(name: str, address: str) -> str:
         return str(Address(display_name=name, username=local, domain=domain))
     except (ValueError, IndexError):
         return address
+
+
+# A local part mail systems agree on: no quoting, and none of the characters
+# that some relays still read as routing ("%" hack, "!" bang paths).
+_PLAIN_LOCAL = re.compile(r"[\w#$&'*+/=?^`{|}~-]+(?:\.[\w#$&'*+/=?^`{|}~-]+)*")
+
+
+def is_plain(address: str) -> bool:
+    """Whether an address is one that a relay cannot route anywhere but its domain."""
+    local, at, _domain = address.rpartition("@")
+    return bool(at) and bool(_PLAIN_LOCAL.fullmatch(local))

@@ -35,6 +35,16 @@ def _context(user_email: str, purpose: str, token: str) -> dict[str, Any]:
     }
 
 
+# One link email per account in this time at most, however often it is asked
+# for: nobody can flood a mailbox with link emails (or the table with tokens).
+RESEND_AFTER = timedelta(minutes=5)
+
+
+def _sent_recently(user: User) -> bool:
+    since = timezone.now() - RESEND_AFTER
+    return LinkToken.objects.filter(user=user, created__gte=since, used_at__isnull=True).exists()
+
+
 def send_link(address: str) -> bool:
     """Email a new link to the owner of an address; True if one was queued.
 
@@ -46,7 +56,7 @@ def send_link(address: str) -> bool:
     email = addresses.normalize(address)
     with transaction.atomic():
         user = User.objects.filter(email=email).first()
-        if user is None or not user.is_active:
+        if user is None or not user.is_active or _sent_recently(user):
             emails.build("reset", _context(email, LinkToken.Purpose.RESET, _NO_TOKEN), email)
             return False
         if user.is_activated:

@@ -87,7 +87,10 @@ def _trace_header(
     mail_from: str, recipient: str, trace: Trace, message_id: uuid.UUID, eol: bytes
 ) -> bytes:
     when = format_datetime(timezone.now())
-    client = trace.helo or "unknown"
+    # The client's HELO name is its own text: only printable characters, no
+    # spaces or brackets, so that it can never add a line to the header.
+    helo = "".join(ch for ch in trace.helo if ch.isprintable() and ch not in " ()[]<>;")[:255]
+    client = helo or "unknown"
     if trace.client_ip:
         client += f" ([{trace.client_ip}])"
     lines = [

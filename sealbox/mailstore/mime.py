@@ -202,6 +202,7 @@ def unflow(text: str, delsp: bool = False) -> str:
 class _Builder:
     def __init__(self, msg: EmailMessage) -> None:
         self.view = MessageView()
+        self._html_lower: tuple[str, str] = ("", "")
         self.index: dict[int, int] = {}
         for i, part in enumerate(msg.walk()):
             if i >= MAX_PARTS:
@@ -279,7 +280,10 @@ class _Builder:
         cid = str(part.get("Content-ID") or "").strip().strip("<>")
         if not cid or part.get_content_type() not in SAFE_IMAGE_TYPES:
             return False
-        return f"cid:{cid}".lower() in (self.view.html or "").lower()
+        html = self.view.html or ""
+        if self._html_lower[0] is not html:  # lower-case each body once, not once per part
+            self._html_lower = (html, html.lower())
+        return f"cid:{cid}".lower() in self._html_lower[1]
 
     def is_text(self, part: EmailMessage) -> bool:
         """A text part to show as text (not HTML, not marked as an attachment)."""

@@ -115,8 +115,13 @@ def _safe_declaration(decl: str) -> bool:
     return all(name.lower() in SAFE_CSS_FUNCTIONS for name in _CSS_FUNCTION.findall(text))
 
 
+MAX_STYLE = 8192
+
+
 @functools.lru_cache(maxsize=4096)
 def _clean_style(value: str) -> str | None:
+    if len(value) > MAX_STYLE:
+        return None  # no real style attribute is this long; checking it would cost too much
     # Newsletters repeat a few style values thousands of times: clean each once.
     # The check runs on the decoded text, since nh3 writes the declarations it
     # keeps back out decoded: "u\72l(" would become "url(".
@@ -129,12 +134,32 @@ def _is_remote(url: str) -> bool:
     return lowered.startswith(("http://", "https://", "//"))
 
 
-_REMOTE_IMG = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+_REMOTE_SRC = re.compile(r"""\bsrc\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+MAX_TAG = 4096
 
 
 def has_remote_images(html: str) -> bool:
-    """Whether the HTML asks for remote images, which stay blocked until the reader allows them."""
-    return bool(_REMOTE_IMG.search(html))
+    """Whether the HTML asks for remote images, which stay blocked until the reader allows them.
+
+    Scans tag by tag (each at most MAX_TAG characters), so that no input can
+    make it slower than linear.
+    """
+    lowered = html.lower()
+    start = lowered.find("<img")
+    end = -1
+    while start >= 0:
+        if end < start:  # the next ">" is searched for again only once passed
+            end = lowered.find(">", start)
+            if end < 0:
+                return False
+        # A tag ends at its ">" and, for this check, before the next "<": so the
+        # windows never overlap and the scan stays linear.
+        following = lowered.find("<", start + 1, end)
+        stop = min(end, following if following >= 0 else end, start + MAX_TAG)
+        if _REMOTE_SRC.search(lowered, start, stop):
+            return True
+        start = lowered.find("<img", start + 4)
+    return False
 
 
 def inline_styles(html: str) -> str:
@@ -198,13 +223,17 @@ def clean_html(
     return CleanHTML(cleaner.clean(_body_as_div(inline_styles(html))), blocked)
 
 
-_BODY_TAG = re.compile(r"<body\b([^>]*)>", re.I)
-
-
 def _body_as_div(html: str) -> str:
     """Keep the <body>'s look (background, font, bgcolor) on a wrapping <div>:
     the sanitised result is a fragment, where a <body> element would be dropped."""
-    match = _BODY_TAG.search(html)
-    if not match or not match.group(1).strip():
+    lowered = html.lower()
+    start = lowered.find("<body")
+    while start >= 0 and lowered[start + 5 : start + 6] not in (" ", "\t", "\n", "\r", ">", "/"):
+        start = lowered.find("<body", start + 5)
+    end = lowered.find(">", start, start + MAX_TAG) if start >= 0 else -1
+    if end < 0:
         return html
-    return html[: match.start()] + f"<div{match.group(1)}>" + html[match.end() :] + "</div>"
+    attributes = html[start + 5 : end]
+    if not attributes.strip():
+        return html
+    return html[:start] + f"<div{attributes}>" + html[end + 1 :] + "</div>"

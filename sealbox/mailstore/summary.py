@@ -127,14 +127,41 @@ def _clip(text: str, limit: int = MAX_FIELD) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# RFC 5322 msg-id, strictly: it is copied into In-Reply-To, References and
+# read receipts, so nothing that could be decoded or folded into more gets in.
+_MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,900}>")
+
+
+def message_id(value: object) -> str:
+    """The Message-ID if it is a well-formed msg-id, else nothing."""
+    text = str(value or "").strip()
+    return text if _MSG_ID.fullmatch(text) and "=?" not in text else ""
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _one_line_ending(raw: bytes) -> bytes:
+    """A lone CR is not a line break in a header (RFC 5322), but the email
+    package takes it for one: "X: a\rFrom: CEO" would show a From that no
+    other mail system sees. For reading, a lone CR in the header section
+    becomes a space; the stored bytes stay as received."""
+    end = raw.find(b"\n\r\n")
+    end = raw.find(b"\n\n") if end < 0 else end
+    head = raw[: end + 1 if end >= 0 else len(raw)]
+    if b"\r" not in head or not _LONE_CR.search(head):
+        return raw
+    return _LONE_CR.sub(b" ", head) + raw[len(head) :]
+
+
 def parse_headers(raw: bytes) -> EmailMessage:
     """Only the top-level headers of a stored message: cheap, and safe on any body."""
-    return BytesHeaderParser().parsebytes(raw)
+    return BytesHeaderParser().parsebytes(_one_line_ending(raw))
 
 
 def parse(raw: bytes) -> EmailMessage:
     """Parse a stored message with the tolerant compat32 policy."""
-    return message_from_bytes(raw)
+    return message_from_bytes(_one_line_ending(raw))
 
 
 def _inline_image(part: EmailMessage) -> bool:
@@ -214,7 +241,7 @@ def summarize(raw: bytes) -> Summary:
         from_name=_clip(from_name),
         from_address=_clip(from_address),
         sent_date=sent_date,
-        message_id=_clip(decode_header_value(msg.get("Message-ID")), 998),
+        message_id=message_id(msg.get("Message-ID")),
         attachment_count=attachments,
         to_display=_clip(_recipients_label(msg)),
     )

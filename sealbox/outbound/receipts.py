@@ -24,13 +24,17 @@ from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import decode_header_value, parse_headers
 from sealbox.outbound import queue
-from sealbox.outbound.sending import sender_identity
+from sealbox.outbound.sending import check_built, sender_identity
 
 log = logging.getLogger(__name__)
 
 
 def _first_address(values: list[str]) -> str | None:
-    for _name, addr in getaddresses(values):
+    try:
+        pairs = getaddresses(values)
+    except (RecursionError, ValueError, IndexError):
+        return None
+    for _name, addr in pairs:
         try:
             return addresses.normalize(addr)
         except addresses.InvalidAddress:
@@ -45,12 +49,16 @@ def receipt_target(message: Message) -> str | None:
         return None
     msg = parse_headers(blobs.read(message.blob))
     requested = _first_address([str(v) for v in msg.get_all("Disposition-Notification-To", [])])
+    sender = _first_address([str(v) for v in msg.get_all("From", [])])
+    envelope = _first_address([message.envelope_from]) if message.envelope_from else None
+    # A receipt goes back to whoever sent the message, never to a third
+    # address the message names (RFC 8098 would ask the reader first).
+    if requested is not None and requested not in (sender, envelope):
+        requested = None
     target = requested
     if target is None and mode == "always":
-        target = _first_address([str(v) for v in msg.get_all("From", [])])
-        if target is None and message.envelope_from:
-            target = _first_address([message.envelope_from])
-    if target is None or not addresses.is_internal(target):
+        target = sender or envelope
+    if target is None or not addresses.is_internal(target) or not addresses.is_plain(target):
         return None
     return target
 
@@ -120,8 +128,16 @@ def message_opened(message: Message) -> bool:
     Returns whether one was queued. Safe against two openings at once: the
     receipt is claimed on the message row in the same transaction.
     """
-    target = receipt_target(message)
-    if target is None:
+    try:
+        target = receipt_target(message)
+        if target is None:
+            return False
+        report = build(message, target)
+        data = report.as_bytes()
+        check_built(data, {name.lower() for name in report.keys()})
+    except Exception:
+        # Whatever a hostile message holds, reading it must never fail for this.
+        log.warning("no read receipt for message %s", message.id, exc_info=True)
         return False
     with transaction.atomic():
         claimed = Message.objects.filter(id=message.id, receipt_sent_at__isnull=True).update(
@@ -129,6 +145,6 @@ def message_opened(message: Message) -> bool:
         )
         if not claimed:
             return False
-        queue.enqueue(build(message, target), kind="receipt", recipients=[target], mail_from="")
+        queue.enqueue(report, kind="receipt", recipients=[target], mail_from="", data=data)
     log.info("read receipt for message %s queued to %s", message.id, target)
     return True

@@ -27,7 +27,7 @@ from sealbox.accounts.models import User
 from sealbox.intake.delivery import DeliveryError, deliver, store_sent
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
-from sealbox.mailstore.summary import parse_headers
+from sealbox.mailstore.summary import message_id, parse_headers
 from sealbox.outbound import queue
 from sealbox.outbound.models import SendRecord
 
@@ -104,7 +104,10 @@ def parse_recipients(value: str) -> list[str]:
     result: list[str] = []
     for entry in _entries(value):
         invalid = SendError(_("“%(value)s” is not a valid email address.") % {"value": entry})
-        pairs = [pair for pair in getaddresses([entry]) if pair != ("", "")]
+        try:
+            pairs = [pair for pair in getaddresses([entry]) if pair != ("", "")]
+        except (RecursionError, ValueError, IndexError):
+            raise invalid from None
         if len(pairs) != 1:
             raise invalid
         try:
@@ -114,6 +117,9 @@ def parse_recipients(value: str) -> list[str]:
         except (addresses.InvalidAddress, ValueError, IndexError):
             raise invalid from None
         if "." not in domain or any(unicodedata.category(ch) == "Cc" for ch in normalized):
+            raise invalid
+        if not addresses.is_plain(normalized):
+            # Quoted local parts, "%" and "!" could be routed elsewhere by a relay.
             raise invalid
         if normalized not in result:
             result.append(normalized)
@@ -125,7 +131,11 @@ def participants(original: Message) -> set[str]:
     msg = parse_headers(blobs.read(original.blob))
     found = set()
     for header in ("From", "Reply-To", "To", "Cc", "Sender"):
-        for _name, addr in getaddresses([str(v) for v in msg.get_all(header, [])]):
+        try:
+            pairs = getaddresses([str(v) for v in msg.get_all(header, [])])
+        except (RecursionError, ValueError, IndexError):
+            continue
+        for _name, addr in pairs:
             try:
                 found.add(addresses.normalize(addr))
             except addresses.InvalidAddress:
@@ -246,7 +256,22 @@ def build(
 def _references(original: Message) -> list[str]:
     msg = parse_headers(blobs.read(original.blob))
     value = " ".join(str(v) for v in msg.get_all("References", []))
-    return [ref for ref in value.split() if ref.startswith("<") and ref.endswith(">")][-20:]
+    return [ref for ref in value.split() if message_id(ref)][-20:]
+
+
+def check_built(data: bytes, expected: set[str]) -> None:
+    """The serialised message has exactly the headers that were set.
+
+    A safety net under every field check: an encoded word that decodes to a
+    line break (CPython before 3.11.10, CVE-2024-6923) or any other surprise
+    in the email package must not turn one header into several.
+    """
+    names = [name.lower() for name in parse_headers(data).keys()]
+    if sorted(names) != sorted(expected):
+        log.error("refused to send a message whose headers came out as %s", names)
+        raise SendError(
+            _("This message cannot be sent: a field contains text that is not allowed.")
+        )
 
 
 def send(
@@ -271,6 +296,7 @@ def send(
     # UTF-8 headers: an encoded word inside an address cannot be replied to.
     utf8 = any(not a.isascii() for a in [envelope, user.email, *recipients])
     data = msg.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
+    check_built(data, {name.lower() for name in msg.keys()})
     internal = [a for a in recipients if route(a) == RELAY]
     outside = [a for a in recipients if route(a) == PORTAL]
     kind = "reply" if original is not None else "message"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 import uuid
 from email.utils import format_datetime
 from html.parser import HTMLParser
 
+import nh3
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -68,9 +70,21 @@ class _HTMLText(HTMLParser):
 
     @classmethod
     def text(cls, html: str) -> str:
+        # The sanitiser first makes the markup well formed (html.parser can take
+        # quadratic time on runs of unclosed tags) and drops hidden content.
+        tidy = nh3.clean(
+            html[: MAX_QUOTED * 10],
+            tags=set(cls.BLOCKS | cls.LINES),
+            attributes={},
+            clean_content_tags={"head", "script", "style", "template", "title"},
+            link_rel=None,
+        )
         parser = cls()
-        parser.feed(html[: MAX_QUOTED * 10])
-        parser.close()
+        try:
+            parser.feed(tidy)
+            parser.close()
+        except Exception:  # html.parser gives up on some junk: keep the bare text
+            return html_lib.unescape(nh3.clean(tidy, tags=set()))
         lines = [line.strip() for line in "".join(parser.chunks).split("\n")]
         return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 

@@ -12,6 +12,7 @@ _URL = re.compile(
     re.IGNORECASE,
 )
 _TRAILING = ".,;:!?)]}'\""
+MAX_URL = 2048
 
 
 def _link(url: str) -> str:
@@ -24,13 +25,13 @@ def text_to_html(text: str) -> SafeString:
     out: list[str] = []
     pos = 0
     for match in _URL.finditer(text):
-        url = match.group(0)
-        # Leave sentence punctuation after a link out of it, but keep balanced brackets.
-        while (
-            url
-            and url[-1] in _TRAILING
-            and not (url[-1] == ")" and url.count("(") >= url.count(")"))
-        ):
+        url = match.group(0)[:MAX_URL]
+        # Leave sentence punctuation after a link out of it, but keep balanced
+        # brackets; the counts are kept as it goes, so this stays linear.
+        opened, closed = url.count("("), url.count(")")
+        while url and url[-1] in _TRAILING and not (url[-1] == ")" and opened >= closed):
+            if url[-1] == ")":
+                closed -= 1
             url = url[:-1]
         if not url or url.lower() in ("http://", "https://", "www.", "mailto:"):
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import unicodedata
 import uuid
 from urllib.parse import quote
@@ -32,6 +33,7 @@ from sealbox.portal.textview import text_to_html
 
 PAGE_SIZE = 50
 MAX_INLINE_IMAGE = 10 * 1024 * 1024
+MAX_INLINE_IMAGES_TOTAL = 20 * 1024 * 1024
 MAX_CACHED_FRAME = 4 * 1024 * 1024
 # Sanitising a big newsletter takes a fraction of a second; a stored message
 # never changes, so each process keeps its latest frames (settings.CACHES).
@@ -47,6 +49,8 @@ FRAME_CSP = (
 # A downloaded part never renders in the portal's origin.
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 # Types a browser could render or run as a page get a neutral type on download.
+# One plain type/subtype: "text/javascript,a" and other lists are not served as given.
+_SIMPLE_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,127}$")
 ACTIVE_TYPES = (
     "text/html",
     "image/svg+xml",
@@ -181,20 +185,27 @@ def _frame_document(msg: Message, remote: bool) -> str:
     if view.html is None:
         raise Http404("This message has no HTML part")
     inline = {a.index: a for a in view.attachments if a.content_type in SAFE_IMAGE_TYPES}
+    encoded: dict[int, str | None] = {}
+    budget = [MAX_INLINE_IMAGES_TOTAL]
 
     def cid_url(cid: str) -> str | None:
         # The frame is sandboxed into an opaque origin: a request from it back
         # to the portal would carry no session. The image travels inside the
         # frame's document instead, as a data: URL the frame's CSP allows.
+        # Each image is encoded once however often it is used, and all of them
+        # together stay within a budget, so a small message cannot make a
+        # frame of gigabytes.
         index = view.content_ids.get(cid)
         item = inline.get(index) if index is not None else None
-        if item is None or item.size > MAX_INLINE_IMAGE:
+        if item is None or item.size > MAX_INLINE_IMAGE or item.size > budget[0]:
             return None
-        part = view.part(item.index)
-        if part is None:
-            return None
-        encoded = base64.b64encode(mime.payload_bytes(part)).decode("ascii")
-        return f"data:{item.content_type};base64,{encoded}"
+        if item.index not in encoded:
+            part = view.part(item.index)
+            data = base64.b64encode(mime.payload_bytes(part)).decode("ascii") if part else None
+            encoded[item.index] = f"data:{item.content_type};base64,{data}" if data else None
+        if encoded[item.index] is not None:
+            budget[0] -= item.size  # every use is in the document: every use counts
+        return encoded[item.index]
 
     clean = clean_html(view.html, cid_url, allow_remote=remote)
     return render_to_string("portal/frame.html", {"html": clean.html})
@@ -222,7 +233,7 @@ def _part(
 def attachment(request: HttpRequest, message_id: uuid.UUID, index: int) -> HttpResponse:
     _msg, item, data = _part(request, message_id, index)
     ctype = item.content_type
-    if ctype in ACTIVE_TYPES or ctype.endswith(("+xml", "script")) or "/" not in ctype:
+    if not _SIMPLE_TYPE.match(ctype) or ctype in ACTIVE_TYPES or ctype.endswith(("+xml", "script")):
         ctype = "application/octet-stream"
     name = item.filename or _("attachment")
     return _download(data, ctype, name)
