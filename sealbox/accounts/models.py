@@ -139,10 +139,14 @@ class LinkToken(models.Model):
 
     @classmethod
     def find_valid(cls, raw: str, purpose: str) -> LinkToken | None:
+        return cls.find_valid_hash(hash_token(raw), purpose)
+
+    @classmethod
+    def find_valid_hash(cls, token_hash: str, purpose: str) -> LinkToken | None:
         return (
             cls.objects.select_related("user")
             .filter(
-                token_hash=hash_token(raw),
+                token_hash=token_hash,
                 purpose=purpose,
                 used_at__isnull=True,
                 expires_at__gt=timezone.now(),

@@ -34,16 +34,18 @@ def _link_invalid(request: HttpRequest) -> HttpResponse:
 
 def _open_link(request: HttpRequest, token: str, purpose: str, form_view: str) -> HttpResponse:
     """Check the link, then move its token out of the address bar into the session."""
-    if LinkToken.find_valid(token, purpose) is None:
+    link = LinkToken.find_valid(token, purpose)
+    if link is None:
         return _link_invalid(request)
-    request.session[SESSION_TOKEN[purpose]] = token
+    # Only the token's hash goes into the session: the token itself is never stored.
+    request.session[SESSION_TOKEN[purpose]] = link.token_hash
     return HttpResponseRedirect(reverse(form_view))
 
 
 def _set_password(request: HttpRequest, purpose: str, template: str) -> HttpResponse:
     """The new-password form behind a link; on success the link is spent and the owner is in."""
-    raw = request.session.get(SESSION_TOKEN[purpose], "")
-    link = LinkToken.find_valid(raw, purpose) if raw else None
+    token_hash = request.session.get(SESSION_TOKEN[purpose], "")
+    link = LinkToken.find_valid_hash(token_hash, purpose) if token_hash else None
     if link is None:
         return _link_invalid(request)
     user = link.user

@@ -117,3 +117,24 @@ def check_deploy(app_configs: Any, **kwargs: Any) -> list[Any]:
             )
         )
     return warnings
+
+
+@register(Tags.security, deploy=True)
+def check_python(app_configs: Any, **kwargs: Any) -> list[Any]:
+    """The email package of older Pythons writes encoded line breaks out as real
+    ones (CVE-2024-6923). Sealbox re-checks every message it sends, but the fixed
+    Python is the real cure."""
+    import sys
+
+    fixed = {(3, 11): 10, (3, 12): 5}
+    minor = sys.version_info[:2]
+    if minor in fixed and sys.version_info[2] < fixed[minor]:
+        return [
+            Warning(
+                f"Python {sys.version.split()[0]} has known flaws in its email package "
+                "(CVE-2024-6923, CVE-2023-27043).",
+                hint=f"Run Sealbox on Python {minor[0]}.{minor[1]}.{fixed[minor]} or newer.",
+                id="sealbox.W005",
+            )
+        ]
+    return []

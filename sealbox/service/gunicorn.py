@@ -16,10 +16,10 @@ _TOKEN_PATH = re.compile(r"(/(?:activate|reset)/)[^/\s?]+")
 class RedactingLogger(Logger):
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "U"):
+        for key in ("r", "U"):  # "r" is not in the format, but redact it all the same
             if key in atoms:
                 atoms[key] = _TOKEN_PATH.sub(r"\1[token]", atoms[key])
-        atoms["q"] = ""  # query strings are not logged
+        atoms["q"] = ""
         return atoms
 
 
@@ -41,7 +41,8 @@ class PortalApplication(BaseApplication):
             "preload_app": True,
             "accesslog": "-",
             "errorlog": "-",
-            "access_log_format": '%(h)s "%(r)s" %(s)s %(B)s %(M)sms',
+            # Method and path only: query strings are never logged.
+            "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
             "logger_class": RedactingLogger,
             "forwarded_allow_ips": "",
             "proc_name": "sealbox-web",

@@ -197,3 +197,19 @@ def test_a_helo_name_cannot_add_lines_to_the_trace_header(alice: User) -> None:
     head = stored[: stored.index(raw)]
     assert b"\r" not in head.replace(b"\r\n", b"")
     assert b"X-Injected: yes" not in head.split(b"\r\n")
+
+
+def test_an_opened_link_keeps_only_the_token_hash_in_the_session(db: Any) -> None:
+    from sealbox.accounts.models import LinkToken
+
+    user, _ = User.objects.recipient("dora@example.com")
+    raw = LinkToken.issue(user, LinkToken.Purpose.ACTIVATE)
+    client = Client()
+
+    opened = client.get(reverse("activate", args=[raw]))
+    form = client.get(opened["Location"])
+
+    assert opened.status_code == 302
+    assert form.status_code == 200
+    assert "dora@example.com" in form.content.decode()
+    assert raw not in str(dict(client.session.items()))
