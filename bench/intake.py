@@ -17,7 +17,6 @@ import itertools
 import os
 import smtplib
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from bench.util import (
     Section,
     Site,
     Table,
+    concurrently,
     median,
     number,
     percentile,
@@ -197,15 +197,12 @@ def load(
     A timed run lets each client finish the message it is sending at the
     deadline; the run lasts from the start to the last 250.
     """
-    barrier = threading.Barrier(clients + 1, timeout=120)
     latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors: list[BaseException] = []
 
-    def work(i: int) -> None:
-        client = None
+    def work(i: int, start: Callable[[], object]) -> None:
+        client = Client(address)
         try:
-            client = Client(address)
-            barrier.wait()
+            start()
             deadline = time.perf_counter() + (seconds or 0)
             for j in itertools.count():
                 if per_client is not None and j >= per_client:
@@ -214,27 +211,10 @@ def load(
                     break
                 rcpt = RECIPIENTS[(j * clients + i) % len(RECIPIENTS)]
                 latencies[i].append(client.send(mail, rcpt))
-        except BaseException as e:
-            errors.append(e)
-            barrier.abort()
         finally:
-            if client is not None:
-                client.close()
+            client.close()
 
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(clients)]
-    for t in threads:
-        t.start()
-    start = time.perf_counter()
-    try:
-        barrier.wait()
-        start = time.perf_counter()
-    except threading.BrokenBarrierError:
-        pass
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
-    if errors:
-        raise RuntimeError(f"a client failed: {errors[0]!r}") from errors[0]
+    elapsed = concurrently(clients, work)
     pooled = [x for per_thread in latencies for x in per_thread]
     return Run(len(pooled), elapsed, pooled)
 

@@ -32,11 +32,11 @@ import random
 import re
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -53,6 +53,7 @@ from bench.util import (
     Section,
     Site,
     Table,
+    concurrently,
     free_port,
     median,
     number,
@@ -542,15 +543,13 @@ def load(
     deadline, and goes on until each client made at_least requests; the run
     lasts from the start to the last response.
     """
-    barrier = threading.Barrier(CLIENTS + 1, timeout=120)
     latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
     sizes = [0] * CLIENTS
-    errors: list[BaseException] = []
 
-    def work(i: int) -> None:
+    def work(i: int, start: Callable[[], object]) -> None:
         client = Client(port, cookie)
         try:
-            barrier.wait()
+            start()
             deadline = time.perf_counter() + (seconds or 0)
             n = 0
             while (per_client is None or n < per_client) and (
@@ -560,26 +559,10 @@ def load(
                 latencies[i].append(elapsed)
                 sizes[i] = size
                 n += 1
-        except BaseException as e:
-            errors.append(e)
-            barrier.abort()
         finally:
             client.close()
 
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    start = time.perf_counter()
-    try:
-        barrier.wait()
-        start = time.perf_counter()
-    except threading.BrokenBarrierError:
-        pass
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
-    if errors:
-        raise RuntimeError(f"a client failed: {errors[0]}") from errors[0]
+    elapsed = concurrently(CLIENTS, work)
     pooled = [x for per_thread in latencies for x in per_thread]
     return Run(len(pooled), elapsed, pooled, max(sizes))
 

@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -418,3 +419,40 @@ class Table:
 
     def print(self) -> None:
         print(self.render() + "\n", flush=True)
+
+
+# --- Concurrent clients ------------------------------------------------------------
+
+
+def concurrently(clients: int, work: Callable[[int, Callable[[], object]], None]) -> float:
+    """Run work(i, start) in `clients` threads and return the seconds they took together.
+
+    Each thread sets itself up (connects, signs in) and then calls start(), so
+    that all begin at once; the time runs from that common start to the end of
+    the last thread. The first failure in any thread is raised here.
+    """
+    barrier = threading.Barrier(clients + 1, timeout=120)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            work(i, barrier.wait)
+        except BaseException as e:
+            errors.append(e)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    start = time.perf_counter()
+    try:
+        barrier.wait()
+        start = time.perf_counter()
+    except threading.BrokenBarrierError:
+        pass
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"a client failed: {errors[0]!r}") from errors[0]
+    return elapsed

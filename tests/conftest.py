@@ -59,6 +59,13 @@ def bob(db: Any) -> User:
     return User.objects.create_user("bob@example.org", "another long passphrase here")
 
 
+@pytest.fixture
+def reader(client: Any, alice: User) -> Any:
+    """Alice, signed in to the portal (Django's test client)."""
+    client.force_login(alice)
+    return client
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -29,13 +29,6 @@ def receipt_settings(settings: Any) -> None:
     settings.REPLY_FROM = "portal"
 
 
-@pytest.fixture
-def reader(client: Client, alice: User) -> Client:
-    """Alice, signed in to the portal."""
-    client.force_login(alice)
-    return client
-
-
 def open_message(client: Client, message: Message) -> None:
     response = client.get(reverse("message", args=[message.id]))
     assert response.status_code == 200

@@ -46,13 +46,6 @@ def portal_address(settings: Any) -> None:
     settings.REPLY_FROM = "portal"
 
 
-@pytest.fixture
-def reader(client: Client, alice: User) -> Client:
-    """Alice, signed in to the portal."""
-    client.force_login(alice)
-    return client
-
-
 def reply(client: Client, message: Message, everyone: bool = False, **fields: Any) -> Any:
     response = send_form(
         client,
