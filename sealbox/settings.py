@@ -51,7 +51,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DEBUG = env.bool("DEBUG", False)
 SECRET_KEY = env.secret("SECRET_KEY") or load_or_create_secret_key(DATA_DIR)
 SITE_NAME = env.str("SITE_NAME", "Sealbox")
-BASE_URL = env.str("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# localhost rather than 127.0.0.1: passkeys need a host name, never an IP address.
+BASE_URL = env.str("BASE_URL", "http://localhost:8000").rstrip("/")
 _base = urlsplit(BASE_URL)
 if _base.scheme not in ("http", "https") or not _base.hostname:
     raise ConfigError(f"SEALBOX_BASE_URL: expected http(s)://host[:port], got {BASE_URL!r}")
@@ -85,9 +86,11 @@ MIDDLEWARE = [
     "sealbox.portal.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "sealbox.accounts.middleware.SessionIdleMiddleware",
+    "sealbox.accounts.middleware.RequireTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "sealbox.service.headers.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "sealbox.urls"
@@ -161,6 +164,17 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "no-referrer"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# With an https base URL: browsers keep to https for a year, and plain-http
+# requests are redirected. TLS ends at a proxy, which says so in
+# X-Forwarded-Proto (docs/operations.md); /healthz stays reachable over http.
+SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", 31_536_000, minimum=0) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+# Proxies whose X-Forwarded-For names the client (throttling, activity log).
+TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES", "")
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", 30, minimum=1)
 # The session lives as long as the idle timeout and is renewed while it is used
 # (accounts/middleware.py): a session unused for that long is over.
@@ -183,6 +197,14 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+# --- Sign-in protection ---------------------------------------------------------
+REQUIRE_2FA = env.bool("REQUIRE_2FA", False)
+# Failed sign-ins (passwords and codes) per address: from half this many, each
+# try waits a little longer; at this many, the address is locked for a while.
+SIGNIN_LOCK_AFTER = env.int("SIGNIN_LOCK_AFTER", 10, minimum=2)
+SIGNIN_LOCK_MINUTES = env.int("SIGNIN_LOCK_MINUTES", 15, minimum=1)
+AUDIT_DAYS = env.int("AUDIT_DAYS", 180, minimum=1)
 
 # --- SMTP intake -------------------------------------------------------------
 SMTP_LISTEN = env.str("SMTP_LISTEN", "127.0.0.1:2525")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from sealbox import addresses
+from sealbox.accounts import twofactor
 from sealbox.accounts.models import User
 
 NOT_RIGHT = _("The email address or password is not right.")
@@ -44,3 +47,43 @@ class AddressForm(forms.Form):
             raise ValidationError(
                 _("Enter an email address, such as name@example.com."), code="invalid"
             ) from None
+
+
+class CodeForm(forms.Form):
+    """A code at sign-in: six digits from the app, or a recovery code."""
+
+    code = forms.CharField(label=_("Code"), max_length=40, strip=True)
+
+
+class ConfirmForm(forms.Form):
+    """The account's password again, and optionally a code, before a change to sign-in."""
+
+    password = forms.CharField(label=_("Current password"), strip=False, widget=forms.PasswordInput)
+
+    def __init__(self, user: User, *args: Any, with_code: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if with_code:
+            self.fields["code"] = forms.CharField(label=_("Code"), max_length=40, strip=True)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        password_ok = self.user.check_password(data.get("password", ""))
+        code = data.get("code")
+        code_ok = code is None or (
+            password_ok and twofactor.verify_code(self.user, code) is not None
+        )
+        if not (password_ok and code_ok):
+            # One message: which of the two was wrong is not said.
+            raise ValidationError(
+                _("The password or code is not right.")
+                if "code" in self.fields
+                else _("The password is not right."),
+                code="invalid",
+            )
+        return data
+
+
+class PasskeyForm(forms.Form):
+    name = forms.CharField(label=_("Name for this passkey"), max_length=60, strip=True)
+    credential = forms.CharField(widget=forms.HiddenInput, max_length=20_000)

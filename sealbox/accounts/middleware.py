@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 # How often a used session's expiry moves forward. The idle timeout is
 # therefore exact to within this many seconds.
@@ -30,3 +33,42 @@ class SessionIdleMiddleware:
             if now - int(session.get("renewed", 0)) >= RENEW_EVERY:
                 session["renewed"] = now
         return self.get_response(request)
+
+
+# Where a signed-in account without a second factor may go while
+# SEALBOX_REQUIRE_2FA is on: setting one up, and signing out.
+ENROLMENT_PAGES = frozenset(
+    {
+        "settings",
+        "settings-password",
+        "settings-totp",
+        "settings-passkey-options",
+        "settings-passkey-add",
+        "activity",
+        "signout",
+        "signout-everywhere",
+    }
+)
+
+
+class RequireTwoFactorMiddleware:
+    """With SEALBOX_REQUIRE_2FA, no mail is shown until the account has a second factor."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        if not settings.REQUIRE_2FA or not request.user.is_authenticated:
+            return None
+        match = request.resolver_match
+        if match is None or match.url_name in ENROLMENT_PAGES:
+            return None
+        user = request.user
+        if getattr(user, "has_two_factor", True):
+            return None
+        return redirect("settings-totp")

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from sealbox import addresses
@@ -68,6 +69,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     activated_at = models.DateTimeField(null=True, blank=True)
     # None: SEALBOX_ALLOW_COMPOSE decides; True/False: this account's own setting.
     allow_compose = models.BooleanField(_("may write new messages"), null=True, blank=True)
+    # Two-factor sign-in with an authenticator app (RFC 6238): the base32 secret,
+    # when it was turned on, and the last time step a code was accepted for
+    # (a code is never accepted twice).
+    totp_secret = models.CharField(max_length=64, blank=True, editable=False)
+    totp_enabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    totp_last_step = models.BigIntegerField(default=0, editable=False)
+    # Part of every session's check: raising it ends all sessions at once.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -89,6 +98,33 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def may_compose(self) -> bool:
         return settings.ALLOW_COMPOSE if self.allow_compose is None else self.allow_compose
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_enabled_at is not None
+
+    @property
+    def has_two_factor(self) -> bool:
+        """Whether signing in takes a second step: an authenticator code or a passkey."""
+        return self.has_totp or self.passkeys.exists()
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's session check, extended by the session generation, so that
+        # "sign out everywhere" and a two-factor reset end every session
+        # without touching the password.
+        return salted_hmac(
+            "sealbox.accounts.User.session",
+            f"{self.password}\0{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    def end_all_sessions(self) -> None:
+        """Make every existing session of this account invalid (they sign out on next use)."""
+        User.objects.filter(pk=self.pk).update(
+            session_generation=models.F("session_generation") + 1
+        )
+        self.refresh_from_db(fields=["session_generation"])
 
 
 def hash_token(raw: str) -> str:
@@ -154,3 +190,86 @@ class LinkToken(models.Model):
             )
             .first()
         )
+
+
+class RecoveryCode(models.Model):
+    """A single-use code that stands in for the second factor; only its hash is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "code_hash"])]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential registered as a second factor."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=60)
+    # base64url of the credential ID, as browsers send it back.
+    credential_id = models.CharField(max_length=1400, unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.BigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Activity(models.Model):
+    """One entry of an account's activity log ("Recent activity")."""
+
+    class Kind(models.TextChoices):
+        SIGNIN = "signin", _("Signed in")
+        SIGNIN_FAILED = "signin_failed", _("Failed sign-in")
+        LOCKED = "locked", _("Sign-in paused after failed attempts")
+        SIGNOUT_EVERYWHERE = "signout_all", _("Signed out everywhere")
+        PASSWORD_SET = "password_set", _("Password created")
+        PASSWORD_CHANGED = "password_changed", _("Password changed")
+        PASSWORD_RESET = "password_reset", _("Password reset by email link")
+        TOTP_ON = "totp_on", _("Two-factor sign-in turned on")
+        TOTP_OFF = "totp_off", _("Two-factor sign-in turned off")
+        RECOVERY_NEW = "recovery_new", _("New recovery codes")
+        RECOVERY_USED = "recovery_used", _("Recovery code used")
+        PASSKEY_ADDED = "passkey_added", _("Passkey added")
+        PASSKEY_REMOVED = "passkey_removed", _("Passkey removed")
+        TWO_FACTOR_RESET = "2fa_reset", _("Two-factor sign-in reset by an operator")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="activity")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["user", "-at"])]
+        verbose_name_plural = _("activity")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.user_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Throttle(models.Model):
+    """Failed attempts counted for one key (an address or a client address, hashed)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure = models.DateTimeField(default=timezone.now)
+    last_failure = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}: {self.failures}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages as flash
-from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
@@ -16,16 +18,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from sealbox.accounts import links
-from sealbox.accounts.forms import AddressForm, SignInForm
-from sealbox.accounts.models import LinkToken, User
+from sealbox import addresses
+from sealbox.accounts import activity, links, passkeys, signin, throttle, twofactor
+from sealbox.accounts.clientip import client_ip
+from sealbox.accounts.forms import AddressForm, CodeForm, SignInForm
+from sealbox.accounts.models import Activity, LinkToken, User
 
 # The session keys that carry a link's token from the address bar to its form.
 SESSION_TOKEN: dict[str, str] = {
     LinkToken.Purpose.ACTIVATE: "sealbox_link_token",
     LinkToken.Purpose.RESET: "sealbox_reset_token",
 }
-BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def _link_invalid(request: HttpRequest) -> HttpResponse:
@@ -54,9 +57,16 @@ def _set_password(request: HttpRequest, purpose: str, template: str) -> HttpResp
         if not links.set_password_with_link(link, form):
             return _link_invalid(request)
         request.session.pop(SESSION_TOKEN[purpose], None)
-        login(request, user, backend=BACKEND)
-        if purpose == LinkToken.Purpose.RESET:
+        reset = purpose == LinkToken.Purpose.RESET
+        kind = Activity.Kind.PASSWORD_RESET if reset else Activity.Kind.PASSWORD_SET
+        activity.record(user, kind, request)
+        if reset:
             flash.success(request, _("Your password was changed. Other devices were signed out."))
+        if user.has_two_factor:
+            # An emailed link replaces the password, never the second factor.
+            signin.begin_second_step(request, user, reverse("inbox"))
+            return redirect("signin-verify")
+        signin.complete(request, user, _("email link"))
         return redirect("inbox")
     return render(request, template, {"form": form, "mailbox": user.email})
 
@@ -87,13 +97,32 @@ def reset_set_password(request: HttpRequest) -> HttpResponse:
     return _set_password(request, LinkToken.Purpose.RESET, "accounts/reset.html")
 
 
+def _link_keys(request: HttpRequest, address: str) -> list[throttle.Key]:
+    keys = [throttle.Key(throttle.LINK_ACCOUNT, address)]
+    ip = client_ip(request)
+    if ip:
+        keys.append(throttle.Key(throttle.LINK_CLIENT, ip))
+    return keys
+
+
 def _ask_for_link(request: HttpRequest, forgot: bool) -> HttpResponse:
-    """One answer whether or not the address has a mailbox: see links.send_link."""
+    """One answer whether or not the address has a mailbox: see links.send_link.
+
+    Requests count per address and per client, existing or not, and past the
+    limit are refused for a while (with the same words for every address).
+    """
     form = AddressForm(request.POST if request.method == "POST" else None)
+    context: dict[str, Any] = {"form": form, "forgot": forgot}
     if form.is_valid():
-        links.send_link(form.cleaned_data["email"])
-        return redirect("link-sent")
-    return render(request, "accounts/link_request.html", {"form": form, "forgot": forgot})
+        keys = _link_keys(request, form.cleaned_data["email"])
+        refused = throttle.refusal(keys)
+        if refused is None:
+            throttle.fail(keys)
+            links.send_link(form.cleaned_data["email"])
+            return redirect("link-sent")
+        context["refusal"] = refused
+        return render(request, "accounts/link_request.html", context, status=429)
+    return render(request, "accounts/link_request.html", context)
 
 
 @never_cache
@@ -115,21 +144,156 @@ def link_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/link_sent.html", {"hours": hours})
 
 
-# Django's views: a new session key at sign-in, ?next= checked against this
-# host, CSRF and never_cache; sign-out only by POST.
-signin = auth_views.LoginView.as_view(
-    template_name="accounts/signin.html",
-    authentication_form=SignInForm,
-    redirect_authenticated_user=True,
-)
+class SignInView(auth_views.LoginView):
+    """The password step. Django's view gives a new session key at sign-in,
+    checks ?next= against this host, and brings CSRF and never_cache; this adds
+    throttling, the activity log and the second step.
+    """
+
+    template_name = "accounts/signin.html"
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        address = str(request.POST.get("username", ""))
+        refused = throttle.refusal(signin.throttle_keys(request, address))
+        if refused is not None:
+            form = self.get_form()
+            context = self.get_context_data(form=form, refusal=refused)
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        address = str(self.request.POST.get("username", ""))
+        if address and self.request.POST.get("password"):
+            signin.failed(self.request, address, _account(address), "password")
+        return super().form_invalid(form)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        if user.has_two_factor:
+            signin.begin_second_step(self.request, user, self.get_success_url())
+            return redirect("signin-verify")
+        signin.complete(self.request, user, _("password"))
+        return HttpResponseRedirect(self.get_success_url())
+
+
+def _account(address: str) -> User | None:
+    try:
+        return User.objects.filter(email=addresses.normalize(address)).first()
+    except addresses.InvalidAddress:
+        return None
+
+
+signin_view = SignInView.as_view()
+# Sign-out only by POST.
 signout = auth_views.LogoutView.as_view()
 
 
-def _settings_page(request: HttpRequest, **forms: object) -> HttpResponse:
+def _verify_page(
+    request: HttpRequest, user: User, form: CodeForm, status: int = 200, **extra: Any
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "has_totp": user.has_totp,
+        "has_passkeys": user.passkeys.exists(),
+        **extra,
+    }
+    return render(request, "accounts/signin_verify.html", context, status=status)
+
+
+def _second_step(request: HttpRequest) -> tuple[User, str] | HttpResponse:
+    """The half-signed-in account, or the response that sends the browser back to the start."""
+    pending = signin.pending_user(request)
+    if pending is None:
+        flash.info(request, _("Sign-in took too long. Enter your password again."))
+        return redirect("signin")
+    refused = throttle.refusal(signin.throttle_keys(request, pending[0].email))
+    if refused is not None:
+        return _verify_page(request, pending[0], CodeForm(), status=429, refusal=refused)
+    return pending
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("code")
+def signin_verify(request: HttpRequest) -> HttpResponse:
+    """The second step: a code from the authenticator app, or a recovery code."""
+    pending = _second_step(request)
+    if isinstance(pending, HttpResponse):
+        return pending
+    user, next_url = pending
+    form = CodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        how = twofactor.verify_code(user, form.cleaned_data["code"])
+        if how is not None:
+            signin.complete(
+                request, user, _("authenticator app") if how == "app" else _("recovery code")
+            )
+            if how == "recovery":
+                activity.record(user, Activity.Kind.RECOVERY_USED, request)
+                left = twofactor.unused_recovery_codes(user)
+                flash.warning(
+                    request,
+                    _("You used a recovery code; %(n)d are left. Create new ones in Settings.")
+                    % {"n": left},
+                )
+            return HttpResponseRedirect(next_url or reverse("inbox"))
+        signin.failed(request, user.email, user, "code")
+        form.add_error(
+            None,
+            _(
+                "That code did not work. Codes change every 30 seconds: try the newest one, or a recovery code."
+            ),
+        )
+    return _verify_page(request, user, form)
+
+
+@never_cache
+@require_POST
+def signin_passkey_options(request: HttpRequest) -> HttpResponse:
+    pending = _second_step(request)
+    if isinstance(pending, HttpResponse):
+        return HttpResponse(status=403)
+    return HttpResponse(
+        passkeys.authentication_options(request, pending[0]), content_type="application/json"
+    )
+
+
+@never_cache
+@require_POST
+def signin_passkey(request: HttpRequest) -> HttpResponse:
+    """The second step with a passkey: the browser's signed answer, posted by passkeys.js."""
+    pending = _second_step(request)
+    if isinstance(pending, HttpResponse):
+        return pending
+    user, next_url = pending
+    try:
+        key = passkeys.authenticate(request, user, str(request.POST.get("credential", "")))
+    except passkeys.PasskeyError:
+        signin.failed(request, user.email, user, "passkey")
+        return _verify_page(
+            request,
+            user,
+            CodeForm(),
+            status=400,
+            passkey_error=_("That passkey did not work. Try again, or use a code."),
+        )
+    signin.complete(request, user, _("passkey “%(name)s”") % {"name": key.name})
+    return HttpResponseRedirect(next_url or reverse("inbox"))
+
+
+def _settings_page(request: HttpRequest, status: int = 200, **forms: object) -> HttpResponse:
     """The settings page, one section per topic; a section's POST re-renders it with its form."""
+    from sealbox.accounts.security_views import security_context
+
     assert isinstance(request.user, User)
-    context = {"password_form": PasswordChangeForm(request.user), **forms}
-    return render(request, "accounts/settings.html", context)
+    context = {
+        "password_form": PasswordChangeForm(request.user),
+        **security_context(request.user),
+        **forms,
+    }
+    return render(request, "accounts/settings.html", context, status=status)
 
 
 @login_required
@@ -151,6 +315,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         user = form.save()
         links.password_changed(user)
+        activity.record(user, Activity.Kind.PASSWORD_CHANGED, request)
     # This session goes on under the new password; the others no longer match it.
     update_session_auth_hash(request, user)
     flash.success(request, _("Your password was changed. Other devices were signed out."))

@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
+from sealbox.accounts.signin import PREVIOUS
 from sealbox.mailstore import blobs, mime
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES, clean_html, has_remote_images
@@ -98,7 +99,8 @@ def _folder(request: HttpRequest, folder: str) -> HttpResponse:
         ),
         PAGE_SIZE,
     ).get_page(request.GET.get("page"))
-    return render(request, "portal/inbox.html", {"page": page, "folder": folder})
+    context = {"page": page, "folder": folder, "previous_signin": request.session.get(PREVIOUS)}
+    return render(request, "portal/inbox.html", context)
 
 
 def inbox_action(request: HttpRequest, folder: str) -> HttpResponse:

@@ -3,15 +3,27 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from sealbox.accounts import activity, throttle
 from sealbox.outbound import notify, queue
 
 log = logging.getLogger("sealbox.outbound.worker")
+
+HOUSEKEEPING_EVERY = 3600
+
+
+def housekeeping() -> None:
+    """Hourly: forget activity older than SEALBOX_AUDIT_DAYS and failure counts that ran out."""
+    removed = activity.prune()
+    throttle.prune()
+    if removed:
+        log.info("activity log: %d entries older than the audit period removed", removed)
 
 
 class Command(BaseCommand):
@@ -26,9 +38,13 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         queue.release_dead_claims()
         log.info("worker started")
+        last_housekeeping = 0.0
         while not stop.is_set():
             close_old_connections()
             try:
+                if time.monotonic() - last_housekeeping >= HOUSEKEEPING_EVERY:
+                    last_housekeeping = time.monotonic()
+                    housekeeping()
                 busy = notify.send_due() + queue.process_due()
             except Exception:
                 # A database outage must not end the worker: log it and try again.
