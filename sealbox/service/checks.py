@@ -116,6 +116,17 @@ def check_deploy(app_configs: Any, **kwargs: Any) -> list[Any]:
                 id="sealbox.W004",
             )
         )
+    from sealbox.accounts import passkeys
+
+    if not passkeys.available():
+        warnings.append(
+            Warning(
+                f"The portal's address {settings.BASE_URL} is an IP address: browsers "
+                "allow passkeys only for host names, so recipients cannot add any.",
+                hint="Give the portal a host name in SEALBOX_BASE_URL.",
+                id="sealbox.W006",
+            )
+        )
     return warnings
 
 
