@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from sealbox.accounts import activity, passkeys, twofactor
+from sealbox.accounts import activity, passkeys, signin, throttle, twofactor
 from sealbox.accounts.forms import CodeForm, ConfirmForm, PasskeyForm
 from sealbox.accounts.models import Activity, User
 
@@ -51,6 +51,25 @@ def _settings(request: HttpRequest, status: int = 200, **forms: Any) -> HttpResp
     from sealbox.accounts.views import _settings_page
 
     return _settings_page(request, status=status, **forms)
+
+
+def confirm(request: HttpRequest, user: User, form: Any, section: str) -> HttpResponse | None:
+    """Check a settings form that asks for the password again, as a sign-in would be.
+
+    A wrong password (or code) here counts against the account like a failed
+    sign-in, so a borrowed session cannot be used to guess the password.
+    None when the form is valid; else the settings page with the form's errors.
+    """
+    keys = signin.throttle_keys(request, user.email)
+    refused = throttle.refusal(keys)
+    if refused is not None:
+        return _settings(request, status=429, refusal=refused)
+    if form.is_valid():
+        return None
+    wrong = form.has_error("__all__", "invalid") or form.has_error("old_password")
+    if wrong:
+        signin.failed(request, user.email, user, _("password in Settings"))
+    return _settings(request, **{section: form})
 
 
 def _enrol_secret(request: HttpRequest) -> str:
@@ -121,8 +140,8 @@ def totp_off(request: HttpRequest) -> HttpResponse:
             request, _("Your organisation requires two-factor sign-in; it cannot be turned off.")
         )
         return redirect("settings")
-    if not form.is_valid():
-        return _settings(request, status=400, totp_off_form=form)
+    if (refused := confirm(request, user, form, "totp_off_form")) is not None:
+        return refused
     with transaction.atomic():
         twofactor.turn_off(user)
         activity.record(user, Activity.Kind.TOTP_OFF, request)
@@ -144,8 +163,8 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
     if not user.has_two_factor:
         return redirect("settings")
     form = ConfirmForm(user, request.POST)
-    if not form.is_valid():
-        return _settings(request, status=400, recovery_form=form)
+    if (refused := confirm(request, user, form, "recovery_form")) is not None:
+        return refused
     codes = twofactor.new_recovery_codes(user)
     activity.record(user, Activity.Kind.RECOVERY_NEW, request)
     return _codes_page(request, codes)
@@ -168,14 +187,14 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     form = PasskeyForm(request.POST)
     if not form.is_valid():
-        return _settings(request, status=400, passkey_form=form)
+        return _settings(request, passkey_form=form)
     try:
         key = passkeys.register(
             request, user, form.cleaned_data["credential"], form.cleaned_data["name"]
         )
     except passkeys.PasskeyError:
         form.add_error(None, _("The passkey could not be added. Try again."))
-        return _settings(request, status=400, passkey_form=form)
+        return _settings(request, passkey_form=form)
     activity.record(user, Activity.Kind.PASSKEY_ADDED, request, key.name)
     flash.success(
         request, _("Passkey “%(name)s” added. You can use it to sign in.") % {"name": key.name}
@@ -193,8 +212,8 @@ def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
     user = _user(request)
     key = get_object_or_404(user.passkeys, pk=passkey_id)
     form = ConfirmForm(user, request.POST)
-    if not form.is_valid():
-        return _settings(request, status=400, passkey_remove_form=form)
+    if (refused := confirm(request, user, form, "passkey_remove_form")) is not None:
+        return refused
     if settings.REQUIRE_2FA and not user.has_totp and user.passkeys.count() == 1:
         flash.error(
             request,

@@ -309,9 +309,11 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")
 def change_password(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
+    from sealbox.accounts.security_views import confirm
+
     form = PasswordChangeForm(request.user, request.POST)
-    if not form.is_valid():
-        return _settings_page(request, password_form=form)
+    if (refused := confirm(request, request.user, form, "password_form")) is not None:
+        return refused
     with transaction.atomic():
         user = form.save()
         links.password_changed(user)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.test import Client
 
@@ -134,3 +136,33 @@ def test_the_password_change_needs_the_csrf_token(alice: User) -> None:
 
     assert r.status_code == 403
     assert User.objects.get(pk=alice.pk).check_password(PASSWORD)
+
+
+def test_guessing_the_password_in_settings_counts_like_failed_sign_ins(alice: User) -> None:
+    """A borrowed session must not become a way to guess the password without limit."""
+    from sealbox.accounts.models import Activity
+
+    client = signed_in(alice)
+    statuses = []
+    for i in range(12):
+        with time_machine.travel(datetime.now(UTC) + timedelta(minutes=2 * i), tick=False):
+            r = client.post(
+                "/settings/password/",
+                {
+                    "old_password": f"guess {i}",
+                    "new_password1": "x" * 20,
+                    "new_password2": "x" * 20,
+                },
+            )
+            statuses.append(r.status_code)
+    assert statuses[:10] == [200] * 10
+    assert statuses[10:] == [429, 429]
+    assert "Too many failed attempts" in r.content.decode()
+    assert Activity.objects.filter(user=alice, kind=Activity.Kind.SIGNIN_FAILED).count() == 10
+    # The right password is refused too while paused; so is a fresh sign-in.
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=25), tick=False):
+        r = client.post(
+            "/settings/password/",
+            {"old_password": PASSWORD, "new_password1": "x" * 20, "new_password2": "x" * 20},
+        )
+        assert r.status_code == 429
