@@ -25,7 +25,7 @@ def record(user: User, kind: str, request: HttpRequest | None = None, detail: st
     entry = Activity.objects.create(
         user=user, kind=kind, ip=ip, user_agent=agent, detail=detail[:200]
     )
-    log.info("account %s: %s%s from %s", user.pk, kind, f" ({detail})" if detail else "", ip or "-")
+    log.info("account %s: %s %r from %s", user.pk, kind, detail, ip or "-")
     return entry
 
 

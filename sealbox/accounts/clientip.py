@@ -9,10 +9,20 @@ from django.http import HttpRequest
 
 
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as proxies write it: bare, "[v6]", "[v6]:port" or "v4:port"."""
+    value = value.strip()
+    if value.startswith("["):
+        value = value[1:].split("]", 1)[0]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
     try:
-        return ipaddress.ip_address(value.strip().strip("[]"))
+        ip = ipaddress.ip_address(value)
     except ValueError:
         return None
+    # An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 def _trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -58,20 +59,25 @@ class CodeForm(forms.Form):
 class ConfirmForm(forms.Form):
     """The account's password again, and optionally a code, before a change to sign-in."""
 
-    password = forms.CharField(label=_("Current password"), strip=False, widget=forms.PasswordInput)
+    # Not "required": a field left empty gets the same one answer as a wrong one.
+    password = forms.CharField(
+        label=_("Current password"), strip=False, required=False, widget=forms.PasswordInput
+    )
 
     def __init__(self, user: User, *args: Any, with_code: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         if with_code:
-            self.fields["code"] = forms.CharField(label=_("Code"), max_length=40, strip=True)
+            self.fields["code"] = forms.CharField(
+                label=_("Code"), max_length=40, strip=True, required=False
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         password_ok = self.user.check_password(data.get("password", ""))
         code = data.get("code")
-        code_ok = code is None or (
-            password_ok and twofactor.verify_code(self.user, code) is not None
+        code_ok = "code" not in self.fields or (
+            password_ok and bool(code) and twofactor.verify_code(self.user, str(code)) is not None
         )
         if not (password_ok and code_ok):
             # One message: which of the two was wrong is not said.
@@ -87,3 +93,9 @@ class ConfirmForm(forms.Form):
 class PasskeyForm(forms.Form):
     name = forms.CharField(label=_("Name for this passkey"), max_length=60, strip=True)
     credential = forms.CharField(widget=forms.HiddenInput, max_length=20_000)
+
+    def clean_name(self) -> str:
+        name = str(self.cleaned_data["name"])
+        if any(unicodedata.category(c).startswith("C") for c in name):
+            raise ValidationError(_("Use letters, digits and punctuation only."), code="invalid")
+        return name

@@ -72,3 +72,26 @@ class RequireTwoFactorMiddleware:
         if getattr(user, "has_two_factor", True):
             return None
         return redirect("settings-totp")
+
+
+class DeviceCookieMiddleware:
+    """Hands a browser its "signed in here before" cookie after a sign-in (signin.complete)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from sealbox.accounts import signin
+
+        response = self.get_response(request)
+        value = getattr(request, "sealbox_device", None)
+        if value:
+            response.set_cookie(
+                signin.DEVICE_COOKIE,
+                value,
+                max_age=signin.DEVICE_DAYS * 86400,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        return response

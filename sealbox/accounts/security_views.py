@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from sealbox.accounts import activity, passkeys, signin, throttle, twofactor
+from sealbox.accounts import activity, passkeys, signin, twofactor
 from sealbox.accounts.forms import CodeForm, ConfirmForm, PasskeyForm
 from sealbox.accounts.models import Activity, User
 
@@ -60,16 +60,45 @@ def confirm(request: HttpRequest, user: User, form: Any, section: str) -> HttpRe
     sign-in, so a borrowed session cannot be used to guess the password.
     None when the form is valid; else the settings page with the form's errors.
     """
-    keys = signin.throttle_keys(request, user.email)
-    refused = throttle.refusal(keys)
+    refused = signin.attempt(request, user.email)
     if refused is not None:
         return _settings(request, status=429, refusal=refused)
-    if form.is_valid():
-        return None
+    valid = form.is_valid()
     wrong = form.has_error("__all__", "invalid") or form.has_error("old_password")
+    if not wrong:
+        signin.succeeded(request, user.email)
+    if valid:
+        return None
     if wrong:
         signin.failed(request, user.email, user, _("password in Settings"))
     return _settings(request, **{section: form})
+
+
+def stale_session_error(request: HttpRequest, user: User) -> str | None:
+    """Before a new second factor is added: the password again, unless this
+    session proved who it is in the last ten minutes.
+
+    A borrowed session must not be able to add its holder's own app or
+    passkey, which would sign the owner out and keep them out. A wrong
+    password counts like a failed sign-in. None when all is well, else what to say.
+    """
+    if signin.recently_authenticated(request):
+        return None
+    refused = signin.attempt(request, user.email)
+    if refused is not None:
+        if refused.locked:
+            return _("Too many failed attempts. Try again in %(n)d minutes.") % {
+                "n": refused.minutes
+            }
+        return _("Too many failed attempts. Wait %(n)d seconds, then try again.") % {
+            "n": refused.seconds
+        }
+    if user.check_password(str(request.POST.get("password", ""))):
+        signin.succeeded(request, user.email)
+        signin.reauthenticated(request)
+        return None
+    signin.failed(request, user.email, user, _("password in Settings"))
+    return _("The password is not right.")
 
 
 def _enrol_secret(request: HttpRequest) -> str:
@@ -98,8 +127,11 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     secret = _enrol_secret(request)
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
+        stale = stale_session_error(request, user)
         step = twofactor.matching_step(secret, form.cleaned_data["code"])
-        if step is not None:
+        if stale is not None:
+            form.add_error(None, stale)
+        elif step is not None:
             with transaction.atomic():
                 twofactor.turn_on(user, secret, step)
                 codes = twofactor.new_recovery_codes(user)
@@ -109,12 +141,13 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
             request.session.pop(ENROL, None)
             update_session_auth_hash(request, user)
             return _codes_page(request, codes)
-        form.add_error(
-            "code",
-            _(
-                "That code did not work. Check that the app shows this account, and try the newest code."
-            ),
-        )
+        else:
+            form.add_error(
+                "code",
+                _(
+                    "That code did not work. Check that the app shows this account, and try the newest code."
+                ),
+            )
     uri = twofactor.provisioning_uri(user.email, secret)
     context = {
         "form": form,
@@ -122,6 +155,7 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
         "secret": twofactor.grouped(secret),
         "uri": uri,
         "require_2fa": settings.REQUIRE_2FA and not user.has_two_factor,
+        "need_password": not signin.recently_authenticated(request),
     }
     return render(request, "accounts/totp_enrol.html", context)
 
@@ -188,6 +222,11 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
     form = PasskeyForm(request.POST)
     if not form.is_valid():
         return _settings(request, passkey_form=form)
+    first = not user.has_two_factor
+    stale = stale_session_error(request, user)
+    if stale is not None:
+        form.add_error(None, stale)
+        return _settings(request, passkey_form=form)
     try:
         key = passkeys.register(
             request, user, form.cleaned_data["credential"], form.cleaned_data["name"]
@@ -199,8 +238,13 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
     flash.success(
         request, _("Passkey “%(name)s” added. You can use it to sign in.") % {"name": key.name}
     )
-    if not twofactor.unused_recovery_codes(user):
-        flash.warning(request, _("Create recovery codes now, in case you lose this passkey."))
+    if first:
+        # Signing in now takes a second step: sessions opened with the password
+        # alone end, and recovery codes are made, as when an app is set up.
+        codes = twofactor.new_recovery_codes(user)
+        user.end_all_sessions()
+        update_session_auth_hash(request, user)
+        return _codes_page(request, codes)
     return redirect("settings")
 
 
@@ -211,7 +255,9 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
 def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
     user = _user(request)
     key = get_object_or_404(user.passkeys, pk=passkey_id)
-    form = ConfirmForm(user, request.POST)
+    # The last second factor goes only with a code too, as turning off the app does.
+    last = not user.has_totp and user.passkeys.count() == 1
+    form = ConfirmForm(user, request.POST, with_code=last)
     if (refused := confirm(request, user, form, "passkey_remove_form")) is not None:
         return refused
     if settings.REQUIRE_2FA and not user.has_totp and user.passkeys.count() == 1:
@@ -225,8 +271,11 @@ def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
     with transaction.atomic():
         key.delete()
         activity.record(user, Activity.Kind.PASSKEY_REMOVED, request, key.name)
-        if not user.has_two_factor:
+        if last:
             twofactor.turn_off(user)
+            user.end_all_sessions()
+    if last:
+        update_session_auth_hash(request, user)
     flash.success(request, _("Passkey “%(name)s” removed.") % {"name": key.name})
     return redirect("settings")
 

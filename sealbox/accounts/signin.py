@@ -5,15 +5,20 @@ the session names the account and when the password was right, and grants
 nothing. The second step (an app code, a recovery code or a passkey) must
 come within five minutes, from the same session, and completes the sign-in.
 Failures in either step count against the address and the client alike
-(throttle.py), and a complete sign-in clears the address's count.
+(throttle.py): each try is counted as it starts and taken back when it
+turns out right, and a complete sign-in clears the address's count.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import secrets
 import time
+import unicodedata
 from typing import Any
 
 from django.contrib.auth import login
+from django.core import signing
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -26,28 +31,89 @@ BACKEND = "django.contrib.auth.backends.ModelBackend"
 PENDING = "sealbox_pending_signin"
 PENDING_SECONDS = 300
 PREVIOUS = "sealbox_previous_signin"
+# When the session last proved who it is (password, code or passkey).
+AUTHENTICATED_AT = "sealbox_authenticated_at"
+RECENT_SECONDS = 600
+DEVICE_COOKIE = "sealbox_device"
+DEVICE_SALT = "sealbox.accounts.device"
+DEVICE_DAYS = 180
+
+
+def canonical(address: str) -> str:
+    """The address as sign-in looks it up: Django's NFKC for usernames, then ours.
+
+    Throttling must count every spelling that reaches an account (fullwidth
+    letters, other case, IDNA forms) under that one account.
+    """
+    raw = unicodedata.normalize("NFKC", address)
+    try:
+        return addresses.normalize(raw)
+    except addresses.InvalidAddress:
+        return raw.strip().lower()
+
+
+def account_for(address: str) -> User | None:
+    return User.objects.filter(email=canonical(address)).first()
+
+
+def _device(request: HttpRequest) -> tuple[int, str] | None:
+    """The (account, device) a valid "signed in here before" cookie names."""
+    raw = request.COOKIES.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = signing.loads(raw, salt=DEVICE_SALT, max_age=DEVICE_DAYS * 86400)
+        return int(value["u"]), str(value["d"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
 
 
 def throttle_keys(request: HttpRequest, address: str) -> list[throttle.Key]:
-    """What a sign-in try counts against: the address (as typed, normalised) and the client."""
-    try:
-        account = addresses.normalize(address)
-    except addresses.InvalidAddress:
-        account = address.strip().lower()
-    keys = [throttle.Key(throttle.ACCOUNT, account)]
+    """What a sign-in try counts against: the account and the client.
+
+    A browser where the account signed in before (its device cookie) has a
+    count of its own for the account: a stranger's failures can pause the
+    account everywhere else, but not on its owner's own devices.
+    """
+    account = canonical(address)
+    key = throttle.Key(throttle.ACCOUNT, account)
+    device = _device(request)
+    if device is not None:
+        user = account_for(account)
+        if user is not None and user.pk == device[0]:
+            key = throttle.Key(throttle.ACCOUNT, f"{account}\0device:{device[1]}")
+    keys = [key]
     ip = client_ip(request)
     if ip:
-        keys.append(throttle.Key(throttle.CLIENT, ip))
+        keys.append(throttle.Key(throttle.CLIENT, client_network(ip)))
     return keys
 
 
+def client_network(ip: str) -> str:
+    """What one client is: its IPv4 address, or its IPv6 /64 (one site's network)."""
+    parsed = ipaddress.ip_address(ip)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return ip
+
+
+def attempt(request: HttpRequest, address: str) -> throttle.Refusal | None:
+    """Check and count a try at a password or code (see throttle.attempt)."""
+    return throttle.attempt(throttle_keys(request, address))
+
+
+def succeeded(request: HttpRequest, address: str) -> None:
+    """The try was right: it no longer counts as a failure."""
+    throttle.forgive(throttle_keys(request, address))
+
+
 def failed(request: HttpRequest, address: str, user: User | None, detail: str = "") -> None:
-    """Count a failed try and log it on the account (when there is one)."""
-    locked = throttle.fail(throttle_keys(request, address))
-    if user is not None:
-        activity.record(user, Activity.Kind.SIGNIN_FAILED, request, detail)
-        if locked:
-            activity.record(user, Activity.Kind.LOCKED, request)
+    """Log a failed try on the account, when there is one (attempt() counted it)."""
+    if user is None:
+        return
+    activity.record(user, Activity.Kind.SIGNIN_FAILED, request, detail)
+    if throttle.locked(throttle_keys(request, address)[0]):
+        activity.record(user, Activity.Kind.LOCKED, request)
 
 
 def begin_second_step(request: HttpRequest, user: User, next_url: str) -> None:
@@ -81,6 +147,14 @@ def complete(request: HttpRequest, user: User, how: str = "") -> None:
     request.session.pop(PENDING, None)
     throttle.clear(throttle_keys(request, user.email)[:1])
     login(request, user, backend=BACKEND)
+    request.session[AUTHENTICATED_AT] = time.time()
+    # Remembered by this browser: see throttle_keys. Set on the way out by
+    # DeviceCookieMiddleware.
+    device = _device(request)
+    if device is None or device[0] != user.pk:
+        request.sealbox_device = signing.dumps(  # type: ignore[attr-defined]
+            {"u": user.pk, "d": secrets.token_urlsafe(12)}, salt=DEVICE_SALT
+        )
     activity.record(user, Activity.Kind.SIGNIN, request, how)
     previous = activity.previous_signin(user)
     if previous is not None:
@@ -91,3 +165,13 @@ def complete(request: HttpRequest, user: User, how: str = "") -> None:
             "ip": previous.ip or "",
             "browser": activity.browser(previous.user_agent),
         }
+
+
+def recently_authenticated(request: HttpRequest) -> bool:
+    """Whether this session proved who it is within the last ten minutes."""
+    at = request.session.get(AUTHENTICATED_AT)
+    return isinstance(at, (int, float)) and time.time() - at < RECENT_SECONDS
+
+
+def reauthenticated(request: HttpRequest) -> None:
+    request.session[AUTHENTICATED_AT] = time.time()

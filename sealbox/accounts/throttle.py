@@ -82,59 +82,90 @@ def _delay(scope: Scope, failures: int) -> int:
     return min(MAX_DELAY, 2 ** (failures - start + 1))
 
 
+def _refusal_of(key: Key, row: Throttle | None, now: datetime) -> Refusal | None:
+    if row is None:
+        return None
+    if row.locked_until and row.locked_until > now:
+        return Refusal(locked=True, until=row.locked_until)
+    if row.last_failure > now - WINDOW:
+        delay = _delay(key.scope, row.failures)
+        wait_until = row.last_failure + timedelta(seconds=delay)
+        if delay and wait_until > now:
+            return Refusal(locked=False, until=wait_until)
+    return None
+
+
+def _longest(refusals: list[Refusal | None]) -> Refusal | None:
+    found = [r for r in refusals if r is not None]
+    return max(found, key=lambda r: r.until) if found else None
+
+
 def refusal(keys: list[Key]) -> Refusal | None:
-    """The longest wait any key imposes now, or None when a try may go ahead."""
+    """The longest wait any key imposes now, or None when a try may go ahead (read only)."""
     now = timezone.now()
     rows = {r.key: r for r in Throttle.objects.filter(key__in=[k.digest for k in keys])}
-    found: Refusal | None = None
-    for key in keys:
-        row = rows.get(key.digest)
-        if row is None:
-            continue
-        if row.locked_until and row.locked_until > now:
-            candidate = Refusal(locked=True, until=row.locked_until)
-        elif row.last_failure > now - WINDOW:
-            delay = _delay(key.scope, row.failures)
-            wait_until = row.last_failure + timedelta(seconds=delay)
-            if not delay or wait_until <= now:
-                continue
-            candidate = Refusal(locked=False, until=wait_until)
-        else:
-            continue
-        if found is None or candidate.until > found.until:
-            found = candidate
-    return found
+    return _longest([_refusal_of(k, rows.get(k.digest), now) for k in keys])
 
 
-def _row(digest: str) -> Throttle:
-    try:
-        with transaction.atomic():
-            return Throttle.objects.select_for_update().get_or_create(
-                key=digest, defaults={"failures": 0}
-            )[0]
-    except IntegrityError:
-        # Another process created it at the same moment.
-        return Throttle.objects.select_for_update().get(key=digest)
+def _locked_rows(keys: list[Key]) -> dict[str, Throttle]:
+    """The keys' rows, created where missing, locked until the transaction ends.
+
+    Always in the same order, so two requests never wait for each other crosswise.
+    """
+    digests = sorted({k.digest for k in keys})
+    for digest in digests:
+        try:
+            with transaction.atomic():
+                Throttle.objects.get_or_create(key=digest)
+        except IntegrityError:
+            pass  # another request created it just now
+    rows = Throttle.objects.select_for_update().filter(key__in=digests).order_by("key")
+    return {r.key: r for r in rows}
 
 
-def fail(keys: list[Key]) -> bool:
-    """Count one failure on every key; True if that locked any of them."""
+def attempt(keys: list[Key]) -> Refusal | None:
+    """Check and count a try in one step: a refusal, or None and the try is counted.
+
+    The try counts as a failure at once, before the password or code is even
+    looked at, so that tries sent at the same moment (to several workers or
+    servers) cannot all slip through before any of them is counted. A try that
+    succeeds is taken back with forgive().
+    """
     now = timezone.now()
-    locked = False
     with transaction.atomic():
+        rows = _locked_rows(keys)
+        refused = _longest([_refusal_of(k, rows[k.digest], now) for k in keys])
+        if refused is not None:
+            return refused
         for key in keys:
-            row = _row(key.digest)
-            running_lock = row.locked_until is not None and row.locked_until > now
-            if not running_lock and (row.locked_until or row.last_failure <= now - WINDOW):
+            row = rows[key.digest]
+            if row.locked_until or row.last_failure <= now - WINDOW:
                 # A lock that ran out, or old failures: start counting afresh.
                 row.failures, row.first_failure, row.locked_until = 0, now, None
             row.failures += 1
             row.last_failure = now
-            if not running_lock and row.failures >= key.scope.lock_after:
+            if row.failures >= key.scope.lock_after:
                 row.locked_until = now + timedelta(minutes=settings.SIGNIN_LOCK_MINUTES)
-                locked = True
             row.save()
-    return locked
+    return None
+
+
+def forgive(keys: list[Key]) -> None:
+    """Take back the count of a try that turned out right (see attempt)."""
+    with transaction.atomic():
+        for row in _locked_rows(keys).values():
+            if row.failures == 0:
+                continue
+            row.failures -= 1
+            scope_limit = next(k.scope.lock_after for k in keys if k.digest == row.key)
+            if row.locked_until and row.failures < scope_limit:
+                row.locked_until = None
+            row.save()
+
+
+def locked(key: Key) -> bool:
+    """Whether this key is locked right now."""
+    return Throttle.objects.filter(key=key.digest, locked_until__gt=timezone.now()).exists()
 
 
 def clear(keys: list[Key]) -> None:

@@ -60,7 +60,7 @@ def _step(now: float) -> int:
 def matching_step(secret: str, code: str) -> int | None:
     """The time step (now, or one either side) whose code this is, or None."""
     code = re.sub(r"\s", "", code)
-    if not re.fullmatch(rf"\d{{{DIGITS}}}", code):
+    if not re.fullmatch(rf"[0-9]{{{DIGITS}}}", code):
         return None
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
     now = _step(timezone.now().timestamp())

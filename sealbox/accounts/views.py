@@ -18,7 +18,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from sealbox import addresses
 from sealbox.accounts import activity, links, passkeys, signin, throttle, twofactor
 from sealbox.accounts.clientip import client_ip
 from sealbox.accounts.forms import AddressForm, CodeForm, SignInForm
@@ -114,10 +113,8 @@ def _ask_for_link(request: HttpRequest, forgot: bool) -> HttpResponse:
     form = AddressForm(request.POST if request.method == "POST" else None)
     context: dict[str, Any] = {"form": form, "forgot": forgot}
     if form.is_valid():
-        keys = _link_keys(request, form.cleaned_data["email"])
-        refused = throttle.refusal(keys)
+        refused = throttle.attempt(_link_keys(request, form.cleaned_data["email"]))
         if refused is None:
-            throttle.fail(keys)
             links.send_link(form.cleaned_data["email"])
             return redirect("link-sent")
         context["refusal"] = refused
@@ -156,7 +153,7 @@ class SignInView(auth_views.LoginView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         address = str(request.POST.get("username", ""))
-        refused = throttle.refusal(signin.throttle_keys(request, address))
+        refused = signin.attempt(request, address)
         if refused is not None:
             form = self.get_form()
             context = self.get_context_data(form=form, refusal=refused)
@@ -167,10 +164,13 @@ class SignInView(auth_views.LoginView):
         address = str(self.request.POST.get("username", ""))
         if address and self.request.POST.get("password"):
             signin.failed(self.request, address, _account(address), "password")
+        else:
+            signin.succeeded(self.request, address)  # a field left empty is no guess
         return super().form_invalid(form)
 
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.get_user()
+        signin.succeeded(self.request, str(self.request.POST.get("username", "")))
         if user.has_two_factor:
             signin.begin_second_step(self.request, user, self.get_success_url())
             return redirect("signin-verify")
@@ -179,10 +179,7 @@ class SignInView(auth_views.LoginView):
 
 
 def _account(address: str) -> User | None:
-    try:
-        return User.objects.filter(email=addresses.normalize(address)).first()
-    except addresses.InvalidAddress:
-        return None
+    return signin.account_for(address)
 
 
 signin_view = SignInView.as_view()
@@ -197,6 +194,7 @@ def _verify_page(
         "form": form,
         "has_totp": user.has_totp,
         "has_passkeys": user.passkeys.exists(),
+        "has_recovery": twofactor.unused_recovery_codes(user) > 0,
         **extra,
     }
     return render(request, "accounts/signin_verify.html", context, status=status)
@@ -225,8 +223,12 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
     user, next_url = pending
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
+        refused = signin.attempt(request, user.email)
+        if refused is not None:
+            return _verify_page(request, user, CodeForm(), status=429, refusal=refused)
         how = twofactor.verify_code(user, form.cleaned_data["code"])
         if how is not None:
+            signin.succeeded(request, user.email)
             signin.complete(
                 request, user, _("authenticator app") if how == "app" else _("recovery code")
             )
@@ -268,6 +270,9 @@ def signin_passkey(request: HttpRequest) -> HttpResponse:
     if isinstance(pending, HttpResponse):
         return pending
     user, next_url = pending
+    refused = signin.attempt(request, user.email)
+    if refused is not None:
+        return _verify_page(request, user, CodeForm(), status=429, refusal=refused)
     try:
         key = passkeys.authenticate(request, user, str(request.POST.get("credential", "")))
     except passkeys.PasskeyError:
@@ -279,6 +284,7 @@ def signin_passkey(request: HttpRequest) -> HttpResponse:
             status=400,
             passkey_error=_("That passkey did not work. Try again, or use a code."),
         )
+    signin.succeeded(request, user.email)
     signin.complete(request, user, _("passkey “%(name)s”") % {"name": key.name})
     return HttpResponseRedirect(next_url or reverse("inbox"))
 
@@ -291,6 +297,7 @@ def _settings_page(request: HttpRequest, status: int = 200, **forms: object) -> 
     context = {
         "password_form": PasswordChangeForm(request.user),
         **security_context(request.user),
+        "need_password": not signin.recently_authenticated(request),
         **forms,
     }
     return render(request, "accounts/settings.html", context, status=status)

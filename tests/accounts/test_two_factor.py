@@ -131,7 +131,7 @@ def test_enrolment_through_the_settings_page(reader: Client, alice: User) -> Non
     assert secret is not None
     secret_text = secret.group(1).replace(" ", "")
     # A wrong code leaves it off.
-    r = reader.post("/settings/two-factor/", {"code": "000000"})
+    r = reader.post("/settings/two-factor/", {"code": "000000", "password": PASSWORD})
     assert "That code did not work" in page(r)
     alice.refresh_from_db()
     assert not alice.has_totp
@@ -269,3 +269,36 @@ def signed_in_fully(user: User) -> Client:
     code = twofactor.new_recovery_codes(user)[0]
     assert client.post("/signin/verify/", {"code": code}).status_code == 302
     return client
+
+
+def test_a_session_signed_in_long_ago_needs_the_password_to_add_a_factor(alice: User) -> None:
+    """A borrowed session cannot add its holder's app and shut the owner out."""
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False):
+        owner, thief = signed_in(alice), signed_in(alice)
+    later = start + timedelta(minutes=11)
+    with time_machine.travel(later, tick=False):
+        html = page(thief.get("/settings/two-factor/"))
+        assert 'name="password"' in html
+        secret = re.search(r"data-secret>([A-Z2-7 ]+)<", html).group(1).replace(" ", "")  # type: ignore[union-attr]
+        for password in ("", "a guess"):
+            r = thief.post(
+                "/settings/two-factor/", {"code": oathtool(secret, later), "password": password}
+            )
+            assert "The password is not right." in page(r)
+        alice.refresh_from_db()
+        assert not alice.has_totp
+        assert is_signed_in(owner)
+        assert Activity.objects.filter(user=alice, kind=Activity.Kind.SIGNIN_FAILED).count() == 2
+        # With the password it works, and the session counts as fresh again.
+        r = thief.post(
+            "/settings/two-factor/", {"code": oathtool(secret, later), "password": PASSWORD}
+        )
+        assert "Your recovery codes" in page(r)
+
+
+def test_digits_from_other_scripts_are_simply_wrong(alice: User) -> None:
+    enrolled(alice, datetime.now(UTC))
+    client = password_step(alice)
+    r = client.post("/signin/verify/", {"code": "١٢٣٤٥٦"})
+    assert r.status_code == 200 and "That code did not work" in page(r)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any
 
@@ -10,6 +11,14 @@ from sealbox.accounts import activity, throttle, twofactor
 from sealbox.accounts.models import Activity, User
 
 log = logging.getLogger("sealbox.accounts.operator")
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 class Command(BaseCommand):
@@ -23,8 +32,11 @@ class Command(BaseCommand):
             "ends their sessions",
         )
         reset.add_argument("email")
-        unlock = sub.add_parser("unlock", help="lift a sign-in pause after failed attempts")
-        unlock.add_argument("email")
+        unlock = sub.add_parser(
+            "unlock",
+            help="lift a sign-in pause after failed attempts, of an address or a client IP",
+        )
+        unlock.add_argument("email", metavar="EMAIL|IP")
 
     def _user(self, email: str) -> User:
         try:
@@ -33,6 +45,12 @@ class Command(BaseCommand):
             raise CommandError(f"no account {email}") from None
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "unlock" and _is_ip(options["email"]):
+            ip = str(ipaddress.ip_address(options["email"]))
+            throttle.clear([throttle.Key(throttle.CLIENT, ip)])
+            log.warning("operator lifted the sign-in pause of client %s", ip)
+            self.stdout.write(f"Sign-in from {ip} is no longer paused.")
+            return
         user = self._user(options["email"])
         if options["action"] == "reset-2fa":
             had = user.has_two_factor
@@ -50,4 +68,7 @@ class Command(BaseCommand):
         elif options["action"] == "unlock":
             throttle.clear([throttle.Key(throttle.ACCOUNT, user.email)])
             log.warning("operator lifted the sign-in pause of account %s", user.pk)
-            self.stdout.write(f"Sign-in for {user.email} is no longer paused.")
+            self.stdout.write(
+                f"Sign-in for {user.email} is no longer paused. (A pause of their network "
+                "is lifted with 'sealbox user unlock IP'.)"
+            )
