@@ -56,12 +56,16 @@ def fits(page: Page) -> bool:
     return bool(page.evaluate(NO_SIDEWAYS_SCROLL))
 
 
-def password_step(page: Page, email: str, password: str = PASSWORD) -> None:
-    """The first step of a two-step sign-in: the password; the page then asks for more."""
+def submit_password(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/signin/")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def password_step(page: Page, email: str, password: str = PASSWORD) -> None:
+    """The first step of a two-step sign-in: the password; the page then asks for more."""
+    submit_password(page, email, password)
     expect(page).to_have_url(re.compile(r"/signin/verify/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
 
@@ -91,10 +95,7 @@ def test_two_factor_with_an_authenticator_app_and_recovery_codes(
     page: Page, portal: Portal, alice: User, watch: Watch, shoot: Callable[..., None]
 ) -> None:
     # Signed in with the password alone, the reader turns two-factor sign-in on.
-    page.goto("/signin/")
-    page.get_by_label("Email address").fill(alice.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_password(page, alice.email)
     expect(page).to_have_url(portal.link("/inbox/"))
     page.get_by_role("link", name="Settings").click()
     section = page.locator("section#two-factor")
@@ -228,10 +229,7 @@ def test_passkey_as_the_second_step(
     shoot: Callable[..., None],
 ) -> None:
     cdp, authenticator_id = authenticator
-    page.goto("/signin/")
-    page.get_by_label("Email address").fill(alice.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_password(page, alice.email)
     expect(page).to_have_url(portal.link("/inbox/"))
 
     # Settings: name the passkey, add it; the browser's authenticator makes it.
@@ -305,10 +303,7 @@ def test_passkey_that_does_not_answer(
 ) -> None:
     """A passkey the authenticator no longer holds: the page says so and the code form stays."""
     cdp, authenticator_id = authenticator
-    page.goto("/signin/")
-    page.get_by_label("Email address").fill(alice.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_password(page, alice.email)
     page.get_by_role("link", name="Settings").click()
     page.get_by_label("Name for the new passkey").fill(PASSKEY_NAME)
     page.get_by_role("button", name="Add a passkey").click()

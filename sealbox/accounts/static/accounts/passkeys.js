@@ -26,6 +26,19 @@
     });
   }
 
+  // The browser's credential as JSON, binary fields in base64url, as py_webauthn reads it.
+  function answer(c, response) {
+    response.clientDataJSON = toB64url(c.response.clientDataJSON);
+    return JSON.stringify({
+      id: c.id,
+      rawId: toB64url(c.rawId),
+      type: c.type,
+      authenticatorAttachment: c.authenticatorAttachment || undefined,
+      clientExtensionResults: c.getClientExtensionResults ? c.getClientExtensionResults() : {},
+      response: response
+    });
+  }
+
   function options(form, url) {
     var token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
     return fetch(url, {
@@ -71,17 +84,9 @@
         } });
       }).then(function (c) {
         var r = c.response;
-        credential.value = JSON.stringify({
-          id: c.id,
-          rawId: toB64url(c.rawId),
-          type: c.type,
-          authenticatorAttachment: c.authenticatorAttachment || undefined,
-          clientExtensionResults: c.getClientExtensionResults ? c.getClientExtensionResults() : {},
-          response: {
-            clientDataJSON: toB64url(r.clientDataJSON),
-            attestationObject: toB64url(r.attestationObject),
-            transports: r.getTransports ? r.getTransports() : []
-          }
+        credential.value = answer(c, {
+          attestationObject: toB64url(r.attestationObject),
+          transports: r.getTransports ? r.getTransports() : []
         });
         form.submit();
       }).catch(function (error) { fail(form, error); });
@@ -105,18 +110,10 @@
         } });
       }).then(function (c) {
         var r = c.response;
-        credential.value = JSON.stringify({
-          id: c.id,
-          rawId: toB64url(c.rawId),
-          type: c.type,
-          authenticatorAttachment: c.authenticatorAttachment || undefined,
-          clientExtensionResults: c.getClientExtensionResults ? c.getClientExtensionResults() : {},
-          response: {
-            clientDataJSON: toB64url(r.clientDataJSON),
-            authenticatorData: toB64url(r.authenticatorData),
-            signature: toB64url(r.signature),
-            userHandle: r.userHandle ? toB64url(r.userHandle) : undefined
-          }
+        credential.value = answer(c, {
+          authenticatorData: toB64url(r.authenticatorData),
+          signature: toB64url(r.signature),
+          userHandle: r.userHandle ? toB64url(r.userHandle) : undefined
         });
         form.submit();
       }).catch(function (error) {
