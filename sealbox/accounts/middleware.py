@@ -10,6 +10,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from sealbox.accounts import signin
+
 # How often a used session's expiry moves forward. The idle timeout is
 # therefore exact to within this many seconds.
 RENEW_EVERY = 60
@@ -81,8 +83,6 @@ class DeviceCookieMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from sealbox.accounts import signin
-
         response = self.get_response(request)
         value = getattr(request, "sealbox_device", None)
         if value:

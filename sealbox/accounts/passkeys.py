@@ -73,14 +73,10 @@ def _descriptors(user: User) -> list[PublicKeyCredentialDescriptor]:
                 continue
         descriptors.append(
             PublicKeyCredentialDescriptor(
-                id=_b64decode(key.credential_id), transports=transports or None
+                id=base64url_to_bytes(key.credential_id), transports=transports or None
             )
         )
     return descriptors
-
-
-def _b64decode(value: str) -> bytes:
-    return base64url_to_bytes(value)
 
 
 def _remember(request: HttpRequest, purpose: str, user: User, challenge: bytes) -> None:
@@ -102,7 +98,7 @@ def _take_challenge(request: HttpRequest, purpose: str, user: User) -> bytes:
         or time.time() - float(state.get("at", 0)) > CHALLENGE_SECONDS
     ):
         raise PasskeyError("no ceremony in progress")
-    return _b64decode(state["challenge"])
+    return base64url_to_bytes(state["challenge"])
 
 
 def registration_options(request: HttpRequest, user: User) -> str:

@@ -15,12 +15,14 @@ import ipaddress
 import secrets
 import time
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import login
 from django.core import signing
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sealbox import addresses
 from sealbox.accounts import activity, throttle
@@ -68,24 +70,36 @@ def _device(request: HttpRequest) -> tuple[int, str] | None:
         return None
 
 
-def throttle_keys(request: HttpRequest, address: str) -> list[throttle.Key]:
-    """What a sign-in try counts against: the account and the client.
+def throttle_keys(
+    request: HttpRequest,
+    address: str,
+    account_scope: throttle.Scope = throttle.ACCOUNT,
+    client_scope: throttle.Scope = throttle.CLIENT,
+) -> list[throttle.Key]:
+    """What a try counts against: the account and the client (sign-ins, or link requests).
 
     A browser where the account signed in before (its device cookie) has a
-    count of its own for the account: a stranger's failures can pause the
-    account everywhere else, but not on its owner's own devices.
+    sign-in count of its own for the account: a stranger's failures can pause
+    the account everywhere else, but not on its owner's own devices.
+    The keys are worked out once per request and address.
     """
+    memo: dict[tuple[str, str], list[throttle.Key]] = request.__dict__.setdefault(
+        "_sealbox_throttle_keys", {}
+    )
+    if (address, account_scope.name) in memo:
+        return memo[address, account_scope.name]
     account = canonical(address)
-    key = throttle.Key(throttle.ACCOUNT, account)
-    device = _device(request)
+    key = throttle.Key(account_scope, account)
+    device = _device(request) if account_scope is throttle.ACCOUNT else None
     if device is not None:
         user = account_for(account)
         if user is not None and user.pk == device[0]:
-            key = throttle.Key(throttle.ACCOUNT, f"{account}\0device:{device[1]}")
+            key = throttle.Key(account_scope, f"{account}\0device:{device[1]}")
     keys = [key]
     ip = client_ip(request)
     if ip:
-        keys.append(throttle.Key(throttle.CLIENT, client_network(ip)))
+        keys.append(throttle.Key(client_scope, client_network(ip)))
+    memo[address, account_scope.name] = keys
     return keys
 
 
@@ -105,6 +119,20 @@ def attempt(request: HttpRequest, address: str) -> throttle.Refusal | None:
 def succeeded(request: HttpRequest, address: str) -> None:
     """The try was right: it no longer counts as a failure."""
     throttle.forgive(throttle_keys(request, address))
+
+
+def counted(
+    request: HttpRequest, user: User, check: Callable[[], bool], detail: str = ""
+) -> throttle.Refusal | bool:
+    """Run a password (or code) check as a counted try: the pause, or whether it was right."""
+    refused = attempt(request, user.email)
+    if refused is not None:
+        return refused
+    if check():
+        succeeded(request, user.email)
+        return True
+    failed(request, user.email, user, detail or _("password in Settings"))
+    return False
 
 
 def failed(request: HttpRequest, address: str, user: User | None, detail: str = "") -> None:

@@ -159,6 +159,5 @@ def reset(user: User) -> None:
     """Remove every second factor (an operator's reset for a lost phone)."""
     with transaction.atomic():
         user.passkeys.all().delete()
-        turn_off(user)
-        RecoveryCode.objects.filter(user=user).delete()
+        turn_off(user)  # with no passkey left, the recovery codes go too
         user.end_all_sessions()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sealbox.accounts import security_views, views
+from sealbox.accounts import settings_views, views
 
 urlpatterns = [
     path("activate/set-password/", views.activate_set_password, name="activate-set-password"),
@@ -15,24 +15,24 @@ urlpatterns = [
     path("signin/passkey/options/", views.signin_passkey_options, name="signin-passkey-options"),
     path("signin/passkey/", views.signin_passkey, name="signin-passkey"),
     path("signout/", views.signout, name="signout"),
-    path("settings/", views.settings_page, name="settings"),
-    path("settings/password/", views.change_password, name="settings-password"),
-    path("settings/two-factor/", security_views.totp_enrol, name="settings-totp"),
-    path("settings/two-factor/off/", security_views.totp_off, name="settings-totp-off"),
-    path("settings/recovery-codes/", security_views.recovery_codes, name="settings-recovery"),
+    path("settings/", settings_views.settings_page, name="settings"),
+    path("settings/password/", settings_views.change_password, name="settings-password"),
+    path("settings/two-factor/", settings_views.totp_enrol, name="settings-totp"),
+    path("settings/two-factor/off/", settings_views.totp_off, name="settings-totp-off"),
+    path("settings/recovery-codes/", settings_views.recovery_codes, name="settings-recovery"),
     path(
         "settings/passkeys/options/",
-        security_views.passkey_options,
+        settings_views.passkey_options,
         name="settings-passkey-options",
     ),
-    path("settings/passkeys/", security_views.passkey_add, name="settings-passkey-add"),
+    path("settings/passkeys/", settings_views.passkey_add, name="settings-passkey-add"),
     path(
         "settings/passkeys/<int:passkey_id>/remove/",
-        security_views.passkey_remove,
+        settings_views.passkey_remove,
         name="settings-passkey-remove",
     ),
     path(
-        "settings/signout-everywhere/", security_views.signout_everywhere, name="signout-everywhere"
+        "settings/signout-everywhere/", settings_views.signout_everywhere, name="signout-everywhere"
     ),
-    path("activity/", security_views.activity_page, name="activity"),
+    path("activity/", settings_views.activity_page, name="activity"),
 ]

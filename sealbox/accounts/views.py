@@ -1,15 +1,12 @@
-"""Getting in: one-time links, sign-in and sign-out, and the settings page."""
+"""Getting in: one-time links, sign-in in one or two steps, and sign-out."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages as flash
-from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
-from django.db import transaction
+from django.contrib.auth.forms import SetPasswordForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +16,6 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from sealbox.accounts import activity, links, passkeys, signin, throttle, twofactor
-from sealbox.accounts.clientip import client_ip
 from sealbox.accounts.forms import AddressForm, CodeForm, SignInForm
 from sealbox.accounts.models import Activity, LinkToken, User
 
@@ -96,14 +92,6 @@ def reset_set_password(request: HttpRequest) -> HttpResponse:
     return _set_password(request, LinkToken.Purpose.RESET, "accounts/reset.html")
 
 
-def _link_keys(request: HttpRequest, address: str) -> list[throttle.Key]:
-    keys = [throttle.Key(throttle.LINK_ACCOUNT, address)]
-    ip = client_ip(request)
-    if ip:
-        keys.append(throttle.Key(throttle.LINK_CLIENT, ip))
-    return keys
-
-
 def _ask_for_link(request: HttpRequest, forgot: bool) -> HttpResponse:
     """One answer whether or not the address has a mailbox: see links.send_link.
 
@@ -113,7 +101,10 @@ def _ask_for_link(request: HttpRequest, forgot: bool) -> HttpResponse:
     form = AddressForm(request.POST if request.method == "POST" else None)
     context: dict[str, Any] = {"form": form, "forgot": forgot}
     if form.is_valid():
-        refused = throttle.attempt(_link_keys(request, form.cleaned_data["email"]))
+        keys = signin.throttle_keys(
+            request, form.cleaned_data["email"], throttle.LINK_ACCOUNT, throttle.LINK_CLIENT
+        )
+        refused = throttle.attempt(keys)
         if refused is None:
             links.send_link(form.cleaned_data["email"])
             return redirect("link-sent")
@@ -163,7 +154,7 @@ class SignInView(auth_views.LoginView):
     def form_invalid(self, form: Any) -> HttpResponse:
         address = str(self.request.POST.get("username", ""))
         if address and self.request.POST.get("password"):
-            signin.failed(self.request, address, _account(address), "password")
+            signin.failed(self.request, address, signin.account_for(address), "password")
         else:
             signin.succeeded(self.request, address)  # a field left empty is no guess
         return super().form_invalid(form)
@@ -176,10 +167,6 @@ class SignInView(auth_views.LoginView):
             return redirect("signin-verify")
         signin.complete(self.request, user, _("password"))
         return HttpResponseRedirect(self.get_success_url())
-
-
-def _account(address: str) -> User | None:
-    return signin.account_for(address)
 
 
 signin_view = SignInView.as_view()
@@ -287,45 +274,3 @@ def signin_passkey(request: HttpRequest) -> HttpResponse:
     signin.succeeded(request, user.email)
     signin.complete(request, user, _("passkey “%(name)s”") % {"name": key.name})
     return HttpResponseRedirect(next_url or reverse("inbox"))
-
-
-def _settings_page(request: HttpRequest, status: int = 200, **forms: object) -> HttpResponse:
-    """The settings page, one section per topic; a section's POST re-renders it with its form."""
-    from sealbox.accounts.security_views import security_context
-
-    assert isinstance(request.user, User)
-    context = {
-        "password_form": PasswordChangeForm(request.user),
-        **security_context(request.user),
-        "need_password": not signin.recently_authenticated(request),
-        **forms,
-    }
-    return render(request, "accounts/settings.html", context, status=status)
-
-
-@login_required
-@never_cache
-@require_safe
-def settings_page(request: HttpRequest) -> HttpResponse:
-    return _settings_page(request)
-
-
-@login_required
-@never_cache
-@require_POST
-@sensitive_post_parameters("old_password", "new_password1", "new_password2")
-def change_password(request: HttpRequest) -> HttpResponse:
-    assert isinstance(request.user, User)
-    from sealbox.accounts.security_views import confirm
-
-    form = PasswordChangeForm(request.user, request.POST)
-    if (refused := confirm(request, request.user, form, "password_form")) is not None:
-        return refused
-    with transaction.atomic():
-        user = form.save()
-        links.password_changed(user)
-        activity.record(user, Activity.Kind.PASSWORD_CHANGED, request)
-    # This session goes on under the new password; the others no longer match it.
-    update_session_auth_hash(request, user)
-    flash.success(request, _("Your password was changed. Other devices were signed out."))
-    return redirect("settings")

@@ -90,6 +90,13 @@ def persist(traveller: Any, attempt: Callable[[], Any]) -> Any:
     return r
 
 
+def wrong_in_a_row(client: Client, address: str, count: int) -> None:
+    """Wrong passwords, each answered as such (no wait asked for)."""
+    for _ in range(count):
+        r = sign_in(client, address, WRONG)
+        assert r.status_code == 200 and NOT_RIGHT in page(r)
+
+
 def lock_by_passwords(client: Client, address: str, traveller: Any, failures: int = 10) -> None:
     for _ in range(failures):
         r = persist(traveller, lambda: sign_in(client, address, WRONG))
@@ -146,9 +153,7 @@ def test_ten_wrong_passwords_slow_down_then_pause_the_account(alice: User) -> No
 
         # The sign-in cleared those two failures as well: five more before any wait.
         other = Client()
-        for _ in range(5):
-            r = sign_in(other, alice.email, WRONG)
-            assert r.status_code == 200 and NOT_RIGHT in page(r)
+        wrong_in_a_row(other, alice.email, 5)
         r = sign_in(other, alice.email, PASSWORD)
         assert r.status_code == 429 and wait(2) in page(r)
 
@@ -574,9 +579,7 @@ def test_only_a_complete_sign_in_clears_the_count(alice: User, secret: str) -> N
 
         # Counting starts from nothing: five failures in a row before the first wait.
         other = Client()
-        for _ in range(5):
-            r = sign_in(other, alice.email, WRONG)
-            assert r.status_code == 200 and NOT_RIGHT in page(r)
+        wrong_in_a_row(other, alice.email, 5)
         r = sign_in(other, alice.email, WRONG)
         assert r.status_code == 429 and wait(2) in page(r)
 
@@ -681,3 +684,28 @@ def test_one_ipv6_network_counts_as_one_client(alice: User) -> None:
         assert r.status_code == 429 and paused(15) in page(r)
         r = sign_in(Client(REMOTE_ADDR="2001:db8:1:3::1"), alice.email, PASSWORD)
         assert r.status_code == 302
+
+
+def test_the_operator_lifts_the_pause_of_an_ipv6_network(alice: User) -> None:
+    with clock() as traveller:
+        for n in range(50):
+            client = Client(REMOTE_ADDR=f"2001:db8:7:7::{n + 1:x}")
+            persist(traveller, partial(sign_in, client, f"guess{n}@example.com", WRONG))
+        office = Client(REMOTE_ADDR="2001:db8:7:7::abcd")
+        assert sign_in(office, alice.email, PASSWORD).status_code == 429
+        out = StringIO()
+        call_command("user", "unlock", "2001:db8:7:7::abcd", stdout=out)
+        assert "Sign-in from 2001:db8:7:7::abcd is no longer paused." in out.getvalue()
+        assert sign_in(office, alice.email, PASSWORD).status_code == 302
+
+
+def test_link_requests_from_one_ipv6_network_count_together(db: Any) -> None:
+    with clock():
+        for n in range(30):
+            client = Client(REMOTE_ADDR=f"2001:db8:9:9::{n + 1:x}")
+            r = client.post("/password/forgot/", {"email": f"someone{n}@example.com"})
+            assert r.status_code == 302
+        r = Client(REMOTE_ADDR="2001:db8:9:9::ffff").post(
+            "/password/forgot/", {"email": "one-more@example.com"}
+        )
+        assert r.status_code == 429 and paused(15) in page(r)

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sealbox import addresses
-from sealbox.accounts import activity, throttle, twofactor
+from sealbox.accounts import activity, signin, throttle, twofactor
 from sealbox.accounts.models import Activity, User
 
 log = logging.getLogger("sealbox.accounts.operator")
@@ -47,7 +47,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "unlock" and _is_ip(options["email"]):
             ip = str(ipaddress.ip_address(options["email"]))
-            throttle.clear([throttle.Key(throttle.CLIENT, ip)])
+            network = signin.client_network(ip)  # IPv6 clients count by their /64
+            throttle.clear([throttle.Key(throttle.CLIENT, network)])
             log.warning("operator lifted the sign-in pause of client %s", ip)
             self.stdout.write(f"Sign-in from {ip} is no longer paused.")
             return

@@ -1,4 +1,4 @@
-"""Settings for signing in safely: two-factor sign-in, passkeys, sessions, recent activity."""
+"""The settings page: password, two-factor sign-in, passkeys, sessions; and recent activity."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -18,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from sealbox.accounts import activity, passkeys, signin, twofactor
+from sealbox.accounts import activity, links, passkeys, signin, throttle, twofactor
 from sealbox.accounts.forms import CodeForm, ConfirmForm, PasskeyForm
 from sealbox.accounts.models import Activity, User
 
@@ -32,9 +33,11 @@ def _user(request: HttpRequest) -> User:
     return request.user
 
 
-def security_context(user: User) -> dict[str, Any]:
-    """What the settings page's sign-in sections show."""
-    return {
+def _settings(request: HttpRequest, status: int = 200, **forms: object) -> HttpResponse:
+    """The settings page, one section per topic; a section's POST re-renders it with its form."""
+    user = _user(request)
+    context = {
+        "password_form": PasswordChangeForm(user),
         "has_totp": user.has_totp,
         "passkey_list": list(user.passkeys.all()),
         "passkeys_available": passkeys.available(),
@@ -44,61 +47,73 @@ def security_context(user: User) -> dict[str, Any]:
         "passkey_form": PasskeyForm(),
         "passkey_remove_form": ConfirmForm(user),
         "require_2fa": settings.REQUIRE_2FA,
+        "need_password": not signin.recently_authenticated(request),
+        **forms,
     }
+    return render(request, "accounts/settings.html", context, status=status)
 
 
-def _settings(request: HttpRequest, status: int = 200, **forms: Any) -> HttpResponse:
-    from sealbox.accounts.views import _settings_page
+@login_required
+@never_cache
+@require_safe
+def settings_page(request: HttpRequest) -> HttpResponse:
+    return _settings(request)
 
-    return _settings_page(request, status=status, **forms)
+
+@login_required
+@never_cache
+@require_POST
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
+def change_password(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    form = PasswordChangeForm(request.user, request.POST)
+    if (refused := confirm(request, request.user, form, "password_form")) is not None:
+        return refused
+    with transaction.atomic():
+        user = form.save()
+        links.password_changed(user)
+        activity.record(user, Activity.Kind.PASSWORD_CHANGED, request)
+    # This session goes on under the new password; the others no longer match it.
+    update_session_auth_hash(request, user)
+    flash.success(request, _("Your password was changed. Other devices were signed out."))
+    return redirect("settings")
 
 
 def confirm(request: HttpRequest, user: User, form: Any, section: str) -> HttpResponse | None:
-    """Check a settings form that asks for the password again, as a sign-in would be.
+    """Check a settings form that asks for the password (and maybe a code) again.
 
-    A wrong password (or code) here counts against the account like a failed
-    sign-in, so a borrowed session cannot be used to guess the password.
-    None when the form is valid; else the settings page with the form's errors.
+    The check counts like a sign-in try (signin.counted), so a borrowed session
+    cannot be used to guess the password. None when the form is valid; else the
+    settings page with the form's errors, or with the pause.
     """
-    refused = signin.attempt(request, user.email)
-    if refused is not None:
-        return _settings(request, status=429, refusal=refused)
-    valid = form.is_valid()
-    wrong = form.has_error("__all__", "invalid") or form.has_error("old_password")
-    if not wrong:
-        signin.succeeded(request, user.email)
-    if valid:
+
+    def right() -> bool:
+        form.is_valid()
+        return not (form.has_error("__all__", "invalid") or form.has_error("old_password"))
+
+    outcome = signin.counted(request, user, right)
+    if isinstance(outcome, throttle.Refusal):
+        return _settings(request, status=429, refusal=outcome)
+    if form.is_valid():
         return None
-    if wrong:
-        signin.failed(request, user.email, user, _("password in Settings"))
     return _settings(request, **{section: form})
 
 
-def stale_session_error(request: HttpRequest, user: User) -> str | None:
+def fresh(request: HttpRequest, user: User) -> throttle.Refusal | bool:
     """Before a new second factor is added: the password again, unless this
     session proved who it is in the last ten minutes.
 
     A borrowed session must not be able to add its holder's own app or
-    passkey, which would sign the owner out and keep them out. A wrong
-    password counts like a failed sign-in. None when all is well, else what to say.
+    passkey, which would sign the owner out and keep them out.
     """
     if signin.recently_authenticated(request):
-        return None
-    refused = signin.attempt(request, user.email)
-    if refused is not None:
-        if refused.locked:
-            return _("Too many failed attempts. Try again in %(n)d minutes.") % {
-                "n": refused.minutes
-            }
-        return _("Too many failed attempts. Wait %(n)d seconds, then try again.") % {
-            "n": refused.seconds
-        }
-    if user.check_password(str(request.POST.get("password", ""))):
-        signin.succeeded(request, user.email)
+        return True
+    outcome = signin.counted(
+        request, user, lambda: user.check_password(str(request.POST.get("password", "")))
+    )
+    if outcome is True:
         signin.reauthenticated(request)
-        return None
-    signin.failed(request, user.email, user, _("password in Settings"))
-    return _("The password is not right.")
+    return outcome
 
 
 def _enrol_secret(request: HttpRequest) -> str:
@@ -125,12 +140,15 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     if user.has_totp:
         return redirect("settings")
     secret = _enrol_secret(request)
+    refusal = None
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        stale = stale_session_error(request, user)
+        proven = fresh(request, user)
         step = twofactor.matching_step(secret, form.cleaned_data["code"])
-        if stale is not None:
-            form.add_error(None, stale)
+        if isinstance(proven, throttle.Refusal):
+            refusal = proven
+        elif not proven:
+            form.add_error(None, _("The password is not right."))
         elif step is not None:
             with transaction.atomic():
                 twofactor.turn_on(user, secret, step)
@@ -150,6 +168,7 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
             )
     uri = twofactor.provisioning_uri(user.email, secret)
     context = {
+        "refusal": refusal,
         "form": form,
         "qr": twofactor.qr_svg(uri),
         "secret": twofactor.grouped(secret),
@@ -223,9 +242,11 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _settings(request, passkey_form=form)
     first = not user.has_two_factor
-    stale = stale_session_error(request, user)
-    if stale is not None:
-        form.add_error(None, stale)
+    proven = fresh(request, user)
+    if isinstance(proven, throttle.Refusal):
+        return _settings(request, status=429, refusal=proven)
+    if not proven:
+        form.add_error(None, _("The password is not right."))
         return _settings(request, passkey_form=form)
     try:
         key = passkeys.register(
