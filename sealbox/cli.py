@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
+# Commands whose documented name has a hyphen (Django's are module names).
+ALIASES = {"generate-cert": "generate_cert"}
+
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sealbox.settings")
     args = list(sys.argv[1:] if argv is None else argv)
+    if args:
+        args[0] = ALIASES.get(args[0], args[0])
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 

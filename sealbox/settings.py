@@ -75,11 +75,13 @@ INSTALLED_APPS = [
     "sealbox.outbound",
     "sealbox.service",
     "sealbox.portal",
+    "sealbox.vault",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "sealbox.vault.middleware.LockedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -236,6 +238,24 @@ NOTIFY_INCLUDE_SUBJECT = env.bool("NOTIFY_INCLUDE_SUBJECT", False)
 NOTIFY_INTERVAL = env.duration("NOTIFY_INTERVAL", "5m")
 ACTIVATION_DAYS = env.int("ACTIVATION_DAYS", 14, minimum=1)
 WORKER_POLL_INTERVAL = env.duration("WORKER_POLL_INTERVAL", "2s")
+
+# --- Encryption at rest (sealbox/vault; docs/encryption.md) ----------------------
+STORAGE_ENCRYPTION = env.bool("STORAGE_ENCRYPTION", False)
+ENCRYPTION_CERTS = env.path("ENCRYPTION_CERTS")
+ENCRYPTION_KEY = env.path("ENCRYPTION_KEY")
+# Taken out of the environment at once, so that no child process inherits it:
+# `sealbox serve` hands it to the web and worker processes through a pipe, and
+# SMTP intake never gets it. Kept exactly as given (spaces are part of it).
+ENCRYPTION_KEY_PASSWORD = os.environ.pop("SEALBOX_ENCRYPTION_KEY_PASSWORD", "") or None
+ENCRYPTION_KEY_PASSWORD_FILE = env.path("ENCRYPTION_KEY_PASSWORD_FILE")
+if ENCRYPTION_KEY_PASSWORD and ENCRYPTION_KEY_PASSWORD_FILE:
+    raise ConfigError(
+        "set either SEALBOX_ENCRYPTION_KEY_PASSWORD or SEALBOX_ENCRYPTION_KEY_PASSWORD_FILE, "
+        "not both"
+    )
+# How to ask an administrator for the password when none is configured; empty:
+# systemd-ask-password under systemd, else the terminal.
+ENCRYPTION_ASK_COMMAND = env.str("ENCRYPTION_ASK_COMMAND")
 
 # --- What recipients send: replies, new messages, read receipts ----------------
 REPLY_FROM = env.choice("REPLY_FROM", "portal", ("portal", "user"))

@@ -21,10 +21,11 @@ from django.utils import timezone
 
 from sealbox import addresses
 from sealbox.accounts.models import User
-from sealbox.mailstore import blobs
+from sealbox.mailstore import blobs, sealed
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import Summary, summarize
 from sealbox.outbound import notify
+from sealbox.vault import seal
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,14 @@ def _index(
     summary: Summary,
     folder: str = Message.Folder.INBOX,
 ) -> Message:
+    content = {
+        "from_name": summary.from_name,
+        "from_address": summary.from_address,
+        "subject": summary.subject,
+        "sent_date": summary.sent_date,
+        "to_display": summary.to_display,
+    }
+    to = seal.sealing_to()
     return Message.objects.create(
         id=message_id,
         owner=owner,
@@ -122,13 +131,10 @@ def _index(
         received_at=now,
         envelope_from=mail_from[:400],
         message_id=summary.message_id,
-        from_name=summary.from_name,
-        from_address=summary.from_address,
-        subject=summary.subject,
-        sent_date=summary.sent_date,
         attachment_count=summary.attachment_count,
-        to_display=summary.to_display,
         read_at=now if folder == Message.Folder.SENT else None,
+        sealed_summary=sealed.seal_fields(content, to) if to else None,
+        **content,
     )
 
 

@@ -1,7 +1,10 @@
 """The blob store: one file per stored message under $SEALBOX_DATA_DIR/messages.
 
-This module is the only place that writes or reads a stored message's bytes,
-so that encryption at rest can slot in here without touching callers.
+This module is the only place that writes or reads a stored message's bytes.
+With encryption at rest on, a message is written as CMS EnvelopedData sealed
+to the configured certificates (sealbox/vault), named <id>.<set id>.p7m after
+the certificate set; a plain message is <id>.eml. Reading tells the two apart
+by their content, so mail stored before encryption was turned on stays readable.
 
 Durability: a message is written to a temporary file in the same file system,
 fsynced, renamed into place, and its directory fsynced before the caller
@@ -21,6 +24,7 @@ from pathlib import Path
 from django.conf import settings
 
 from sealbox import processes
+from sealbox.vault import seal
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +42,10 @@ def _tmp_name() -> str:
     return f"{processes.owner_tag()}~{uuid.uuid4().hex}.tmp"
 
 
-def relative_path(message_id: uuid.UUID) -> str:
+def relative_path(message_id: uuid.UUID, set_id: str | None = None) -> str:
     hexid = message_id.hex
-    return f"{MESSAGES}/{hexid[:2]}/{hexid}.eml"
+    name = f"{hexid}.{set_id}.p7m" if set_id else f"{hexid}.eml"
+    return f"{MESSAGES}/{hexid[:2]}/{name}"
 
 
 def fsync_dir(path: Path) -> None:
@@ -51,13 +56,17 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write(message_id: uuid.UUID, chunks: Iterable[bytes]) -> str:
+def write(message_id: uuid.UUID, chunks: Iterable[bytes], to: seal.Recipients | None = None) -> str:
     """Write a message durably and return its path relative to the data directory.
 
-    The caller must call sync_dirs() for the returned paths before committing
-    the rows that point at them.
+    Sealed to `to`, by default to the configured certificates when encryption
+    at rest is on. The caller must call sync_dirs() for the returned paths
+    before committing the rows that point at them.
     """
-    rel = relative_path(message_id)
+    to = to or seal.sealing_to()
+    if to is not None:
+        chunks = (seal.seal(b"".join(chunks), to),)
+    rel = relative_path(message_id, to.set_id if to else None)
     final = root() / rel
     tmp_dir = root() / TMP
     tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +92,15 @@ def sync_dirs(rels: Iterable[str]) -> None:
 
 
 def read(rel: str) -> bytes:
-    """The stored message, exactly as it was received."""
+    """The stored message, exactly as it was received (opened if it is sealed).
+
+    Raises seal.Locked when it is sealed and this process does not hold the key.
+    """
+    return seal.open_sealed(read_stored(rel))
+
+
+def read_stored(rel: str) -> bytes:
+    """The file's bytes as they are on disk."""
     return (root() / rel).read_bytes()
 
 

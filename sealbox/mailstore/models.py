@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sealbox.mailstore import blobs
+from sealbox.mailstore import blobs, sealed
 
 
 class MessageManager(models.Manager["Message"]):
@@ -54,6 +55,8 @@ class Message(models.Model):
     attachment_count = models.PositiveIntegerField(default=0)
     read_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    # With encryption at rest: the content fields above, sealed (mailstore/sealed.py).
+    sealed_summary = models.BinaryField(null=True, blank=True, editable=False)
 
     objects = MessageManager()
 
@@ -65,6 +68,21 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} for {self.owner_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.__dict__.get("sealed_summary"):
+            # The content fields are written only inside the sealed summary.
+            with sealed.blanked(self):
+                super().save(*args, **kwargs)
+        else:
+            super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Message:
+        instance = super().from_db(db, field_names, values)
+        if instance.__dict__.get("sealed_summary"):
+            sealed.reveal(instance)
+        return instance
 
     @property
     def sender_label(self) -> str:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from sealbox import processes
 from sealbox.outbound import relay
 from sealbox.outbound.models import OutgoingEmail
+from sealbox.vault import seal
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,16 @@ def enqueue(
         utf8 = any(not a.isascii() for a in [mail_from, *to])
         data = message.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
     now = timezone.now()
+    subject = str(message.get("Subject", ""))[:400]
+    sealing = seal.sealing_to()
+    if sealing is not None:
+        # Replies and receipts carry message text, notifications sender names.
+        data, subject = seal.seal(data, sealing), ""
     return OutgoingEmail.objects.create(
         kind=kind,
         mail_from=str(mail_from),
         recipients=to,
-        subject=str(message.get("Subject", ""))[:400],
+        subject=subject,
         data=data,
         next_attempt_at=now,
         give_up_at=now + timedelta(seconds=settings.OUTGOING_RETRY_FOR),
@@ -133,9 +139,26 @@ def send_one(item: OutgoingEmail) -> None:
     if not renewed:
         log.info("%s %s: taken over by another worker, not sent from here", item.kind, item.id)
         return
+    try:
+        data = seal.open_sealed(bytes(item.data))
+    except seal.Locked:
+        # Not a failed attempt: it goes as soon as this worker holds the key.
+        OutgoingEmail.objects.filter(id=item.id, claimed_by=me).update(
+            status=OutgoingEmail.Status.QUEUED,
+            next_attempt_at=timezone.now() + timedelta(minutes=1),
+            claimed_by="",
+            claimed_until=None,
+        )
+        return
+    except seal.Unreadable as e:
+        log.error("%s %s cannot be opened with this worker's key: %s", item.kind, item.id, e)
+        OutgoingEmail.objects.filter(id=item.id, claimed_by=me).update(
+            status=OutgoingEmail.Status.FAILED, last_error=str(e)[:2000], claimed_by=""
+        )
+        return
     item.attempts += 1
     try:
-        where = relay.deliver(item.mail_from, list(item.recipients), bytes(item.data))
+        where = relay.deliver(item.mail_from, list(item.recipients), data)
     except relay.RelayError as e:
         now = timezone.now()
         # The last try falls on the end of the retry period, not an hour before it.

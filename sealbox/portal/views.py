@@ -96,6 +96,7 @@ def _folder(request: HttpRequest, folder: str) -> HttpResponse:
             "read_at",
             "sent_date",
             "to_display",
+            "sealed_summary",
         ),
         PAGE_SIZE,
     ).get_page(request.GET.get("page"))

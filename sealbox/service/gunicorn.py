@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import signal
 from typing import Any
 
 from django.conf import settings
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+
+from sealbox.vault import seal, unlock
+
+log = logging.getLogger("sealbox.service.web")
 
 # One-time link tokens must not outlive their use in an access log.
 _TOKEN_PATH = re.compile(r"(/(?:activate|reset)/)[^/\s?]+")
@@ -48,6 +55,7 @@ class PortalApplication(BaseApplication):
             "proc_name": "sealbox-web",
             "limit_request_line": 8190,
             "control_socket_disable": True,
+            "when_ready": _when_ready,
         }.items():
             self.cfg.set(key, value)
 
@@ -57,5 +65,26 @@ class PortalApplication(BaseApplication):
         return application
 
 
+def _when_ready(server: Any) -> None:
+    """With the storage key still locked, ask for it while the workers answer "locked".
+
+    Once it is unlocked here, in the master, a HUP makes gunicorn fork fresh
+    workers, which hold the key from birth: the password is asked once per
+    start however many workers there are.
+    """
+    if settings.STORAGE_ENCRYPTION and not seal.held():
+        master = os.getpid()
+
+        def restart_workers() -> None:
+            log.info("storage key unlocked; starting workers that hold it")
+            os.kill(master, signal.SIGHUP)
+
+        unlock.in_background(restart_workers)
+
+
 def run(bind: str) -> None:
+    # A configured password unlocks the key here, before any worker is forked;
+    # a wrong one stops the start with a configuration error.
+    if settings.STORAGE_ENCRYPTION:
+        seal.unlock_configured()
     PortalApplication(bind, settings.WEB_WORKERS).run()

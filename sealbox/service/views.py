@@ -10,11 +10,14 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from sealbox.vault import seal
+
 
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
-    """200 "ok" when the database answers and the data directory takes writes."""
+    """200 "ok" when the database answers, the data directory takes writes and,
+    with encryption at rest, this process holds the key ("locked" until then)."""
     problems = []
     try:
         with connection.cursor() as cursor:
@@ -28,6 +31,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
         os.unlink(probe)
     except OSError:
         problems.append("data directory not writable")
+    if settings.STORAGE_ENCRYPTION and not seal.unlocked():
+        problems.append("locked")
     if problems:
         return HttpResponse("; ".join(problems) + "\n", status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")

@@ -12,6 +12,7 @@ from django.db import close_old_connections
 
 from sealbox.accounts import activity, throttle
 from sealbox.outbound import notify, queue
+from sealbox.vault import unlock
 
 log = logging.getLogger("sealbox.outbound.worker")
 
@@ -33,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="do what is due now, then exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Notifications name senders and queued replies are sealed: with
+        # encryption at rest the worker starts its rounds once it holds the key.
+        unlock.wait_for_key()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())

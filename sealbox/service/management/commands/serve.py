@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from sealbox.listen import split_host_port
+from sealbox.vault import seal, unlock
 
 log = logging.getLogger("sealbox.service.serve")
 
@@ -22,13 +25,69 @@ RESTART_DELAY = 2.0
 class Child:
     name: str
     argv: list[str]
+    # Whether it opens stored mail: with encryption at rest it gets the key
+    # password through a pipe. SMTP intake needs only the certificates.
+    needs_key: bool = False
     process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     quick_deaths: int = field(default=0)
+    key_pipe: int | None = None
 
-    def start(self) -> None:
-        self.process = subprocess.Popen(self.argv)  # inherits stdout/stderr: one log stream
+    def start(self, password: str | None) -> None:
+        env: dict[str, str] | None = None
+        fds: tuple[int, ...] = ()
+        if self.needs_key and settings.STORAGE_ENCRYPTION:
+            read_end, self.key_pipe = os.pipe()
+            env, fds = {**os.environ, unlock.PASSWORD_FD_ENV: str(read_end)}, (read_end,)
+        # It inherits stdout/stderr: one log stream.
+        self.process = subprocess.Popen(self.argv, env=env, pass_fds=fds)
         self.started = time.monotonic()
+        for fd in fds:
+            os.close(fd)
+        if password is not None:
+            self.hand_over(password)
+
+    def hand_over(self, password: str) -> None:
+        if self.key_pipe is None:
+            return
+        try:
+            os.write(self.key_pipe, password.encode("utf-8"))
+        except OSError:
+            pass  # it has exited; it gets the password again when restarted
+        finally:
+            os.close(self.key_pipe)
+            self.key_pipe = None
+
+
+class KeyHolder:
+    """The key password, obtained once per start, for the children that need it."""
+
+    def __init__(self) -> None:
+        self.password: str | None = None
+        self.lock = threading.Lock()
+
+    def start(self, child: Child) -> None:
+        with self.lock:
+            child.start(self.password)
+
+    def obtain_configured(self) -> None:
+        if settings.STORAGE_ENCRYPTION and seal.unlock_configured():
+            # A wrong password was a configuration error, said before anything started.
+            self.password = seal.configured_password()
+
+    def ask_if_needed(self, children: list[Child]) -> None:
+        """Ask an administrator in the background: SMTP intake runs meanwhile."""
+        if not settings.STORAGE_ENCRYPTION or self.password is not None:
+            return
+
+        def ask() -> None:
+            password = unlock.obtain_interactively()
+            with self.lock:
+                self.password = password
+                for child in children:
+                    child.hand_over(password)
+
+        threading.Thread(target=ask, name="sealbox-unlock", daemon=True).start()
 
 
 class Command(BaseCommand):
@@ -49,10 +108,12 @@ class Command(BaseCommand):
         split_host_port(smtp)
         me = [sys.executable, "-m", "sealbox.cli"]
         children = [
-            Child("web", [*me, "web", "--listen", http]),
+            Child("web", [*me, "web", "--listen", http], needs_key=True),
             Child("smtpd", [*me, "smtpd", "--listen", smtp]),
-            Child("worker", [*me, "worker"]),
+            Child("worker", [*me, "worker"], needs_key=True),
         ]
+        keys = KeyHolder()
+        keys.obtain_configured()
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:
@@ -62,7 +123,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         for child in children:
-            child.start()
+            keys.start(child)
+        keys.ask_if_needed(children)
         self.stdout.write(f"Sealbox portal: http://{http}/  (SEALBOX_BASE_URL {settings.BASE_URL})")
         self.stdout.write(f"Sealbox SMTP intake: {smtp}")
         if not settings.RELAY_URL:
@@ -86,7 +148,7 @@ class Command(BaseCommand):
                     break
                 log.warning("%s exited with code %s; restarting it", child.name, code)
                 time.sleep(RESTART_DELAY)
-                child.start()
+                keys.start(child)
         self.shutdown(children)
         sys.exit(exit_code)
 

@@ -1,0 +1,90 @@
+"""Index fields taken from a message's content, sealed like the message itself.
+
+With encryption at rest on, a message's row keeps its subject, sender, recipients
+and date only inside `sealed_summary`: a small CMS envelope of a JSON document,
+padded to 64-byte steps so that its length says little. The plain columns stay
+empty. A process that holds the key opens the envelope when the row is loaded;
+opened summaries are kept in memory, since a message never changes, so an
+inbox page costs one RSA operation per message once per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from sealbox.vault import seal
+
+if TYPE_CHECKING:
+    from sealbox.mailstore.models import Message
+
+FIELDS = ("subject", "from_name", "from_address", "to_display", "sent_date")
+_BLANK: dict[str, Any] = {
+    "subject": "",
+    "from_name": "",
+    "from_address": "",
+    "to_display": "",
+    "sent_date": None,
+}
+CACHE_SIZE = 50_000
+_cache: OrderedDict[uuid.UUID, dict[str, Any]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def seal_fields(values: dict[str, Any], to: seal.Recipients | None = None) -> bytes:
+    document = {name: values.get(name, _BLANK[name]) for name in FIELDS}
+    if isinstance(document["sent_date"], datetime.datetime):
+        document["sent_date"] = document["sent_date"].isoformat()
+    raw = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    raw += b" " * (-len(raw) % 64)
+    return seal.seal(raw, to)
+
+
+def open_fields(sealed: bytes) -> dict[str, Any]:
+    document = json.loads(seal.open_sealed(bytes(sealed)))
+    values = {name: document.get(name, _BLANK[name]) for name in FIELDS}
+    if values["sent_date"]:
+        values["sent_date"] = datetime.datetime.fromisoformat(values["sent_date"])
+    return values
+
+
+def reveal(message: Message) -> None:
+    """Fill in the message's content fields from its sealed summary (raises seal.Locked)."""
+    with _cache_lock:
+        values = _cache.get(message.id)
+        if values is not None:
+            _cache.move_to_end(message.id)
+    if values is None:
+        values = open_fields(message.__dict__["sealed_summary"])
+        with _cache_lock:
+            _cache[message.id] = values
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    message.__dict__.update(values)
+
+
+@contextlib.contextmanager
+def blanked(message: Message) -> Iterator[None]:
+    """The content fields empty while the row is written, then back as they were."""
+    kept = {name: message.__dict__.get(name) for name in FIELDS if name in message.__dict__}
+    message.__dict__.update({name: _BLANK[name] for name in kept})
+    try:
+        yield
+    finally:
+        message.__dict__.update(kept)
+
+
+def forget(message_id: uuid.UUID) -> None:
+    with _cache_lock:
+        _cache.pop(message_id, None)
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()

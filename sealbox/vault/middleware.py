@@ -1,0 +1,52 @@
+"""The portal while the storage key is locked, and mail that the key does not open."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+
+from sealbox.vault import seal
+
+log = logging.getLogger("sealbox.vault")
+
+# Left to work while locked: the health check and the pages' own files.
+_OPEN_WHILE_LOCKED = ("/healthz", "/static/")
+RETRY_AFTER_SECONDS = 30
+
+
+def locked_page(request: HttpRequest) -> HttpResponse:
+    response = render(request, "vault/locked.html", status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    add_never_cache_headers(response)
+    return response
+
+
+class LockedMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            settings.STORAGE_ENCRYPTION
+            and not request.path.startswith(_OPEN_WHILE_LOCKED)
+            and not seal.unlocked()
+        ):
+            return locked_page(request)
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, seal.Locked):
+            return locked_page(request)
+        if isinstance(exception, seal.Unreadable):
+            log.error(
+                "%s %s: stored data does not open: %s", request.method, request.path, exception
+            )
+            response = render(request, "vault/unreadable.html", status=500)
+            add_never_cache_headers(response)
+            return response
+        return None

@@ -1,0 +1,184 @@
+"""Getting the key password into a process that needs the private key.
+
+In order: a password configured in the environment or an env file; a password
+handed down by `sealbox serve` through an inherited pipe; else asking, through
+SEALBOX_ENCRYPTION_ASK_COMMAND, systemd-ask-password under systemd, or the
+terminal. A wrong password is logged and asked again. The password lives only
+in this process's memory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+import termios
+import threading
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+
+from sealbox.vault import keys, seal
+
+log = logging.getLogger("sealbox.vault")
+
+# Set by `sealbox serve` for its children: the number of a pipe that carries
+# the password once an administrator has typed it.
+PASSWORD_FD_ENV = "SEALBOX_KEY_PASSWORD_FD"  # noqa: S105 (a variable's name)
+RETRY_ASK_SECONDS = 5.0
+
+
+def password_file_warning() -> str | None:
+    path = settings.ENCRYPTION_KEY_PASSWORD_FILE
+    if path is None:
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (
+            f"SEALBOX_ENCRYPTION_KEY_PASSWORD_FILE {path} can be read by other users "
+            f"(mode {stat.filemode(mode)}); make it readable by the service only "
+            f"(chmod 600 {path})"
+        )
+    return None
+
+
+def prompt() -> str:
+    return f"Password for the Sealbox storage key {settings.ENCRYPTION_KEY}:"
+
+
+def ask_command() -> list[str] | None:
+    """The command that asks an administrator, or None for this process's terminal."""
+    if settings.ENCRYPTION_ASK_COMMAND:
+        return shlex.split(settings.ENCRYPTION_ASK_COMMAND)
+    under_systemd = "INVOCATION_ID" in os.environ or "NOTIFY_SOCKET" in os.environ
+    if under_systemd and shutil.which("systemd-ask-password"):
+        return ["systemd-ask-password", "--id=sealbox", "--timeout=0"]
+    return None
+
+
+def ask() -> str | None:
+    """One answer from an administrator, or None when no one could be asked."""
+    command = ask_command()
+    if command is not None:
+        try:
+            done = subprocess.run(
+                [*command, prompt()], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, check=False
+            )
+        except OSError as e:
+            log.error("cannot run the ask command %s: %s", command[0], e.strerror)
+            return None
+        if done.returncode != 0:
+            log.error("the ask command %s gave no password (exit %d)", command[0], done.returncode)
+            return None
+        return done.stdout.decode("utf-8", "replace").removesuffix("\n")
+    return _ask_terminal()
+
+
+def _ask_terminal() -> str | None:
+    """Ask on the controlling terminal with echo off, as getpass does.
+
+    Unlike getpass this puts the terminal back even when the process exits
+    while the question is open (the asking may run in a background thread).
+    """
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        log.error(
+            "no terminal to ask on: set SEALBOX_ENCRYPTION_KEY_PASSWORD_FILE, run under "
+            "systemd, set SEALBOX_ENCRYPTION_ASK_COMMAND, or start Sealbox on a terminal"
+        )
+        return None
+    try:
+        saved = termios.tcgetattr(fd)
+        quiet = termios.tcgetattr(fd)
+        quiet[3] &= ~termios.ECHO
+
+        def restore() -> None:
+            termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
+
+        atexit.register(restore)
+        os.write(fd, (prompt() + " ").encode())
+        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        try:
+            line = b""
+            while not line.endswith(b"\n"):
+                chunk = os.read(fd, 1024)
+                if not chunk:
+                    return None
+                line += chunk
+        finally:
+            restore()
+            atexit.unregister(restore)
+            os.write(fd, b"\n")
+        return line.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r")
+    except termios.error:
+        log.error("cannot turn off echo on this terminal; not asking for the key password there")
+        return None
+    finally:
+        os.close(fd)
+
+
+def _from_pipe() -> str | None:
+    raw = os.environ.pop(PASSWORD_FD_ENV, None)
+    if raw is None:
+        return None
+    fd = int(raw)
+    chunks = []
+    with os.fdopen(fd, "rb", closefd=True) as pipe:
+        while chunk := pipe.read(4096):
+            chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8") if chunks else None
+
+
+def obtain_interactively() -> str:
+    """Ask until an answer opens the key; return that password."""
+    log.warning("Waiting for the key password (%s)", settings.ENCRYPTION_KEY)
+    while True:
+        password = ask()
+        if password is None:
+            time.sleep(RETRY_ASK_SECONDS)
+            continue
+        try:
+            seal.unlock(password)
+        except keys.WrongPassword:
+            log.error("wrong key password for %s; asking again", settings.ENCRYPTION_KEY)
+            continue
+        return password
+
+
+def wait_for_key() -> None:
+    """Block until this process holds the private key (a no-op with encryption off)."""
+    if not settings.STORAGE_ENCRYPTION or seal.held() or seal.unlock_configured():
+        return
+    handed = _from_pipe()
+    if handed is not None:
+        try:
+            seal.unlock(handed)
+            return
+        except keys.WrongPassword:
+            log.error("the password handed over by `sealbox serve` does not open the key")
+    obtain_interactively()
+
+
+def in_background(then: Callable[[], None]) -> threading.Thread:
+    """wait_for_key() in a daemon thread, then call then()."""
+
+    def run() -> None:
+        try:
+            wait_for_key()
+        except Exception:
+            log.exception("unlocking the storage key failed")
+            return
+        then()
+
+    thread = threading.Thread(target=run, name="sealbox-unlock", daemon=True)
+    thread.start()
+    return thread
