@@ -80,11 +80,6 @@ def blanked(message: Message) -> Iterator[None]:
         message.__dict__.update(kept)
 
 
-def forget(message_id: uuid.UUID) -> None:
-    with _cache_lock:
-        _cache.pop(message_id, None)
-
-
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
