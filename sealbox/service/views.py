@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from sealbox.vault import seal
+from sealbox.vault.middleware import quiet
 
 
 @require_GET
@@ -34,5 +35,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
     if settings.STORAGE_ENCRYPTION and not seal.unlocked():
         problems.append("locked")
     if problems:
-        return HttpResponse("; ".join(problems) + "\n", status=503, content_type="text/plain")
+        response = HttpResponse("; ".join(problems) + "\n", status=503, content_type="text/plain")
+        if problems == ["locked"]:
+            quiet(response)
+        return response
     return HttpResponse("ok\n", content_type="text/plain")

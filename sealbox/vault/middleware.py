@@ -23,7 +23,17 @@ def locked_page(request: HttpRequest) -> HttpResponse:
     response = render(request, "vault/locked.html", status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     add_never_cache_headers(response)
+    quiet(response)
     return response
+
+
+def quiet(response: HttpResponse) -> None:
+    """Keep django.request from logging an error for each request while locked.
+
+    Waiting for the password is a known state, logged once when it begins;
+    Django skips responses it has marked as logged already.
+    """
+    response._has_been_logged = True  # type: ignore[attr-defined]
 
 
 class LockedMiddleware:
