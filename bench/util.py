@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import shutil
@@ -229,6 +230,7 @@ class Context:
         self.root = Path(tempfile.mkdtemp(prefix="sealbox-bench-"))
         self._stack.callback(shutil.rmtree, self.root, ignore_errors=True)
         self._count = 0
+        self._vault: Vault | None = None
 
     def close(self) -> None:
         self._stack.close()
@@ -249,6 +251,12 @@ class Context:
         process = Process(name, argv, env, cwd or ROOT, log)
         self._stack.callback(process.stop)
         return process
+
+    def vault(self) -> Vault:
+        """Key files for encryption at rest, written once into this section's temp dir."""
+        if self._vault is None:
+            self._vault = write_vault(self.tempdir("keys"))
+        return self._vault
 
     def site(self, **settings: str) -> Site:
         """A fresh data directory with a migrated database.
@@ -317,9 +325,10 @@ class Site:
         process.wait_for_smtp("127.0.0.1", port)
         return process
 
-    def stored_files(self) -> int:
+    def stored_files(self, pattern: str = "*.eml") -> int:
+        """Message files: plain (*.eml) by default, sealed ones with pattern="*.p7m"."""
         messages = self.data_dir / "messages"
-        return sum(1 for _ in messages.rglob("*.eml")) if messages.is_dir() else 0
+        return sum(1 for _ in messages.rglob(pattern)) if messages.is_dir() else 0
 
 
 def start_sink(ctx: Context, max_message_size: int) -> Process:
@@ -340,6 +349,71 @@ def start_sink(ctx: Context, max_message_size: int) -> Process:
     )
     process.wait_for_smtp("127.0.0.1", port)
     return process
+
+
+# --- Encryption at rest ------------------------------------------------------------
+
+VAULT_KEY_SIZE = 3072
+VAULT_PASSWORD = "bench storage key password 0123"
+SERVICE_EMAIL = f"storage@{INTERNAL_DOMAIN}"
+ESCROW_EMAIL = f"escrow@{INTERNAL_DOMAIN}"
+
+
+@dataclass(frozen=True)
+class Vault:
+    """The realistic set-up: the service's key and certificate, and an escrow certificate.
+
+    Every stored message is sealed to both certificates (two recipients); the
+    service opens with its own key, unlocked at start from a password file.
+    """
+
+    certs: Path  # SEALBOX_ENCRYPTION_CERTS: the service's and the escrow certificate
+    key: Path
+    password_file: Path
+    description: str
+
+    def settings(self, *, with_key: bool = True) -> dict[str, str]:
+        """SEALBOX_* settings without the prefix, for Context.site() or Site.env().
+
+        Without the key: what the SMTP intake needs, the certificates only.
+        """
+        values = {"STORAGE_ENCRYPTION": "on", "ENCRYPTION_CERTS": str(self.certs)}
+        if with_key:
+            values["ENCRYPTION_KEY"] = str(self.key)
+            values["ENCRYPTION_KEY_PASSWORD_FILE"] = str(self.password_file)
+        return values
+
+
+@functools.cache
+def _vault_pems() -> tuple[bytes, bytes, bytes]:
+    """(service certificate, escrow certificate, service key): made once per run."""
+    from sealbox.vault import keys
+
+    progress(f"making a {VAULT_KEY_SIZE}-bit service key and a {VAULT_KEY_SIZE}-bit escrow key")
+    service = keys.generate(SERVICE_EMAIL, 365, VAULT_KEY_SIZE)
+    escrow = keys.generate(ESCROW_EMAIL, 365, VAULT_KEY_SIZE)
+    # The product's own KDF rounds: what unlocking at start really costs.
+    key = keys.encrypted_key_pem(service.key, VAULT_PASSWORD)
+    return keys.certificate_pem(service.certificate), keys.certificate_pem(escrow.certificate), key
+
+
+def write_vault(directory: Path) -> Vault:
+    service_pem, escrow_pem, key_pem = _vault_pems()
+    certs = directory / "certs.pem"
+    certs.write_bytes(service_pem + escrow_pem)
+    key = directory / "service.key"
+    key.write_bytes(key_pem)
+    key.chmod(0o600)
+    password_file = directory / "password"
+    password_file.write_text(VAULT_PASSWORD + "\n")
+    password_file.chmod(0o600)
+    return Vault(
+        certs,
+        key,
+        password_file,
+        f"CMS EnvelopedData, AES-256, to 2 RSA-{VAULT_KEY_SIZE} certificates "
+        "(the service's and an escrow certificate)",
+    )
 
 
 # --- Statistics and tables -----------------------------------------------------
