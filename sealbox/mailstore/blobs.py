@@ -29,6 +29,7 @@ from sealbox.vault import seal
 log = logging.getLogger(__name__)
 
 MESSAGES = "messages"
+SEALED_SUFFIX = ".p7m"
 TMP = "tmp"
 # Temporary files older than this are left-overs whatever process made them.
 STALE_TMP_SECONDS = 24 * 3600
@@ -44,7 +45,7 @@ def _tmp_name() -> str:
 
 def relative_path(message_id: uuid.UUID, set_id: str | None = None) -> str:
     hexid = message_id.hex
-    name = f"{hexid}.{set_id}.p7m" if set_id else f"{hexid}.eml"
+    name = f"{hexid}.{set_id}{SEALED_SUFFIX}" if set_id else f"{hexid}.eml"
     return f"{MESSAGES}/{hexid[:2]}/{name}"
 
 
@@ -94,9 +95,14 @@ def sync_dirs(rels: Iterable[str]) -> None:
 def read(rel: str) -> bytes:
     """The stored message, exactly as it was received (opened if it is sealed).
 
-    Raises seal.Locked when it is sealed and this process does not hold the key.
+    Raises seal.Locked when it is sealed and this process does not hold the key,
+    and seal.Unreadable when a file stored sealed no longer is: damaged or
+    replaced data must not pass for a plain message.
     """
-    return seal.open_sealed(read_stored(rel))
+    stored = read_stored(rel)
+    if rel.endswith(SEALED_SUFFIX) and not seal.is_sealed(stored):
+        raise seal.Unreadable("the file is not encrypted data")
+    return seal.open_sealed(stored)
 
 
 def read_stored(rel: str) -> bytes:

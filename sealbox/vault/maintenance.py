@@ -120,8 +120,9 @@ def sweep_superseded() -> int:
     """Remove files of messages whose row names another file (left by an interruption).
 
     Files without any row are left alone: a delivery writes its file before
-    its row commits.
+    its row commits. Temporary files of a run that was killed go too.
     """
+    blobs.clear_stale_tmp()
     root = blobs.root() / blobs.MESSAGES
     if not root.is_dir():
         return 0
