@@ -115,6 +115,7 @@ def _index(
     folder: str = Message.Folder.INBOX,
 ) -> Message:
     content = {
+        "message_id": summary.message_id,
         "from_name": summary.from_name,
         "from_address": summary.from_address,
         "subject": summary.subject,
@@ -130,7 +131,6 @@ def _index(
         size=size,
         received_at=now,
         envelope_from=mail_from[:400],
-        message_id=summary.message_id,
         attachment_count=summary.attachment_count,
         read_at=now if folder == Message.Folder.SENT else None,
         sealed_summary=sealed.seal_fields(content, to) if to else None,

@@ -1,7 +1,7 @@
 """Index fields taken from a message's content, sealed like the message itself.
 
-With encryption at rest on, a message's row keeps its subject, sender, recipients
-and date only inside `sealed_summary`: a small CMS envelope of a JSON document,
+With encryption at rest on, a message's row keeps its subject, sender, recipients,
+date and Message-ID only inside `sealed_summary`: a small CMS envelope of a JSON document,
 padded to 64-byte steps so that its length says little. The plain columns stay
 empty. A process that holds the key opens the envelope when the row is loaded;
 opened summaries are kept in memory, since a message never changes, so an
@@ -24,8 +24,9 @@ from sealbox.vault import seal
 if TYPE_CHECKING:
     from sealbox.mailstore.models import Message
 
-FIELDS = ("subject", "from_name", "from_address", "to_display", "sent_date")
+FIELDS = ("subject", "from_name", "from_address", "to_display", "sent_date", "message_id")
 _BLANK: dict[str, Any] = {
+    "message_id": "",
     "subject": "",
     "from_name": "",
     "from_address": "",

@@ -108,6 +108,7 @@ def reseal(message_id: uuid.UUID, to: seal.Recipients) -> bool:
             from_address="",
             to_display="",
             sent_date=None,
+            message_id="",
         )
         if switched:
             transaction.on_commit(lambda: blobs.delete(old))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
 from sealbox.accounts.models import User
@@ -81,11 +83,17 @@ def test_the_rows_content_fields_are_sealed_and_the_portal_still_shows_them(
         "from_address": "",
         "to_display": "",
         "sent_date": None,
+        "message_id": "",
     }
     stored = Message.objects.filter(id=message.id).values(*columns, "sealed_summary").get()
     assert {k: stored[k] for k in columns} == columns
     assert seal.is_sealed(bytes(stored["sealed_summary"]))
-    assert sealed.open_fields(stored["sealed_summary"])["subject"] == "Pay slip November"
+    opened = sealed.open_fields(stored["sealed_summary"])
+    assert opened["subject"] == "Pay slip November"
+    assert opened["message_id"] == message.message_id and "@corp.example>" in opened["message_id"]
+    listing = StringIO()
+    call_command("mailbox", "list", alice.email, stdout=listing)
+    assert f"{message.id}" in listing.getvalue() and "(encrypted)" in listing.getvalue()
 
     forget_everything()  # a fresh process: nothing cached
     [row] = inbox_rows(page(reader.get("/inbox/")))

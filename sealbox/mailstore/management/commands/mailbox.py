@@ -27,6 +27,12 @@ class Command(BaseCommand):
         messages = Message.objects.filter(owner=user).order_by("received_at")
         state = "activated" if user.is_activated else "not activated yet"
         self.stdout.write(f"{user.email} ({state}): {messages.count()} message(s)")
-        for m in messages.only("id", "received_at", "size", "message_id", "folder"):
-            when = timezone.localtime(m.received_at).strftime("%Y-%m-%d %H:%M:%S %z")
-            self.stdout.write(f"{m.id}  {when}  {m.size:>10}  {m.folder:<5}  {m.message_id or '-'}")
+        rows = messages.values_list(
+            "id", "received_at", "size", "folder", "message_id", "sealed_summary"
+        )
+        for pk, received_at, size, folder, message_id, summary in rows:
+            if summary:
+                # Sealed with the rest of what the message says about itself.
+                message_id = "(encrypted)"
+            when = timezone.localtime(received_at).strftime("%Y-%m-%d %H:%M:%S %z")
+            self.stdout.write(f"{pk}  {when}  {size:>10}  {folder:<5}  {message_id or '-'}")
