@@ -86,5 +86,6 @@ def run(bind: str) -> None:
     # A configured password unlocks the key here, before any worker is forked;
     # a wrong one stops the start with a configuration error.
     if settings.STORAGE_ENCRYPTION:
+        seal.require_key_file()
         seal.unlock_configured()
     PortalApplication(bind, settings.WEB_WORKERS).run()

@@ -63,7 +63,14 @@ def check_encryption(app_configs: Any, **kwargs: Any) -> list[Any]:
             )
         )
     elif not os.access(key, os.R_OK):
-        problems.append(Error(f"SEALBOX_ENCRYPTION_KEY: cannot read {key}.", id="sealbox.E103"))
+        # A warning: SMTP intake runs without it. Web and worker refuse to start.
+        problems.append(
+            Warning(
+                f"SEALBOX_ENCRYPTION_KEY: cannot read {key}: the portal and worker cannot "
+                "start here, SMTP intake can.",
+                id="sealbox.W106",
+            )
+        )
     password_file = settings.ENCRYPTION_KEY_PASSWORD_FILE
     if password_file is not None and not os.access(password_file, os.R_OK):
         problems.append(

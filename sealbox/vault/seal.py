@@ -162,6 +162,17 @@ def unlock(password: str) -> x509.Certificate:
     return cert
 
 
+def require_key_file() -> None:
+    """For a process that will need the key: say now if it cannot have it, before asking."""
+    path = settings.ENCRYPTION_KEY
+    if path is None:
+        raise ImproperlyConfigured(
+            "SEALBOX_ENCRYPTION_KEY is not set: the portal and the worker cannot open stored mail"
+        )
+    if not os.access(path, os.R_OK):
+        raise ImproperlyConfigured(f"SEALBOX_ENCRYPTION_KEY: cannot read {path}")
+
+
 def unlock_configured() -> bool:
     """Unlock with the configured password if there is one; False when there is none.
 

@@ -64,21 +64,40 @@ def ask_command() -> list[str] | None:
     return None
 
 
+# While a command starts, its pipes are open at both ends in this process. A
+# process forked meanwhile by another thread (a gunicorn worker: the master asks
+# in a thread while it forks them) would keep the write ends open, and the
+# answer would never be read to its end. So no fork while a command starts.
+_starting_command = threading.Lock()
+os.register_at_fork(
+    before=_starting_command.acquire,
+    after_in_parent=_starting_command.release,
+    after_in_child=_starting_command.release,
+)
+
+
 def ask() -> str | None:
     """One answer from an administrator, or None when no one could be asked."""
     command = ask_command()
     if command is not None:
         try:
-            done = subprocess.run(
-                [*command, prompt()], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, check=False
-            )
+            with _starting_command:
+                asking = subprocess.Popen(
+                    [*command, prompt()], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+                )
         except OSError as e:
             log.error("cannot run the ask command %s: %s", command[0], e.strerror)
             return None
-        if done.returncode != 0:
-            log.error("the ask command %s gave no password (exit %d)", command[0], done.returncode)
+        out, _ = asking.communicate()
+        answer = out.decode("utf-8", "replace").removesuffix("\n")
+        # No output is no answer, whatever the exit status: in a gunicorn master
+        # the arbiter may reap the command first, and its status then reads as 0.
+        if asking.returncode != 0 or not answer:
+            log.error(
+                "the ask command %s gave no password (exit %d)", command[0], asking.returncode
+            )
             return None
-        return done.stdout.decode("utf-8", "replace").removesuffix("\n")
+        return answer
     return _ask_terminal()
 
 
@@ -105,8 +124,10 @@ def _ask_terminal() -> str | None:
             termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
 
         atexit.register(restore)
-        os.write(fd, (prompt() + " ").encode())
+        # Echo off before the prompt shows: whatever is typed once it shows is
+        # neither echoed nor thrown away by the flush.
         termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        os.write(fd, (prompt() + " ").encode())
         try:
             line = b""
             while not line.endswith(b"\n"):
@@ -147,6 +168,8 @@ def obtain_interactively() -> str:
             time.sleep(RETRY_ASK_SECONDS)
             continue
         try:
+            if not password:  # Enter alone: an encrypted key never opens without one
+                raise keys.WrongPassword("no password typed")
             seal.unlock(password)
         except keys.WrongPassword:
             log.error("wrong key password for %s; asking again", settings.ENCRYPTION_KEY)
@@ -156,7 +179,10 @@ def obtain_interactively() -> str:
 
 def wait_for_key() -> None:
     """Block until this process holds the private key (a no-op with encryption off)."""
-    if not settings.STORAGE_ENCRYPTION or seal.held() or seal.unlock_configured():
+    if not settings.STORAGE_ENCRYPTION or seal.held():
+        return
+    seal.require_key_file()
+    if seal.unlock_configured():
         return
     handed = _from_pipe()
     if handed is not None:

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from django.core.checks import run_checks
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from sealbox.vault import keys, seal
+from sealbox.vault import keys, seal, unlock
 from tests.conftest import SEALBOX
 from tests.vault.conftest import Vault, make_pair
 
@@ -109,6 +110,10 @@ def test_checks_explain_each_misconfiguration(
 
     settings.ENCRYPTION_KEY = None
     assert "cannot open it" in ids(settings)["sealbox.W103"]
+    settings.ENCRYPTION_KEY = tmp_path / "gone.key"
+    assert "SMTP intake can" in ids(settings)["sealbox.W106"]
+    with pytest.raises(ImproperlyConfigured, match="cannot read"):
+        unlock.wait_for_key()  # a portal or worker says so before asking anyone
 
     # A password file others can read.
     settings.ENCRYPTION_KEY = encryption.service.key

@@ -71,7 +71,10 @@ class KeyHolder:
             child.start(self.password)
 
     def obtain_configured(self) -> None:
-        if settings.STORAGE_ENCRYPTION and seal.unlock_configured():
+        if not settings.STORAGE_ENCRYPTION:
+            return
+        seal.require_key_file()
+        if seal.unlock_configured():
             # A wrong password was a configuration error, said before anything started.
             self.password = seal.configured_password()
 
