@@ -11,6 +11,8 @@ target set.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import sys
@@ -31,6 +33,26 @@ from sealbox.vault import seal
 log = logging.getLogger("sealbox.vault")
 
 BATCH = 500
+LOCK_FILE = "storage.lock"
+
+
+class Busy(Exception):
+    """Another storage command is running on this data directory."""
+
+
+@contextlib.contextmanager
+def exclusive() -> Iterator[None]:
+    """One storage command at a time per data directory (two could remove each other's files)."""
+    path = blobs.root() / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(f"another storage command holds {path}") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 class Progress:
@@ -112,22 +134,16 @@ def reseal(message_id: uuid.UUID, to: seal.Recipients) -> bool:
         )
         if switched:
             transaction.on_commit(lambda: blobs.delete(old))
-    if not switched:  # deleted, or changed by another run, meanwhile
-        blobs.delete(new)
+    if not switched and Message.objects.filter(id=message_id, blob=new).exists() is False:
+        blobs.delete(new)  # deleted, or changed meanwhile: the new file is nobody's
     return bool(switched)
 
 
-def sweep_superseded() -> int:
-    """Remove files of messages whose row names another file (left by an interruption).
-
-    Files without any row are left alone: a delivery writes its file before
-    its row commits. Temporary files of a run that was killed go too.
-    """
-    blobs.clear_stale_tmp()
+def _stored_files() -> Iterator[tuple[dict[uuid.UUID, str], dict[uuid.UUID, list[str]]]]:
+    """Per directory of the blob store: the rows' current files, and the files there by id."""
     root = blobs.root() / blobs.MESSAGES
     if not root.is_dir():
-        return 0
-    removed = 0
+        return
     for directory in sorted(os.scandir(root), key=lambda e: e.name):
         if not directory.is_dir():
             continue
@@ -140,6 +156,18 @@ def sweep_superseded() -> int:
             rel = f"{blobs.MESSAGES}/{directory.name}/{entry.name}"
             files.setdefault(message_id, []).append(rel)
         current = dict(Message.objects.filter(id__in=list(files)).values_list("id", "blob"))
+        yield current, files
+
+
+def sweep_superseded() -> int:
+    """Remove files of messages whose row names another file (left by an interruption).
+
+    Files without any row are left alone: a delivery writes its file before
+    its row commits. Temporary files of a run that was killed go too.
+    """
+    blobs.clear_stale_tmp()
+    removed = 0
+    for current, files in _stored_files():
         for message_id, rels in files.items():
             if message_id not in current:
                 continue
@@ -152,16 +180,32 @@ def sweep_superseded() -> int:
     return removed
 
 
-def _reseal_all(pending: Q, to: seal.Recipients, what: str, stream: IO[str] | None) -> int:
+@dataclass
+class Outcome:
+    changed: int = 0
+    # Messages that could not be read: left as they are, for `storage verify` to list.
+    failed: int = 0
+    queued: int = 0
+
+
+# What one message's problem looks like: it is skipped, the run goes on.
+_UNREADABLE = (OSError, seal.Unreadable, ValueError)
+
+
+def _reseal_all(pending: Q, to: seal.Recipients, what: str, stream: IO[str] | None) -> Outcome:
+    outcome = Outcome()
     progress = Progress(what, Message.objects.filter(pending).count(), stream)
-    changed = 0
     try:
         for message_id in _pending_ids(pending):
-            changed += reseal(message_id, to)
+            try:
+                outcome.changed += reseal(message_id, to)
+            except _UNREADABLE as e:
+                outcome.failed += 1
+                log.warning("message %s left as it is: %s", message_id, e)
             progress.advance()
     finally:
         progress.finish()
-    return changed
+    return outcome
 
 
 def _reseal_queue(to: seal.Recipients, plain_only: bool) -> int:
@@ -183,30 +227,46 @@ def _reseal_queue(to: seal.Recipients, plain_only: bool) -> int:
     return changed
 
 
-def encrypt_existing(stream: IO[str] | None = None) -> int:
+def encrypt_existing(stream: IO[str] | None = None) -> Outcome:
     """Seal every message still stored unencrypted to the configured certificates.
 
-    Needs only the certificates: plain messages are read as they are.
+    Needs only the certificates: plain messages are read as they are. Raises
+    Busy while another storage command runs.
     """
     to = seal.recipients()
-    sweep_superseded()
-    done = _reseal_all(Q(blob__endswith=".eml"), to, "encrypting", stream)
-    queued = _reseal_queue(to, plain_only=True)
-    log.info("encrypt-existing: %d message(s) and %d queued email(s) encrypted", done, queued)
-    return done
+    with exclusive():
+        sweep_superseded()
+        outcome = _reseal_all(Q(blob__endswith=".eml"), to, "encrypting", stream)
+        outcome.queued = _reseal_queue(to, plain_only=True)
+        # Sent emails keep only their envelope; their subjects go too.
+        OutgoingEmail.objects.filter(status=OutgoingEmail.Status.SENT).exclude(subject="").update(
+            subject=""
+        )
+    log.info(
+        "encrypt-existing: %d message(s) and %d queued email(s) encrypted, %d left unreadable",
+        outcome.changed,
+        outcome.queued,
+        outcome.failed,
+    )
+    return outcome
 
 
-def rotate(to: seal.Recipients, stream: IO[str] | None = None) -> int:
+def rotate(to: seal.Recipients, stream: IO[str] | None = None) -> Outcome:
     """Re-seal every message, plain or sealed to another set, to `to` (needs the key)."""
     seal.holder()
-    sweep_superseded()
-    pending = ~Q(blob__endswith=f".{to.set_id}.p7m")
-    done = _reseal_all(pending, to, "re-encrypting", stream)
-    queued = _reseal_queue(to, plain_only=False)
+    with exclusive():
+        sweep_superseded()
+        pending = ~Q(blob__endswith=f".{to.set_id}{blobs.SEALED_SUFFIX}")
+        outcome = _reseal_all(pending, to, "re-encrypting", stream)
+        outcome.queued = _reseal_queue(to, plain_only=False)
     log.info(
-        "rotate: %d message(s) and %d queued email(s) sealed to set %s", done, queued, to.set_id
+        "rotate: %d message(s) and %d queued email(s) sealed to set %s, %d left unreadable",
+        outcome.changed,
+        outcome.queued,
+        to.set_id,
+        outcome.failed,
     )
-    return done
+    return outcome
 
 
 @dataclass
@@ -223,6 +283,8 @@ class Report:
     plain: int = 0
     other_sets: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Files no message row names: left by a crash, or a delivery still in progress.
+    orphans: int = 0
 
 
 def verify(stream: IO[str] | None = None) -> Report:
@@ -260,4 +322,6 @@ def verify(stream: IO[str] | None = None) -> Report:
             continue
         report.problems.append(Problem(message_id, row["owner__email"], blob, reason))
     progress.finish()
+    for current, files in _stored_files():
+        report.orphans += sum(len(rels) for mid, rels in files.items() if mid not in current)
     return report

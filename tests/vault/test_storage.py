@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from sealbox.accounts.models import User
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.outbound import notify
 from sealbox.outbound.models import OutgoingEmail
-from sealbox.vault import keys, seal
+from sealbox.vault import keys, maintenance, seal
 from tests.conftest import SEALBOX, process_env
 from tests.mail import make_message
 from tests.portal.pages import deliver_to, inbox_rows, page
@@ -268,3 +269,67 @@ def test_verify_counts_messages_still_stored_unencrypted(
         "3 message(s) checked, 0 do not open.",
         "2 message(s) are stored unencrypted: run `sealbox storage encrypt-existing`.",
     ]
+
+
+def test_a_second_storage_command_waits_its_turn(
+    encryption: Vault, alice: User, settings: Any
+) -> None:
+    settings.STORAGE_ENCRYPTION = False
+    deliver_to(alice, make_message(subject="Plain for now"))
+    settings.STORAGE_ENCRYPTION = True
+    with maintenance.exclusive():  # a first run, still going
+        done = storage(storage_env(encryption), "encrypt-existing")
+        assert done.returncode != 0
+        assert "another storage command holds" in done.stderr
+        assert "wait for it to finish" in done.stderr
+        assert sealed_count() == 0
+    assert storage(storage_env(encryption), "encrypt-existing").returncode == 0
+    assert sealed_count() == 1
+
+
+def test_a_message_that_cannot_be_read_is_skipped_and_counted_not_fatal(
+    encryption: Vault, alice: User, settings: Any
+) -> None:
+    settings.STORAGE_ENCRYPTION = False
+    messages = [deliver_to(alice, make_message(subject=f"Old {i}")) for i in range(3)]
+    (Path(settings.DATA_DIR) / messages[1].blob).unlink()
+    settings.STORAGE_ENCRYPTION = True
+    done = storage(storage_env(encryption), "encrypt-existing")
+    assert done.returncode == 1, done.stderr
+    assert "2 message(s) encrypted" in done.stdout
+    assert "1 message(s) could not be read and were left as they are" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert sealed_count() == 2
+    listed = storage(storage_env(encryption), "verify")
+    assert f"FAILED {messages[1].id} (alice@example.net)" in listed.stdout
+    assert "the file is missing" in listed.stdout
+
+
+def test_encrypt_existing_also_clears_subjects_of_mail_already_sent(
+    encryption: Vault, alice: User, settings: Any
+) -> None:
+    settings.STORAGE_ENCRYPTION = False
+    deliver_to(alice, make_message(subject="Mentioned in a sent email"))
+    item = OutgoingEmail.objects.create(
+        kind="reply",
+        mail_from="alice@example.net",
+        recipients=["carol@corp.example"],
+        subject="Re: Mentioned in a sent email",
+        data=b"",
+        status=OutgoingEmail.Status.SENT,
+        give_up_at=timezone.now(),
+    )
+    settings.STORAGE_ENCRYPTION = True
+    assert storage(storage_env(encryption), "encrypt-existing").returncode == 0
+    item.refresh_from_db()
+    assert item.subject == ""
+
+
+def test_verify_counts_files_that_belong_to_no_message(encryption: Vault, alice: User) -> None:
+    deliver_to(alice, make_message())
+    stray = Path(settings.DATA_DIR) / blobs.relative_path(uuid.uuid4())
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(make_message(subject="Left by a crash"))
+    done = storage(storage_env(encryption), "verify")
+    assert done.returncode == 0, done.stdout
+    assert "1 stored file(s) belong to no message" in done.stdout

@@ -37,6 +37,8 @@ class Command(BaseCommand):
                 self.rotate(options["certs"])
             else:
                 self.verify()
+        except maintenance.Busy as e:
+            raise CommandError(f"{e}: wait for it to finish") from None
         except KeyboardInterrupt:
             self.stderr.write(
                 "\nInterrupted. Nothing is half done: run the same command again to go on."
@@ -52,11 +54,12 @@ class Command(BaseCommand):
 
     def encrypt_existing(self) -> None:
         self.require_encryption()
-        done = maintenance.encrypt_existing(sys.stderr)
+        outcome = maintenance.encrypt_existing(sys.stderr)
         self.stdout.write(
-            f"{done} message(s) encrypted to {seal.recipients().set_id}. "
+            f"{outcome.changed} message(s) encrypted to {seal.recipients().set_id}. "
             "The disk blocks they used before may still hold the old text until overwritten."
         )
+        self.report_failed(outcome)
 
     def rotate(self, path: Path) -> None:
         self.require_encryption()
@@ -77,8 +80,19 @@ class Command(BaseCommand):
                 "new mail is still encrypted to it. Point it at the new file, restart, and run "
                 "this again to catch what arrived meanwhile."
             )
-        done = maintenance.rotate(new, sys.stderr)
-        self.stdout.write(f"{done} message(s) re-encrypted to certificate set {new.set_id}.")
+        outcome = maintenance.rotate(new, sys.stderr)
+        self.stdout.write(
+            f"{outcome.changed} message(s) re-encrypted to certificate set {new.set_id}."
+        )
+        self.report_failed(outcome)
+
+    def report_failed(self, outcome: maintenance.Outcome) -> None:
+        if outcome.failed:
+            self.stdout.write(
+                f"{outcome.failed} message(s) could not be read and were left as they are: "
+                "`sealbox storage verify` lists them."
+            )
+            sys.exit(1)
 
     def verify(self) -> None:
         unlock.wait_for_key()
@@ -99,6 +113,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{count} message(s) are encrypted to another certificate set ({set_id}): "
                 "`sealbox storage rotate --certs` brings them to the configured one."
+            )
+        if report.orphans:
+            self.stdout.write(
+                f"{report.orphans} stored file(s) belong to no message: left by an interrupted "
+                "delivery or deletion (or a delivery in progress)."
             )
         if report.problems:
             sys.exit(1)
