@@ -13,16 +13,21 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import logging
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext
+
 from sealbox.vault import seal
 
 if TYPE_CHECKING:
     from sealbox.mailstore.models import Message
+
+log = logging.getLogger(__name__)
 
 FIELDS = ("subject", "from_name", "from_address", "to_display", "sent_date", "message_id")
 _BLANK: dict[str, Any] = {
@@ -62,7 +67,13 @@ def reveal(message: Message) -> None:
         if values is not None:
             _cache.move_to_end(message.id)
     if values is None:
-        values = open_fields(message.__dict__["sealed_summary"])
+        try:
+            values = open_fields(message.__dict__["sealed_summary"])
+        except (seal.Unreadable, ValueError) as e:
+            # One damaged row must not take the whole inbox (or the worker) with it.
+            log.error("message %s: its sealed summary does not open: %s", message.id, e)
+            message.__dict__.update(_BLANK, subject=gettext("(this message cannot be opened)"))
+            return
         with _cache_lock:
             _cache[message.id] = values
             while len(_cache) > CACHE_SIZE:

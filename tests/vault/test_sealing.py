@@ -207,3 +207,22 @@ def test_without_certificates_intake_fails_for_now_and_keeps_nothing(
     assert failure.value.temporary and failure.value.code == 451
     assert not Message.objects.exists()
     assert not list((Path(settings.DATA_DIR)).glob("messages/*/*"))
+
+
+def test_one_damaged_summary_spoils_only_its_own_row(
+    encryption: Vault, alice: User, bob: User, reader: Any, caplog: Any
+) -> None:
+    settings.NOTIFY_INTERVAL = 0
+    good = deliver_to(alice, make_message(subject="Still readable"))
+    bad = deliver_to(alice, make_message(subject="Damaged"))
+    deliver_to(bob, make_message(subject="For Bob"))
+    escrow_only = seal.recipients(encryption.escrow.cert)
+    Message.objects.filter(id=bad.id).update(
+        sealed_summary=seal.seal(b'{"subject": "x"}', escrow_only)
+    )
+    forget_everything()
+    rows = {r.subject for r in inbox_rows(page(reader.get("/inbox/")))}
+    assert rows == {"Still readable", "(this message cannot be opened)"}
+    assert f"message {bad.id}: its sealed summary does not open" in caplog.text
+    # The worker's round still notifies both recipients.
+    assert notify.send_due() == 2

@@ -4,6 +4,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +28,14 @@ def housekeeping() -> None:
         log.info("activity log: %d entries older than the audit period removed", removed)
 
 
+def _guarded(job: Callable[[], int | None]) -> int:
+    try:
+        return job() or 0
+    except Exception:
+        log.exception("worker: %s failed; trying again next round", job.__name__)
+        return 0
+
+
 class Command(BaseCommand):
     help = "Run the background worker: notifications and the outgoing mail queue."
 
@@ -45,15 +54,12 @@ class Command(BaseCommand):
         last_housekeeping = 0.0
         while not stop.is_set():
             close_old_connections()
-            try:
-                if time.monotonic() - last_housekeeping >= HOUSEKEEPING_EVERY:
-                    last_housekeeping = time.monotonic()
-                    housekeeping()
-                busy = notify.send_due() + queue.process_due()
-            except Exception:
-                # A database outage must not end the worker: log it and try again.
-                log.exception("worker pass failed")
-                busy = 0
+            if time.monotonic() - last_housekeeping >= HOUSEKEEPING_EVERY:
+                last_housekeeping = time.monotonic()
+                _guarded(housekeeping)
+            # Each job on its own: one failing (a database outage, a damaged
+            # row) must neither end the worker nor hold up the others.
+            busy = _guarded(notify.send_due) + _guarded(queue.process_due)
             if options["once"]:
                 break
             if not busy:
