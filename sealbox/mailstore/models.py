@@ -7,6 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -46,12 +48,14 @@ class Message(models.Model):
     size = models.BigIntegerField()
     received_at = models.DateTimeField(default=timezone.now)
     envelope_from = models.CharField(max_length=400, blank=True)
-    message_id = models.CharField(max_length=998, blank=True)
-    from_name = models.CharField(max_length=400, blank=True)
-    from_address = models.CharField(max_length=400, blank=True)
-    subject = models.TextField(blank=True)
-    to_display = models.CharField(max_length=400, blank=True)
-    sent_date = models.DateTimeField(null=True, blank=True)
+    # What the message says about itself: with encryption at rest these are
+    # empty in the database and kept inside sealed_summary (mailstore/sealed.py).
+    message_id = sealed.SealedCharField(max_length=998, blank=True)
+    from_name = sealed.SealedCharField(max_length=400, blank=True)
+    from_address = sealed.SealedCharField(max_length=400, blank=True)
+    subject = sealed.SealedTextField(blank=True)
+    to_display = sealed.SealedCharField(max_length=400, blank=True)
+    sent_date = sealed.SealedDateTimeField(null=True, blank=True)
     attachment_count = models.PositiveIntegerField(default=0)
     read_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
@@ -69,14 +73,6 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.id} for {self.owner_id}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.__dict__.get("sealed_summary"):
-            # The content fields are written only inside the sealed summary.
-            with sealed.blanked(self):
-                super().save(*args, **kwargs)
-        else:
-            super().save(*args, **kwargs)
-
     @classmethod
     def from_db(cls, db: str | None, field_names: Any, values: Any) -> Message:
         instance = super().from_db(db, field_names, values)
@@ -87,3 +83,13 @@ class Message(models.Model):
     @property
     def sender_label(self) -> str:
         return self.from_name or self.from_address or self.envelope_from
+
+
+@receiver(pre_save, sender=Message)
+def _blank_sealed_fields(sender: type[Message], instance: Message, **kwargs: Any) -> None:
+    sealed.blank_before_save(instance)
+
+
+@receiver(post_save, sender=Message)
+def _restore_sealed_fields(sender: type[Message], instance: Message, **kwargs: Any) -> None:
+    sealed.after_save(instance)

@@ -10,16 +10,15 @@ inbox page costs one RSA operation per message once per process.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from django.db import models
 from django.utils.translation import gettext
 
 from sealbox.vault import seal
@@ -81,15 +80,46 @@ def reveal(message: Message) -> None:
     message.__dict__.update(values)
 
 
-@contextlib.contextmanager
-def blanked(message: Message) -> Iterator[None]:
-    """The content fields empty while the row is written, then back as they were."""
-    kept = {name: message.__dict__.get(name) for name in FIELDS if name in message.__dict__}
-    message.__dict__.update({name: _BLANK[name] for name in kept})
-    try:
-        yield
-    finally:
-        message.__dict__.update(kept)
+def blank_before_save(message: Message) -> None:
+    """pre_save: the content fields go to the database only inside the sealed summary.
+
+    A signal, not a save() override, so that every way of saving, loaddata's
+    raw saves included, keeps them out. after_save() puts them back.
+    """
+    if message.__dict__.get("sealed_summary"):
+        kept = {name: message.__dict__[name] for name in FIELDS if name in message.__dict__}
+        message.__dict__["_sealed_kept"] = kept
+        message.__dict__.update({name: _BLANK[name] for name in kept})
+
+
+def after_save(message: Message) -> None:
+    message.__dict__.update(message.__dict__.pop("_sealed_kept", {}))
+
+
+class SealedFieldMixin:
+    """A content field: as stored (empty) to serialisers and forms when the row is sealed.
+
+    `sealbox dumpdata` then writes the sealed summary, not what it says.
+    """
+
+    attname: str
+
+    def value_from_object(self, obj: Any) -> Any:
+        if obj.__dict__.get("sealed_summary"):
+            return _BLANK[self.attname]
+        return super().value_from_object(obj)  # type: ignore[misc]
+
+
+class SealedCharField(SealedFieldMixin, models.CharField):
+    pass
+
+
+class SealedTextField(SealedFieldMixin, models.TextField):
+    pass
+
+
+class SealedDateTimeField(SealedFieldMixin, models.DateTimeField):
+    pass
 
 
 def clear_cache() -> None:

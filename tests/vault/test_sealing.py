@@ -226,3 +226,22 @@ def test_one_damaged_summary_spoils_only_its_own_row(
     assert f"message {bad.id}: its sealed summary does not open" in caplog.text
     # The worker's round still notifies both recipients.
     assert notify.send_due() == 2
+
+
+def test_dumpdata_and_loaddata_keep_the_content_sealed(
+    encryption: Vault, alice: User, tmp_path: Path
+) -> None:
+    message = deliver_to(alice, make_message(subject="Not in any dump"))
+    dump = tmp_path / "dump.json"
+    call_command("dumpdata", "mailstore", output=str(dump))
+    assert "Not in any dump" not in dump.read_text()
+    assert '"subject": ""' in dump.read_text() and '"sealed_summary": "' in dump.read_text()
+    # A dump written with the content in its columns is loaded without it.
+    text = dump.read_text().replace('"subject": ""', '"subject": "Loaded in the clear"')
+    dump.write_text(text)
+    call_command("loaddata", str(dump), verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT subject FROM mailstore_message")
+        assert cursor.fetchall() == [("",)]
+    forget_everything()
+    assert Message.objects.get(id=message.id).subject == "Not in any dump"
