@@ -79,7 +79,10 @@ def _when_ready(server: Any) -> None:
             log.info("storage key unlocked; starting workers that hold it")
             os.kill(master, signal.SIGHUP)
 
-        unlock.in_background(restart_workers)
+        def stop() -> None:
+            os.kill(master, signal.SIGTERM)
+
+        unlock.in_background(restart_workers, stop)
 
 
 def run(bind: str) -> None:

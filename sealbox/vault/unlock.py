@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from sealbox.vault import keys, seal
 
@@ -194,14 +195,24 @@ def wait_for_key() -> None:
     obtain_interactively()
 
 
-def in_background(then: Callable[[], None]) -> threading.Thread:
-    """wait_for_key() in a daemon thread, then call then()."""
+def in_background(then: Callable[[], None], fail: Callable[[], None]) -> threading.Thread:
+    """wait_for_key() in a daemon thread, then call then(); fail() if it never can.
+
+    A key that opens but belongs to none of the certificates, say, is a
+    configuration error: asking again would not help, staying locked would
+    hide it. fail() stops the process.
+    """
 
     def run() -> None:
         try:
             wait_for_key()
+        except ImproperlyConfigured as e:
+            log.error("cannot unlock the storage key: %s; stopping", e)
+            fail()
+            return
         except Exception:
-            log.exception("unlocking the storage key failed")
+            log.exception("unlocking the storage key failed; stopping")
+            fail()
             return
         then()
 

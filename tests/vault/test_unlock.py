@@ -474,3 +474,25 @@ def test_smtp_intake_stores_sealed_mail_without_the_private_key(
     assert blobs.read(message.blob).endswith(raw)
     assert "Waiting for the key password" not in output
     assert "Traceback" not in output
+
+
+def test_a_key_that_opens_but_fits_no_certificate_stops_serve_with_the_reason(
+    settings: Any, vault_files: Vault, tmp_path: Path
+) -> None:
+    command, calls, release = ask_command(tmp_path, [SERVICE_PASSWORD])
+    release.touch()
+    env = env_for(
+        settings.DATA_DIR,
+        vault_files,
+        SEALBOX_ENCRYPTION_CERTS=str(vault_files.escrow.cert),  # not the service key's
+        SEALBOX_ENCRYPTION_ASK_COMMAND=command,
+    )
+    argv = [*SEALBOX, "serve", "--http", f"127.0.0.1:{free_port()}"]
+    argv += ["--smtp", f"127.0.0.1:{free_port()}"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "cannot unlock the storage key" in done.stderr
+    assert "belongs to none of the certificates" in done.stderr
+    assert "stopping Sealbox" in done.stderr
+    assert len(asked(calls)) == 1  # asked once: typing it again would not help
+    assert SERVICE_PASSWORD not in done.stderr + done.stdout

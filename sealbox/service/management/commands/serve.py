@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandParser
 
 from sealbox.listen import split_host_port
@@ -37,6 +38,8 @@ class Child:
         env: dict[str, str] | None = None
         fds: tuple[int, ...] = ()
         if self.needs_key and settings.STORAGE_ENCRYPTION:
+            if self.key_pipe is not None:  # restarted before the password came
+                os.close(self.key_pipe)
             read_end, self.key_pipe = os.pipe()
             env, fds = {**os.environ, unlock.PASSWORD_FD_ENV: str(read_end)}, (read_end,)
         # It inherits stdout/stderr: one log stream.
@@ -65,6 +68,8 @@ class KeyHolder:
     def __init__(self) -> None:
         self.password: str | None = None
         self.lock = threading.Lock()
+        # Set when the key cannot be unlocked whatever is typed: a configuration error.
+        self.failed = threading.Event()
 
     def start(self, child: Child) -> None:
         with self.lock:
@@ -84,7 +89,12 @@ class KeyHolder:
             return
 
         def ask() -> None:
-            password = unlock.obtain_interactively()
+            try:
+                password = unlock.obtain_interactively()
+            except ImproperlyConfigured as e:
+                log.error("cannot unlock the storage key: %s; stopping Sealbox", e)
+                self.failed.set()
+                return
             with self.lock:
                 self.password = password
                 for child in children:
@@ -138,6 +148,9 @@ class Command(BaseCommand):
         exit_code = 0
         while not stopping:
             time.sleep(0.5)
+            if keys.failed.is_set():
+                stopping, exit_code = True, 2
+                break
             for child in children:
                 assert child.process is not None
                 code = child.process.poll()
