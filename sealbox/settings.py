@@ -243,9 +243,10 @@ WORKER_POLL_INTERVAL = env.duration("WORKER_POLL_INTERVAL", "2s")
 STORAGE_ENCRYPTION = env.bool("STORAGE_ENCRYPTION", False)
 ENCRYPTION_CERTS = env.path("ENCRYPTION_CERTS")
 ENCRYPTION_KEY = env.path("ENCRYPTION_KEY")
-# Taken out of the environment at once, so that no child process inherits it:
+# Taken out of os.environ at once, so that no child process inherits it:
 # `sealbox serve` hands it to the web and worker processes through a pipe, and
-# SMTP intake never gets it. Kept exactly as given (spaces are part of it).
+# its SMTP intake never gets it. (/proc/PID/environ still shows the environment
+# the process started with.) Kept exactly as given: spaces are part of it.
 ENCRYPTION_KEY_PASSWORD = os.environ.pop("SEALBOX_ENCRYPTION_KEY_PASSWORD", "") or None
 ENCRYPTION_KEY_PASSWORD_FILE = env.path("ENCRYPTION_KEY_PASSWORD_FILE")
 if ENCRYPTION_KEY_PASSWORD and ENCRYPTION_KEY_PASSWORD_FILE:
@@ -266,7 +267,10 @@ COMPOSE_ALLOWED_RECIPIENTS = [a.lower() for a in env.list("COMPOSE_ALLOWED_RECIP
 COMPOSE_PER_HOUR = env.int("COMPOSE_PER_HOUR", 20, minimum=0)
 READ_RECEIPTS = env.choice("READ_RECEIPTS", "requested", ("off", "requested", "always"))
 # Uploads above this size go to a temporary file rather than memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# With encryption at rest they stay in memory: a reply's attachments are content.
+FILE_UPLOAD_MAX_MEMORY_SIZE = (
+    (MAX_UPLOAD_MB + 1) * 1024 * 1024 if STORAGE_ENCRYPTION else 2 * 1024 * 1024
+)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Logging -------------------------------------------------------------------

@@ -79,8 +79,7 @@ def check_encryption(app_configs: Any, **kwargs: Any) -> list[Any]:
                 id="sealbox.E104",
             )
         )
-    warning = unlock.password_file_warning()
-    if warning:
+    for warning in unlock.password_file_warnings():
         problems.append(Warning(warning + ".", id="sealbox.W104"))
     if not settings.RELAY_URL:
         problems.append(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -20,6 +21,7 @@ import termios
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -34,21 +36,37 @@ PASSWORD_FD_ENV = "SEALBOX_KEY_PASSWORD_FD"  # noqa: S105 (a variable's name)
 RETRY_ASK_SECONDS = 5.0
 
 
-def password_file_warning() -> str | None:
-    path = settings.ENCRYPTION_KEY_PASSWORD_FILE
-    if path is None:
-        return None
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return (
-            f"SEALBOX_ENCRYPTION_KEY_PASSWORD_FILE {path} can be read by other users "
-            f"(mode {stat.filemode(mode)}); make it readable by the service only "
-            f"(chmod 600 {path})"
+def password_file_warnings() -> list[str]:
+    """The files holding the key password that users other than the service can read."""
+    files = []
+    if settings.ENCRYPTION_KEY_PASSWORD_FILE is not None:
+        files.append(
+            ("SEALBOX_ENCRYPTION_KEY_PASSWORD_FILE", Path(settings.ENCRYPTION_KEY_PASSWORD_FILE))
         )
-    return None
+    if settings.ENV_FILE and settings.ENCRYPTION_KEY_PASSWORD:
+        env_file = Path(settings.ENV_FILE)
+        try:
+            holds_it = _PASSWORD_LINE.search(env_file.read_text(encoding="utf-8")) is not None
+        except OSError:
+            holds_it = False
+        if holds_it:
+            files.append(("SEALBOX_ENV_FILE", env_file))
+    warnings = []
+    for name, path in files:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append(
+                f"{name} {path} holds the key password and can be read by other users "
+                f"(mode {stat.filemode(mode)}); make it readable by the service only "
+                f"(chmod 600 {path})"
+            )
+    return warnings
+
+
+_PASSWORD_LINE = re.compile(r"^\s*(export\s+)?SEALBOX_ENCRYPTION_KEY_PASSWORD\s*=", re.MULTILINE)
 
 
 def prompt() -> str:
@@ -97,6 +115,11 @@ def ask() -> str | None:
             log.error(
                 "the ask command %s gave no password (exit %d)", command[0], asking.returncode
             )
+            if command[0].endswith("systemd-ask-password") and os.geteuid() != 0:
+                log.error(
+                    "only root may ask through systemd's password agents: see "
+                    "docs/encryption.md for SEALBOX_ENCRYPTION_ASK_COMMAND with sudo"
+                )
             return None
         return answer
     return _ask_terminal()

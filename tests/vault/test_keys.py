@@ -158,3 +158,30 @@ def test_the_check_command_prints_the_reasons(vault_files: Vault, tmp_path: Path
     done = subprocess.run([*SEALBOX, "check"], capture_output=True, text=True, env=env)
     assert done.returncode == 1
     assert "sealbox.E102" in done.stderr and "nowhere.pem" in done.stderr
+
+
+def test_an_env_file_holding_the_password_must_be_private_too(
+    encryption: Vault, settings: Any, tmp_path: Path
+) -> None:
+    env_file = tmp_path / "sealbox.env"
+    env_file.write_text(f'SEALBOX_ENCRYPTION_KEY_PASSWORD="{encryption.service.password}"\n')
+    env_file.chmod(0o644)
+    settings.ENV_FILE = str(env_file)
+    warning = ids(settings)["sealbox.W104"]
+    assert f"SEALBOX_ENV_FILE {env_file} holds the key password" in warning
+    env_file.chmod(0o600)
+    assert "sealbox.W104" not in ids(settings)
+
+
+def test_with_encryption_uploads_stay_in_memory(vault_files: Vault, tmp_path: Path) -> None:
+    from tests.conftest import process_env
+
+    def upload_limit(**extra: str) -> int:
+        code = "from django.conf import settings; print(settings.FILE_UPLOAD_MAX_MEMORY_SIZE)"
+        env = process_env(tmp_path, SEALBOX_MAX_UPLOAD_MB="25", **extra)
+        done = subprocess.run([*SEALBOX, "shell", "-c", code], env=env, capture_output=True)
+        return int(done.stdout.split()[-1])
+
+    # A reply's attachments are content: no temporary file for them on the disk.
+    assert upload_limit(SEALBOX_STORAGE_ENCRYPTION="on") > 25 * 1024 * 1024
+    assert upload_limit() == 2 * 1024 * 1024

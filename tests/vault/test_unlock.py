@@ -392,7 +392,7 @@ def test_check_warns_when_others_can_read_the_password_file(
 
     said = check()
     assert "sealbox.W104" in said
-    assert f"{secret} can be read by other users" in said
+    assert f"{secret} holds the key password and can be read by other users" in said
     assert "chmod 600" in said
 
     secret.chmod(0o600)
