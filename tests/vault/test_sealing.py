@@ -213,7 +213,7 @@ def test_one_damaged_summary_spoils_only_its_own_row(
     encryption: Vault, alice: User, bob: User, reader: Any, caplog: Any
 ) -> None:
     settings.NOTIFY_INTERVAL = 0
-    good = deliver_to(alice, make_message(subject="Still readable"))
+    deliver_to(alice, make_message(subject="Still readable"))
     bad = deliver_to(alice, make_message(subject="Damaged"))
     deliver_to(bob, make_message(subject="For Bob"))
     escrow_only = seal.recipients(encryption.escrow.cert)
