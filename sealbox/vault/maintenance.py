@@ -64,6 +64,7 @@ class Progress:
         self.tty = self.stream.isatty()
         self.started = self.shown = time.monotonic()
         self.step = max(1, total // 10)
+        self.printed = -1
 
     def advance(self, count: int = 1) -> None:
         self.done += count
@@ -75,6 +76,7 @@ class Progress:
         elif not self.tty and (self.done % self.step == 0):
             self.stream.write(self.line() + "\n")
             self.stream.flush()
+            self.printed = self.done
 
     def line(self) -> str:
         share = 100 * self.done // self.total if self.total else 100
@@ -82,8 +84,9 @@ class Progress:
         return f"{self.what}: {self.done}/{self.total} ({share}%), {rate:.0f}/s"
 
     def finish(self) -> None:
-        self.stream.write(("\r" if self.tty else "") + self.line() + "\n")
-        self.stream.flush()
+        if self.tty or self.printed != self.done:
+            self.stream.write(("\r" if self.tty else "") + self.line() + "\n")
+            self.stream.flush()
 
 
 def _pending_ids(pending: Q) -> Iterator[uuid.UUID]:
