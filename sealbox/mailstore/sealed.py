@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("subject", "from_name", "from_address", "to_display", "sent_date", "message_id")
+# The content fields, as the database keeps them when they are sealed.
 _BLANK: dict[str, Any] = {
     "message_id": "",
     "subject": "",
@@ -37,9 +37,15 @@ _BLANK: dict[str, Any] = {
     "to_display": "",
     "sent_date": None,
 }
+FIELDS = tuple(_BLANK)
 CACHE_SIZE = 50_000
 _cache: OrderedDict[uuid.UUID, dict[str, Any]] = OrderedDict()
 _cache_lock = threading.Lock()
+
+
+def blank_columns() -> dict[str, Any]:
+    """The content columns as a sealed row has them (for QuerySet.update)."""
+    return dict(_BLANK)
 
 
 def seal_fields(values: dict[str, Any], to: seal.Recipients | None = None) -> bytes:

@@ -32,7 +32,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
         os.unlink(probe)
     except OSError:
         problems.append("data directory not writable")
-    if settings.STORAGE_ENCRYPTION and not seal.unlocked():
+    if seal.locked():
         problems.append("locked")
     if problems:
         response = HttpResponse("; ".join(problems) + "\n", status=503, content_type="text/plain")

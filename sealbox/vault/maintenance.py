@@ -89,18 +89,18 @@ class Progress:
             self.stream.flush()
 
 
-def _pending_ids(pending: Q) -> Iterator[uuid.UUID]:
-    """Ids of messages matching pending, in batches by id (new ones included)."""
+def _in_batches(matching: Q, *fields: str) -> Iterator[dict[str, Any]]:
+    """Rows of the messages matching, by id, a batch per query (new ones included)."""
     after: uuid.UUID | None = None
     while True:
-        qs = Message.objects.filter(pending).order_by("id")
+        qs = Message.objects.filter(matching).order_by("id")
         if after is not None:
             qs = qs.filter(id__gt=after)
-        ids = list(qs.values_list("id", flat=True)[:BATCH])
-        if not ids:
+        rows = list(qs.values("id", *fields)[:BATCH])
+        if not rows:
             return
-        yield from ids
-        after = ids[-1]
+        yield from rows
+        after = rows[-1]["id"]
 
 
 def _content(row: dict[str, Any]) -> dict[str, Any]:
@@ -128,12 +128,7 @@ def reseal(message_id: uuid.UUID, to: seal.Recipients) -> bool:
         switched = Message.objects.filter(id=message_id, blob=old).update(
             blob=new,
             sealed_summary=sealed.seal_fields(content, to),
-            subject="",
-            from_name="",
-            from_address="",
-            to_display="",
-            sent_date=None,
-            message_id="",
+            **sealed.blank_columns(),
         )
         if switched:
             transaction.on_commit(lambda: blobs.delete(old))
@@ -199,7 +194,8 @@ def _reseal_all(pending: Q, to: seal.Recipients, what: str, stream: IO[str] | No
     outcome = Outcome()
     progress = Progress(what, Message.objects.filter(pending).count(), stream)
     try:
-        for message_id in _pending_ids(pending):
+        for row in _in_batches(pending):
+            message_id = row["id"]
             try:
                 outcome.changed += reseal(message_id, to)
             except _UNREADABLE as e:
@@ -295,14 +291,8 @@ def verify(stream: IO[str] | None = None) -> Report:
     report = Report()
     configured = seal.recipients().set_id if seal.sealing_to() else None
     progress = Progress("verifying", Message.objects.count(), stream)
-    for message_id in _pending_ids(Q()):
-        row = (
-            Message.objects.filter(id=message_id)
-            .values("blob", "sealed_summary", "owner__email", *sealed.FIELDS)
-            .first()
-        )
-        if row is None:
-            continue
+    for row in _in_batches(Q(), "blob", "sealed_summary", "owner__email", *sealed.FIELDS):
+        message_id = row["id"]
         report.checked += 1
         progress.advance()
         blob = row["blob"]

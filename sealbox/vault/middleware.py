@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
@@ -41,11 +40,7 @@ class LockedMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if (
-            settings.STORAGE_ENCRYPTION
-            and not request.path.startswith(_OPEN_WHILE_LOCKED)
-            and not seal.unlocked()
-        ):
+        if not request.path.startswith(_OPEN_WHILE_LOCKED) and seal.locked():
             return locked_page(request)
         return self.get_response(request)
 

@@ -173,14 +173,14 @@ def require_key_file() -> None:
         raise ImproperlyConfigured(f"SEALBOX_ENCRYPTION_KEY: cannot read {path}")
 
 
-def unlock_configured() -> bool:
-    """Unlock with the configured password if there is one; False when there is none.
+def unlock_configured() -> str | None:
+    """Unlock with the configured password and return it; None when none is configured.
 
     A configured password that is wrong is a configuration error.
     """
     password = configured_password()
     if password is None:
-        return False
+        return None
     try:
         unlock(password)
     except keys.WrongPassword:
@@ -193,11 +193,16 @@ def unlock_configured() -> bool:
             f"the password from {source} does not open SEALBOX_ENCRYPTION_KEY "
             f"{settings.ENCRYPTION_KEY}"
         ) from None
-    return True
+    return password
 
 
 def held() -> bool:
     return _unlocked is not None
+
+
+def locked() -> bool:
+    """Encryption at rest is on and this process cannot open sealed data (yet)."""
+    return bool(settings.STORAGE_ENCRYPTION) and not unlocked()
 
 
 def unlocked() -> bool:
@@ -207,11 +212,8 @@ def unlocked() -> bool:
         return True
     if _lazy_failed:
         return False
-    with _lock:
-        if _unlocked is not None:
-            return True
     try:
-        return unlock_configured()
+        return unlock_configured() is not None
     except ImproperlyConfigured as e:
         _lazy_failed = True
         log.error("cannot unlock the storage key: %s", e)

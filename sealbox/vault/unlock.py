@@ -206,7 +206,7 @@ def wait_for_key() -> None:
     if not settings.STORAGE_ENCRYPTION or seal.held():
         return
     seal.require_key_file()
-    if seal.unlock_configured():
+    if seal.unlock_configured() is not None:
         return
     handed = _from_pipe()
     if handed is not None:
@@ -229,12 +229,11 @@ def in_background(then: Callable[[], None], fail: Callable[[], None]) -> threadi
     def run() -> None:
         try:
             wait_for_key()
-        except ImproperlyConfigured as e:
-            log.error("cannot unlock the storage key: %s; stopping", e)
-            fail()
-            return
-        except Exception:
-            log.exception("unlocking the storage key failed; stopping")
+        except Exception as e:
+            if isinstance(e, ImproperlyConfigured):
+                log.error("cannot unlock the storage key: %s; stopping", e)
+            else:
+                log.exception("unlocking the storage key failed; stopping")
             fail()
             return
         then()

@@ -79,9 +79,8 @@ class KeyHolder:
         if not settings.STORAGE_ENCRYPTION:
             return
         seal.require_key_file()
-        if seal.unlock_configured():
-            # A wrong password was a configuration error, said before anything started.
-            self.password = seal.configured_password()
+        # A wrong password is a configuration error, said before anything starts.
+        self.password = seal.unlock_configured()
 
     def ask_if_needed(self, children: list[Child]) -> None:
         """Ask an administrator in the background: SMTP intake runs meanwhile."""
