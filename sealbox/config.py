@@ -149,6 +149,18 @@ class Env:
             value = default
         return [item.strip() for item in re.split(r"[,\s]+", value) if item.strip()]
 
+    def int_list(
+        self, name: builtins.str, default: builtins.str, minimum: builtins.int = 0
+    ) -> builtins.list[builtins.int]:
+        numbers = []
+        for item in self.list(name, default):
+            if not item.isdigit() or int(item) < minimum:
+                raise ConfigError(
+                    f"{PREFIX}{name}: expected whole numbers of at least {minimum}, got {item!r}"
+                )
+            numbers.append(int(item))
+        return numbers
+
     def choice(
         self, name: builtins.str, default: builtins.str, choices: tuple[builtins.str, ...]
     ) -> builtins.str:

@@ -76,6 +76,10 @@ INSTALLED_APPS = [
     "sealbox.service",
     "sealbox.portal",
     "sealbox.vault",
+    "sealbox.housekeeping",
+    "sealbox.operator",
+    # After the project's apps, so that their templates come first.
+    "django.contrib.admin",
 ]
 
 MIDDLEWARE = [
@@ -257,6 +261,25 @@ if ENCRYPTION_KEY_PASSWORD and ENCRYPTION_KEY_PASSWORD_FILE:
 # How to ask an administrator for the password when none is configured; empty:
 # systemd-ask-password under systemd, else the terminal.
 ENCRYPTION_ASK_COMMAND = env.str("ENCRYPTION_ASK_COMMAND")
+
+# --- Retention, quotas and clean-up (sealbox/housekeeping) ------------------------
+# Days a message is kept after it arrived (0: for ever), and the periods a
+# recipient may choose instead in their settings.
+RETENTION_DAYS = env.int("RETENTION_DAYS", 90, minimum=0)
+RETENTION_CHOICES = sorted(set(env.int_list("RETENTION_CHOICES", "7,30,90,365", minimum=1)))
+CLEANUP_INTERVAL = env.duration("CLEANUP_INTERVAL", "1h")
+# Accounts that never activated and hold no message are removed this long after
+# they were created.
+UNUSED_ACCOUNT_DAYS = env.int("UNUSED_ACCOUNT_DAYS", 30, minimum=1)
+# Days before unread messages are removed that their recipient is reminded (0: never).
+EXPIRY_REMINDER_DAYS = env.int("EXPIRY_REMINDER_DAYS", 3, minimum=0)
+# Storage per mailbox in MiB (0: no limit), received and sent mail together.
+QUOTA_MB = env.int("QUOTA_MB", 1024, minimum=0)
+# What intake answers for a mailbox without room: a bounce (552 5.2.2) or "try later" (452 4.2.2).
+QUOTA_FULL_REPLY = env.choice("QUOTA_FULL_REPLY", "permanent", ("permanent", "temporary"))
+QUOTA_WARN_PERCENT = 80
+# Operators must have two-factor sign-in to use the admin site.
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", True)
 
 # --- What recipients send: replies, new messages, read receipts ----------------
 REPLY_FROM = env.choice("REPLY_FROM", "portal", ("portal", "user"))

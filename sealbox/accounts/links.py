@@ -63,9 +63,14 @@ def send_link(address: str) -> bool:
             token = LinkToken.issue(user, LinkToken.Purpose.RESET)
             emails.reset(user.email, _context(user.email, LinkToken.Purpose.RESET, token))
         else:
-            token = LinkToken.issue(user, LinkToken.Purpose.ACTIVATE)
-            emails.activation(user.email, _context(user.email, LinkToken.Purpose.ACTIVATE, token))
+            send_activation(user)
     return True
+
+
+def send_activation(user: User) -> None:
+    """Queue a new activation link to the account; call inside a transaction."""
+    token = LinkToken.issue(user, LinkToken.Purpose.ACTIVATE)
+    emails.activation(user.email, _context(user.email, LinkToken.Purpose.ACTIVATE, token))
 
 
 def password_changed(user: User) -> None:

@@ -77,6 +77,22 @@ class User(AbstractBaseUser, PermissionsMixin):
     totp_last_step = models.BigIntegerField(default=0, editable=False)
     # Part of every session's check: raising it ends all sessions at once.
     session_generation = models.PositiveIntegerField(default=0, editable=False)
+    # Storage (sealbox/housekeeping): None takes the operator's default.
+    quota_mb = models.PositiveIntegerField(
+        _("quota (MiB)"), null=True, blank=True, help_text=_("Empty: the default; 0: no limit.")
+    )
+    retention_days = models.PositiveIntegerField(
+        _("keep messages for (days)"), null=True, blank=True
+    )
+    expiry_reminders = models.BooleanField(
+        _("reminders before unread mail is removed"), default=True
+    )
+    # Bytes of every message stored for this account, kept in step with its
+    # messages in the same transactions (housekeeping/quota.py).
+    usage_bytes = models.BigIntegerField(_("storage used (bytes)"), default=0, editable=False)
+    # When the recipient was told that mail was refused for a full mailbox;
+    # cleared once there is room again, so they are told once per time it fills.
+    quota_full_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -94,6 +110,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_activated(self) -> bool:
         return self.activated_at is not None
+
+    @property
+    def quota_bytes(self) -> int | None:
+        """The storage this account may use; None for no limit."""
+        mb = settings.QUOTA_MB if self.quota_mb is None else self.quota_mb
+        return mb * 1024 * 1024 if mb else None
+
+    @property
+    def effective_retention_days(self) -> int:
+        """Days messages are kept (0: for ever): the account's choice or the default."""
+        return settings.RETENTION_DAYS if self.retention_days is None else self.retention_days
 
     @property
     def may_compose(self) -> bool:

@@ -21,10 +21,11 @@ from django.utils import timezone
 
 from sealbox import addresses
 from sealbox.accounts.models import User
+from sealbox.housekeeping import quota
 from sealbox.mailstore import blobs, sealed
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import Summary, summarize
-from sealbox.outbound import notify
+from sealbox.outbound import bounces, notify
 from sealbox.vault import seal
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,23 @@ def temporary_failure(
     text: str = "Temporary local problem, please try again later",
 ) -> DeliveryError:
     return DeliveryError(451, "4.3.0", text, temporary=True)
+
+
+class MailboxFull(DeliveryError):
+    """No room in the recipients' mailboxes: SEALBOX_QUOTA_FULL_REPLY says bounce or try later."""
+
+    def __init__(self, full: Sequence[str]) -> None:
+        names = ", ".join(f"<{a}>" for a in full)
+        text = (
+            f"{names}: the recipient's secure mailbox is full"
+            if len(full) == 1
+            else f"{names}: the recipients' secure mailboxes are full"
+        )
+        if settings.QUOTA_FULL_REPLY == "temporary":
+            super().__init__(452, "4.2.2", text, temporary=True)
+        else:
+            super().__init__(552, "5.2.2", text, temporary=False)
+        self.full = list(full)
 
 
 @dataclass
@@ -138,6 +156,12 @@ def _index(
     )
 
 
+def check_room(address: str, size: int) -> None:
+    """Raise MailboxFull if the address's mailbox has no room for `size` bytes (at RCPT time)."""
+    if not quota.has_room(address, size):
+        raise MailboxFull([address])
+
+
 def store_sent(owner: User, data: bytes) -> Message:
     """Keep a copy of what a recipient sent from the portal in their Sent folder.
 
@@ -148,6 +172,7 @@ def store_sent(owner: User, data: bytes) -> Message:
     rel = blobs.write(message_id, (data,))
     blobs.sync_dirs([rel])
     try:
+        quota.add(owner.pk, len(data))
         return _index(
             owner, message_id, rel, len(data), timezone.now(), owner.email, summarize(data),
             folder=Message.Folder.SENT,
@@ -162,11 +187,18 @@ def deliver(
     recipients: Sequence[str],
     data: bytes,
     trace: Trace | None = None,
+    *,
+    bounce_full: bool = True,
 ) -> list[Message]:
-    """Store data for every recipient; return the stored messages.
+    """Store data for every recipient with room; return the stored messages.
 
     Raises DeliveryError when nothing was stored: permanent for a recipient we
-    never accept, temporary for a disk or database problem.
+    never accept, temporary for a disk or database problem, MailboxFull when
+    no recipient has room. When only some have room, the message is stored
+    for those and (with a permanent SEALBOX_QUOTA_FULL_REPLY and bounce_full)
+    the sender is sent a delivery report for the others; otherwise nothing is
+    stored and MailboxFull names the full mailboxes. Recipients refused for a
+    full mailbox are told by email, once until they have room again.
     """
     trace = trace or Trace(protocol="local")
     unique: dict[str, None] = {}
@@ -179,6 +211,7 @@ def deliver(
     eol = _line_ending(data)
     now = timezone.now()
     written: list[str] = []
+    full: list[User] = []
     committing = False
     try:
         plans = []
@@ -195,10 +228,24 @@ def deliver(
         with transaction.atomic():
             for rcpt, message_id, rel, size in plans:
                 owner, _ = User.objects.recipient(rcpt)
+                if not quota.reserve(owner.pk, size):
+                    full.append(owner)
+                    continue
                 message = _index(owner, message_id, rel, size, now, mail_from, summary)
                 notify.message_arrived(owner, message)
                 stored.append(message)
+            if full:
+                partial = stored and bounce_full and settings.QUOTA_FULL_REPLY == "permanent"
+                if not partial:
+                    raise MailboxFull([u.email for u in full])
+                bounces.mailbox_full(mail_from, [u.email for u in full], summary, trace)
             committing = True
+    except MailboxFull as e:
+        for rel in written:
+            blobs.delete(rel)
+        log.warning("delivery from <%s> refused: %s", mail_from, e.text)
+        _tell_full(full)
+        raise
     except Exception as e:
         # A failed COMMIT may still have reached the database: then the files
         # stay (an unreferenced file is harmless, a row without its file is not).
@@ -212,6 +259,17 @@ def deliver(
             e,
         )
         raise temporary_failure() from e
+    if full:
+        kept = {m.blob for m in stored}
+        for rel in written:
+            if rel not in kept:
+                blobs.delete(rel)
+        log.warning(
+            "delivery from <%s>: mailbox full for %s; the sender is sent a delivery report",
+            mail_from,
+            ", ".join(u.email for u in full),
+        )
+        _tell_full(full)
     for message in stored:
         log.info(
             "stored message %s for %s: %d bytes from <%s> message-id %s",
@@ -222,3 +280,12 @@ def deliver(
             summary.message_id or "-",
         )
     return stored
+
+
+def _tell_full(users: list[User]) -> None:
+    """Tell recipients whose mailbox was full; a failure here must not change the reply."""
+    for user in users:
+        try:
+            quota.tell_full(user)
+        except Exception as e:  # the reply to the sender stands whatever happens here
+            log.error("could not queue the mailbox-full email for account %s: %s", user.pk, e)

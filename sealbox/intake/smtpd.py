@@ -17,7 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
 from django.db import close_old_connections
 
-from sealbox.intake.delivery import DeliveryError, Trace, check_recipient, deliver
+from sealbox.intake.delivery import DeliveryError, Trace, check_recipient, check_room, deliver
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,12 @@ class DeliveryHandler:
         if len(envelope.rcpt_tos) >= settings.SMTP_MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients, send the rest in another transaction"
         try:
-            check_recipient(address)
+            normalized = check_recipient(address)
+            # A full mailbox is refused here, for this recipient alone, when
+            # it cannot take the size the client declared (or any more at all).
+            await asyncio.get_running_loop().run_in_executor(
+                self.executor, _check_room_in_thread, normalized, _declared_size(envelope)
+            )
         except DeliveryError as e:
             log.info("refused recipient <%s>: %s", address, e.text)
             return e.smtp_reply
@@ -105,6 +110,23 @@ class DeliveryHandler:
             return e.smtp_reply
         ids = " ".join(m.id.hex[:12] for m in stored)
         return f"250 2.0.0 Stored for {len(stored)} recipient(s) as {ids}"
+
+
+def _declared_size(envelope: Envelope) -> int:
+    """The SIZE= the client gave in MAIL FROM (RFC 1870), or 1: the message is not empty."""
+    for option in envelope.mail_options:
+        name, _, value = option.partition("=")
+        if name.upper() == "SIZE" and value.isdigit():
+            return max(int(value), 1)
+    return 1
+
+
+def _check_room_in_thread(address: str, size: int) -> None:
+    close_old_connections()
+    try:
+        check_room(address, size)
+    finally:
+        close_old_connections()
 
 
 def _protocol(session: Session, envelope: Envelope) -> str:

@@ -3,28 +3,41 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from sealbox.housekeeping import quota
 from sealbox.mailstore import blobs, sealed
 
 
 class MessageManager(models.Manager["Message"]):
-    def delete_messages(self, qs: models.QuerySet[Message]) -> int:
-        """Delete messages for good: rows now, their files once that has committed.
+    def delete_messages(self, qs: models.QuerySet[Message], *, skip_locked: bool = False) -> int:
+        """Delete messages for good: rows and their owners' usage now, files once that commits.
 
-        A crash between the two leaves only an unreferenced file behind.
+        A crash between the two leaves only an unreferenced file behind (the
+        clean-up sweeps those). With skip_locked, messages another transaction
+        is deleting are left to it rather than waited for.
         """
         with transaction.atomic():
-            doomed = list(qs.select_for_update().values_list("id", "blob"))
-            Message.objects.filter(id__in=[pk for pk, _ in doomed]).delete()
-            blob_names = [blob for _, blob in doomed]
+            locked = qs.select_for_update(
+                skip_locked=skip_locked and connection.features.has_select_for_update_skip_locked
+            )
+            doomed = list(locked.values_list("id", "blob", "owner_id", "size"))
+            if not doomed:
+                return 0
+            Message.objects.filter(id__in=[row[0] for row in doomed]).delete()
+            freed: dict[int, int] = defaultdict(int)
+            for _, _, owner_id, size in doomed:
+                freed[owner_id] += size
+            quota.release(freed)
+            blob_names = [row[1] for row in doomed]
 
             def remove_files() -> None:
                 for name in blob_names:
@@ -59,6 +72,8 @@ class Message(models.Model):
     attachment_count = models.PositiveIntegerField(default=0)
     read_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    # Whether its recipient was reminded, unread, that it is about to be removed.
+    expiry_reminded = models.BooleanField(default=False)
     # With encryption at rest: the content fields above, sealed (mailstore/sealed.py).
     sealed_summary = models.BinaryField(null=True, blank=True, editable=False)
 
@@ -67,7 +82,11 @@ class Message(models.Model):
     class Meta:
         # The inbox's order, newest first with the id as a tie-breaker: no sort step.
         indexes = [
-            models.Index(fields=["owner", "folder", "-received_at", "-id"], name="msg_owner_folder")
+            models.Index(
+                fields=["owner", "folder", "-received_at", "-id"], name="msg_owner_folder"
+            ),
+            # Retention clean-up: the oldest messages first.
+            models.Index(fields=["received_at"], name="msg_received"),
         ]
 
     def __str__(self) -> str:

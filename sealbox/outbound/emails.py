@@ -35,6 +35,11 @@ def build(
     return msg
 
 
+def send(name: str, context: dict[str, Any], to: str) -> OutgoingEmail:
+    """Queue the email of template `name` to one address."""
+    return queue.enqueue(build(name, context, to), kind=name, recipients=[to])
+
+
 def notification(to: str, context: dict[str, Any]) -> OutgoingEmail:
     return queue.enqueue(build("notification", context, to), kind="notification", recipients=[to])
 

@@ -24,7 +24,8 @@ from django.utils.translation import gettext as _
 
 from sealbox import addresses
 from sealbox.accounts.models import User
-from sealbox.intake.delivery import DeliveryError, deliver, store_sent
+from sealbox.housekeeping import quota
+from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver, store_sent
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import message_id, parse_headers
@@ -303,12 +304,26 @@ def send(
     try:
         with transaction.atomic():
             check_rate(user)
+            # The copy in Sent counts towards the sender's own storage.
+            if not quota.has_room(user.email, len(data)):
+                raise SendError(
+                    _(
+                        "Your mailbox is full, so no copy of this message could be kept. "
+                        "Delete some messages to make room, then send it again."
+                    )
+                )
             if internal:
                 queue.enqueue(msg, kind=kind, recipients=internal, mail_from=envelope, data=data)
             if outside:
-                deliver(user.email, outside, data)
+                deliver(user.email, outside, data, bounce_full=False)
             sent = store_sent(user, data)
             SendRecord.objects.create(user=user)
+    except MailboxFull as e:
+        log.warning("%s from %s not sent: %s", kind, user.email, e.text)
+        raise SendError(
+            _("Not sent: the secure mailbox of %(addresses)s is full.")
+            % {"addresses": ", ".join(e.full)}
+        ) from e
     except DeliveryError as e:
         log.error("%s from %s not sent: %s", kind, user.email, e.text)
         raise SendError(_("Your message could not be sent just now. Please try again.")) from e

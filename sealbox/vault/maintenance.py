@@ -137,7 +137,7 @@ def reseal(message_id: uuid.UUID, to: seal.Recipients) -> bool:
     return bool(switched)
 
 
-def _stored_files() -> Iterator[tuple[dict[uuid.UUID, str], dict[uuid.UUID, list[str]]]]:
+def stored_files() -> Iterator[tuple[dict[uuid.UUID, str], dict[uuid.UUID, list[str]]]]:
     """Per directory of the blob store: the rows' current files, and the files there by id."""
     root = blobs.root() / blobs.MESSAGES
     if not root.is_dir():
@@ -165,7 +165,7 @@ def sweep_superseded() -> int:
     """
     blobs.clear_stale_tmp()
     removed = 0
-    for current, files in _stored_files():
+    for current, files in stored_files():
         for message_id, rels in files.items():
             if message_id not in current:
                 continue
@@ -315,6 +315,6 @@ def verify(stream: IO[str] | None = None) -> Report:
             continue
         report.problems.append(Problem(message_id, row["owner__email"], blob, reason))
     progress.finish()
-    for current, files in _stored_files():
+    for current, files in stored_files():
         report.orphans += sum(len(rels) for mid, rels in files.items() if mid not in current)
     return report

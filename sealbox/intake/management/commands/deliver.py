@@ -7,12 +7,13 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from sealbox.intake.delivery import DeliveryError, Trace, deliver
+from sealbox.intake.delivery import DeliveryError, MailboxFull, Trace, deliver
 
 # sysexits.h, as Postfix's pipe(8) understands them.
 EX_OK = 0
 EX_DATAERR = 65
 EX_NOUSER = 67
+EX_CANTCREAT = 73
 EX_TEMPFAIL = 75
 
 log = logging.getLogger("sealbox.intake.deliver")
@@ -21,7 +22,7 @@ log = logging.getLogger("sealbox.intake.deliver")
 class Command(BaseCommand):
     help = (
         "Deliver one message read from standard input to the recipients' mailboxes. "
-        "Exit 0 delivered, 75 temporary failure, 65 or 67 permanent failure."
+        "Exit 0 delivered, 75 temporary failure, 65, 67 or 73 (mailbox full) permanent failure."
     )
     # A problem elsewhere (say the SMTP certificate) must not bounce mail:
     # the MTA takes a failed system check's exit status 1 as permanent.
@@ -54,6 +55,8 @@ class Command(BaseCommand):
             if e.temporary:
                 return self.fail(EX_TEMPFAIL, f"{e.status} {e.text}{_cause(e.__cause__)}")
             code = EX_NOUSER if e.status.startswith("5.1") else EX_DATAERR
+            if isinstance(e, MailboxFull):
+                code = EX_CANTCREAT
             return self.fail(code, f"{e.status} {e.text}")
         except Exception as e:  # e.g. the database is unreachable before deliver() began
             log.error("delivery failed: %s", e)

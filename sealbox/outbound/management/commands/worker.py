@@ -11,21 +11,17 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from sealbox.accounts import activity, throttle
+from sealbox.housekeeping import reminders, retention
 from sealbox.outbound import notify, queue
 from sealbox.vault import unlock
 
 log = logging.getLogger("sealbox.outbound.worker")
 
-HOUSEKEEPING_EVERY = 3600
-
 
 def housekeeping() -> None:
-    """Hourly: forget activity older than SEALBOX_AUDIT_DAYS and failure counts that ran out."""
-    removed = activity.prune()
-    throttle.prune()
-    if removed:
-        log.info("activity log: %d entries older than the audit period removed", removed)
+    """Every SEALBOX_CLEANUP_INTERVAL: retention clean-up, old activity, expiry reminders."""
+    retention.cleanup()
+    reminders.send_due()
 
 
 def _guarded(job: Callable[[], int | None]) -> int:
@@ -54,7 +50,7 @@ class Command(BaseCommand):
         last_housekeeping = 0.0
         while not stop.is_set():
             close_old_connections()
-            if time.monotonic() - last_housekeeping >= HOUSEKEEPING_EVERY:
+            if time.monotonic() - last_housekeeping >= settings.CLEANUP_INTERVAL:
                 last_housekeeping = time.monotonic()
                 _guarded(housekeeping)
             # Each job on its own: one failing (a database outage, a damaged

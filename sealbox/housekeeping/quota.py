@@ -1,0 +1,139 @@
+"""Storage quotas: how much each mailbox holds, and whether a message still fits.
+
+An account's usage (User.usage_bytes) is the stored size of all its messages,
+received and sent. It changes only in the transaction that adds or removes a
+message, by a single UPDATE of the account's row, so it is exact under any
+number of concurrent deliveries and deletions; `sealbox quota recalc` rebuilds
+it from the messages should it ever drift (a restored backup, say).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import BigIntegerField, Case, F, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+from sealbox.accounts.models import User
+from sealbox.outbound import emails
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+
+
+def limit_expression() -> Case:
+    """The account's quota in bytes as a database expression (0: no limit)."""
+    return Case(
+        When(quota_mb__isnull=True, then=Value(settings.QUOTA_MB * MIB)),
+        default=F("quota_mb") * MIB,
+        output_field=BigIntegerField(),
+    )
+
+
+def fits(size: int) -> Q:
+    """Accounts with room for `size` more bytes (or no limit)."""
+    return Q(_limit=0) | Q(_limit__gte=F("usage_bytes") + size)
+
+
+def reserve(user_id: int, size: int) -> bool:
+    """Add a new message's size to the account's usage if it fits; False if it does not.
+
+    One conditional UPDATE: the check and the addition cannot be split by a
+    concurrent delivery. Call inside the transaction that stores the message.
+    """
+    room = User.objects.filter(pk=user_id).alias(_limit=limit_expression()).filter(fits(size))
+    if room.update(usage_bytes=F("usage_bytes") + size):
+        return True
+    if not User.objects.filter(pk=user_id).exists():
+        # Removed meanwhile (an unused account's clean-up): not a full mailbox.
+        raise User.DoesNotExist(f"account {user_id} was removed during delivery")
+    return False
+
+
+def add(user_id: int, size: int) -> None:
+    """Count a stored message whatever the quota (a copy in Sent of mail already sent)."""
+    User.objects.filter(pk=user_id).update(usage_bytes=F("usage_bytes") + size)
+
+
+def release(freed: Mapping[int, int]) -> None:
+    """Take removed messages' sizes off their accounts' usage, in the deleting transaction.
+
+    Rows are updated in address order, the order deliver() takes them in, so a
+    deletion and a delivery to the same accounts cannot deadlock.
+    """
+    ids = User.objects.filter(pk__in=list(freed)).order_by("email").values_list("pk", flat=True)
+    for pk in ids:
+        User.objects.filter(pk=pk).update(usage_bytes=F("usage_bytes") - freed[pk])
+        # Room again: the next refusal is worth telling the recipient about.
+        User.objects.filter(pk=pk, quota_full_notified_at__isnull=False).alias(
+            _limit=limit_expression()
+        ).filter(Q(_limit=0) | Q(_limit__gt=F("usage_bytes"))).update(quota_full_notified_at=None)
+
+
+def has_room(email: str, size: int) -> bool:
+    """Whether the mailbox of an address can take `size` more bytes (a new address can)."""
+    user = User.objects.filter(email=email).only("quota_mb", "usage_bytes").first()
+    if user is None or user.quota_bytes is None:
+        return True
+    return user.usage_bytes + size <= user.quota_bytes
+
+
+def usage_share(user: User) -> int | None:
+    """Usage in whole percent of the quota (may pass 100), or None for no limit."""
+    quota = user.quota_bytes
+    if not quota:
+        return None
+    return user.usage_bytes * 100 // quota
+
+
+def tell_full(user: User) -> bool:
+    """Email the recipient that mail for them was refused: once until there is room again."""
+    with transaction.atomic():
+        first = User.objects.filter(pk=user.pk, quota_full_notified_at__isnull=True).update(
+            quota_full_notified_at=timezone.now()
+        )
+        if not first:
+            return False
+        context = {
+            "email": user.email,
+            "link": settings.BASE_URL + reverse("inbox"),
+            "used_mb": round(user.usage_bytes / MIB, 1),
+            "quota_mb": round((user.quota_bytes or 0) / MIB, 1),
+        }
+        emails.send("quota-full", context, user.email)
+    log.info("account %s: told that mail was refused for a full mailbox", user.pk)
+    return True
+
+
+def recalc() -> list[tuple[str, int, int]]:
+    """Set every account's usage to the sum of its messages; return the ones that were off."""
+    # Here, not at the top: mailstore.models imports this module.
+    from sealbox.mailstore.models import Message
+
+    changed = []
+    ids = list(User.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), 500):
+        batch = ids[start : start + 500]
+        with transaction.atomic():
+            users = User.objects.select_for_update().filter(pk__in=batch).order_by("email")
+            current = dict(users.values_list("pk", "usage_bytes"))
+            sums = dict(
+                Message.objects.filter(owner_id__in=batch)
+                .values("owner_id")
+                .annotate(total=Coalesce(Sum("size"), 0))
+                .values_list("owner_id", "total")
+            )
+            for pk, email in users.values_list("pk", "email"):
+                actual = sums.get(pk, 0)
+                if current[pk] != actual:
+                    User.objects.filter(pk=pk).update(usage_bytes=actual)
+                    changed.append((email, current[pk], actual))
+    for email, was, now in changed:
+        log.warning("quota recalc: %s used %d bytes, counted as %d", email, now, was)
+    return changed

@@ -1,0 +1,217 @@
+"""Retention: how long messages are kept, and the clean-up that removes what ran out.
+
+A message is removed SEALBOX_RETENTION_DAYS after it arrived, or after the
+period its recipient chose in their settings; 0 keeps it. The clean-up runs
+in the worker every SEALBOX_CLEANUP_INTERVAL and as `sealbox cleanup`. It
+works in batches, each its own transaction, so it can stop anywhere and run
+again; several at once share the work (on PostgreSQL each skips the rows
+another is removing; SQLite runs one writer at a time anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.utils import timezone
+
+from sealbox.accounts import activity, throttle
+from sealbox.accounts.models import LinkToken, User
+from sealbox.mailstore import blobs
+from sealbox.mailstore.models import Message
+from sealbox.operator.models import AuditEntry
+from sealbox.vault import maintenance
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+# A file with no message row is a left-over only once no delivery could still be
+# about to commit its row (a delivery writes its file first).
+STRAY_FILE_AGE = timedelta(hours=24)
+# The inbox says when a message will be removed once it is this close.
+SHOW_EXPIRY_WITHIN = timedelta(days=7)
+
+
+def expires_at(received_at: datetime, retention_days: int) -> datetime | None:
+    return received_at + timedelta(days=retention_days) if retention_days else None
+
+
+def _periods() -> Iterator[tuple[Q, int]]:
+    """(accounts, days) for every retention period in use; 0 (keep) left out."""
+    if settings.RETENTION_DAYS:
+        yield Q(retention_days__isnull=True), settings.RETENTION_DAYS
+    chosen = (
+        User.objects.filter(retention_days__gt=0)
+        .values_list("retention_days", flat=True)
+        .distinct()
+        .order_by()
+    )
+    for days in chosen:
+        if days:
+            yield Q(retention_days=days), days
+
+
+def _owners(accounts: Q) -> Q:
+    """`accounts` (a condition on User) as a condition on Message.owner."""
+    return Q(owner__in=User.objects.filter(accounts).values("pk"))
+
+
+def expired(now: datetime | None = None) -> Q:
+    """Messages whose retention period has run out."""
+    now = now or timezone.now()
+    matching = Q(pk__in=[])
+    for accounts, days in _periods():
+        matching |= _owners(accounts) & Q(received_at__lt=now - timedelta(days=days))
+    return matching
+
+
+def expiring(within: timedelta, now: datetime | None = None) -> Q:
+    """Messages not expired yet that will be within `within`."""
+    now = now or timezone.now()
+    matching = Q(pk__in=[])
+    for accounts, days in _periods():
+        cutoff = now - timedelta(days=days)
+        matching |= _owners(accounts) & Q(received_at__gte=cutoff, received_at__lt=cutoff + within)
+    return matching
+
+
+def unused_accounts(now: datetime | None = None) -> Q:
+    """Recipient accounts never activated, with no message, older than SEALBOX_UNUSED_ACCOUNT_DAYS."""
+    now = now or timezone.now()
+    return Q(
+        ~Exists(Message.objects.filter(owner=OuterRef("pk"))),
+        activated_at__isnull=True,
+        is_staff=False,
+        created__lt=now - timedelta(days=settings.UNUSED_ACCOUNT_DAYS),
+    )
+
+
+@dataclass
+class Report:
+    messages: int = 0
+    bytes: int = 0
+    # Per account address: messages removed (or that would be).
+    by_account: dict[str, int] = field(default_factory=dict)
+    links: int = 0
+    accounts: int = 0
+    stray_files: int = 0
+    activity: int = 0
+    skipped_files: bool = False
+
+
+def cleanup(dry_run: bool = False, now: datetime | None = None) -> Report:
+    """Remove what ran out; with dry_run, only count it."""
+    now = now or timezone.now()
+    report = Report()
+    _messages(report, now, dry_run)
+    links = LinkToken.objects.filter(expires_at__lt=now)
+    if dry_run:
+        report.links = links.count()
+        report.accounts = User.objects.filter(unused_accounts(now)).count()
+        report.stray_files = sum(1 for _ in _stray_files(now))
+        return report
+    report.links = links.delete()[1].get(LinkToken._meta.label, 0)
+    report.accounts = _remove_accounts(now)
+    report.stray_files, report.skipped_files = _sweep(now)
+    report.activity = activity.prune()
+    AuditEntry.objects.filter(at__lt=now - timedelta(days=settings.AUDIT_DAYS)).delete()
+    throttle.prune()
+    _log(report)
+    return report
+
+
+def _messages(report: Report, now: datetime, dry_run: bool) -> None:
+    due = Message.objects.filter(expired(now))
+    if dry_run:
+        rows = due.values("owner__email").annotate(n=Count("id"), size=Sum("size"))
+        for row in rows:
+            report.by_account[row["owner__email"]] = row["n"]
+            report.messages += row["n"]
+            report.bytes += row["size"] or 0
+        return
+    by_account: dict[str, int] = defaultdict(int)
+    while True:
+        batch = list(due.order_by("received_at").values_list("id", "size", "owner__email")[:BATCH])
+        if not batch:
+            break
+        ids = [pk for pk, _, _ in batch]
+        # Removed only if still expired when locked (the owner may just have
+        # chosen a longer period), and not by another clean-up meanwhile.
+        removed = Message.objects.delete_messages(
+            Message.objects.filter(expired(now), id__in=ids), skip_locked=True
+        )
+        if not removed:
+            break  # another clean-up holds this batch: it will finish it
+        gone = set(ids) - set(Message.objects.filter(id__in=ids).values_list("id", flat=True))
+        for pk, size, email in batch:
+            if pk in gone:
+                by_account[email] += 1
+                report.bytes += size
+        report.messages += removed
+    report.by_account = dict(by_account)
+
+
+def _remove_accounts(now: datetime) -> int:
+    removed = 0
+    for pk in list(User.objects.filter(unused_accounts(now)).values_list("pk", flat=True)):
+        with transaction.atomic():
+            # Still unused once locked: a delivery may just have found it.
+            user = User.objects.select_for_update().filter(unused_accounts(now), pk=pk).first()
+            if user is None:
+                continue
+            user.delete()
+            removed += 1
+            log.info("removed account %s (%s): never activated and no messages", pk, user.email)
+    return removed
+
+
+def _stray_files(now: datetime) -> Iterator[str]:
+    """Message files no row names and no delivery is still writing."""
+    oldest = (now - STRAY_FILE_AGE).timestamp()
+    for current, files in maintenance.stored_files():
+        for message_id, rels in files.items():
+            for rel in rels:
+                if current.get(message_id) == rel:
+                    continue
+                try:
+                    if (blobs.root() / rel).stat().st_mtime < oldest:
+                        yield rel
+                except FileNotFoundError:
+                    continue
+
+
+def _sweep(now: datetime) -> tuple[int, bool]:
+    """Remove stray files; skipped while a storage command runs (it owns its new files)."""
+    try:
+        with maintenance.exclusive():
+            blobs.clear_stale_tmp()
+            removed = 0
+            for rel in _stray_files(now):
+                blobs.delete(rel)
+                removed += 1
+    except maintenance.Busy:
+        log.info("clean-up: stray files left for later, a storage command is running")
+        return 0, True
+    return removed, False
+
+
+def _log(report: Report) -> None:
+    for email, count in sorted(report.by_account.items()):
+        log.info("clean-up: removed %d expired message(s) of %s", count, email)
+    if report.messages or report.links or report.accounts or report.stray_files or report.activity:
+        log.info(
+            "clean-up: %d expired message(s) (%d bytes), %d expired link(s), "
+            "%d unused account(s), %d stray file(s), %d old activity entries removed",
+            report.messages,
+            report.bytes,
+            report.links,
+            report.accounts,
+            report.stray_files,
+            report.activity,
+        )

@@ -1,0 +1,85 @@
+"""Delivery status notifications (RFC 3464) for mail accepted but not stored for everyone.
+
+SMTP has one reply to a message's data for all its recipients. When some of
+them have room and others do not, the message is stored for those with room
+and the sender gets this report for the rest, as any mail server would send.
+The report names the message by its Message-ID and date; it does not repeat
+its subject or content, since it travels outside the secure mailbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from email import message_from_string
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.utils import timezone
+
+from sealbox.outbound import queue, relay
+
+if TYPE_CHECKING:
+    from sealbox.intake.delivery import Trace
+    from sealbox.mailstore.summary import Summary
+
+log = logging.getLogger(__name__)
+
+
+def mailbox_full(mail_from: str, full: list[str], summary: Summary, trace: Trace) -> None:
+    """Queue a report of failure for the recipients whose mailbox is full.
+
+    Call inside the delivery's transaction. A message with the null sender (a
+    bounce itself) gets no report, so that two systems never bounce to each other.
+    """
+    if not mail_from:
+        log.warning("no report for a bounce that found mailboxes full: %s", ", ".join(full))
+        return
+    reporting = settings.SMTP_HOSTNAME
+    names = "\n".join(f"  <{address}>" for address in full)
+    original = summary.message_id or "(none)"
+    text = (
+        f"This is the mail system at {reporting} (Sealbox).\n\n"
+        f"Your message {original} could not be delivered to the following recipients, "
+        "because their secure mailbox is full:\n\n"
+        f"{names}\n\n"
+        "It was delivered to its other recipients. The recipients above have been told that "
+        "their mailbox is full; you may send the message again once they have made room.\n"
+    )
+    status = [
+        f"Reporting-MTA: dns; {reporting}",
+        f"Arrival-Date: {format_datetime(timezone.now())}",
+    ]
+    for address in full:
+        status += [
+            "",
+            f"Final-Recipient: rfc822; {relay.ascii_address(address)}",
+            "Action: failed",
+            "Status: 5.2.2",
+            f"Remote-MTA: dns; {reporting}",
+            "Diagnostic-Code: smtp; 552 5.2.2 the recipient's secure mailbox is full",
+        ]
+    headers = [f"Message-ID: {summary.message_id}"] if summary.message_id else []
+    if summary.sent_date is not None:
+        headers.append(f"Date: {format_datetime(summary.sent_date)}")
+
+    report = EmailMessage(policy=SMTP)
+    report["From"] = f"Mail Delivery System <MAILER-DAEMON@{reporting}>"
+    report["To"] = relay.ascii_address(mail_from)
+    report["Subject"] = "Undelivered Mail: recipient's secure mailbox is full"
+    report["Date"] = format_datetime(timezone.now())
+    report["Message-ID"] = make_msgid(domain=settings.BASE_HOST)
+    report["Auto-Submitted"] = "auto-replied"
+    report.set_content(text)
+    report.make_mixed()
+    report.replace_header("Content-Type", 'multipart/report; report-type="delivery-status"')
+    # The parser makes message/delivery-status the list of field blocks the generator writes.
+    status_text = "Content-Type: message/delivery-status\n\n" + "\n".join(status) + "\n"
+    report.attach(message_from_string(status_text, _class=EmailMessage, policy=SMTP))
+    if headers:
+        headers_part = EmailMessage(policy=SMTP)
+        headers_part.set_content("\n".join(headers) + "\n", subtype="rfc822-headers")
+        report.attach(headers_part)
+    queue.enqueue(report, kind="bounce", recipients=[mail_from], mail_from="")
