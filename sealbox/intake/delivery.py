@@ -157,8 +157,12 @@ def _index(
 
 
 def check_room(address: str, size: int) -> None:
-    """Raise MailboxFull if the address's mailbox has no room for `size` bytes (at RCPT time)."""
+    """Raise MailboxFull if the address's mailbox has no room for `size` bytes (at RCPT time).
+
+    The recipient is told, as for a refusal at delivery.
+    """
     if not quota.has_room(address, size):
+        _tell_full(list(User.objects.filter(email=address)))
         raise MailboxFull([address])
 
 

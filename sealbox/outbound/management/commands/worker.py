@@ -47,10 +47,13 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         queue.release_dead_claims()
         log.info("worker started")
-        last_housekeeping = 0.0
+        last_housekeeping: float | None = None  # at once, then every interval
         while not stop.is_set():
             close_old_connections()
-            if time.monotonic() - last_housekeeping >= settings.CLEANUP_INTERVAL:
+            if (
+                last_housekeeping is None
+                or time.monotonic() - last_housekeeping >= settings.CLEANUP_INTERVAL
+            ):
                 last_housekeeping = time.monotonic()
                 _guarded(housekeeping)
             # Each job on its own: one failing (a database outage, a damaged

@@ -1,0 +1,302 @@
+"""Quotas: usage kept exact, and intake refusing mail for a full mailbox over real SMTP."""
+
+from __future__ import annotations
+
+import io
+import smtplib
+import subprocess
+from email import message_from_bytes, policy
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from sealbox.accounts.models import User
+from sealbox.housekeeping import quota, retention
+from sealbox.intake.delivery import MailboxFull, deliver
+from sealbox.mailstore.models import Message
+from sealbox.outbound.models import OutgoingEmail
+from sealbox.outbound.sending import SendError, send
+from tests.conftest import CAROL, SEALBOX, LiveSMTP, process_env
+from tests.intake.stored import files_under
+from tests.mail import make_message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DAVE = "dave@example.com"
+ERIN = "erin@example.org"
+KIB = 1024
+
+
+def usage(email: str) -> int:
+    return User.objects.get(email=email).usage_bytes
+
+
+def stored_total(email: str) -> int:
+    return sum(Message.objects.filter(owner__email=email).values_list("size", flat=True))
+
+
+def sized(n: int, subject: str = "Quarterly figures") -> bytes:
+    """A message of about n bytes."""
+    return make_message(subject=subject, body=("x" * 75 + "\n") * (n // 76))
+
+
+def emails_to(address: str, kind: str) -> list[OutgoingEmail]:
+    return [e for e in OutgoingEmail.objects.filter(kind=kind) if address in e.recipients]
+
+
+@pytest.fixture
+def tiny_quota(settings: Any) -> Any:
+    """1 MiB per mailbox."""
+    settings.QUOTA_MB = 1
+    return settings
+
+
+def fill(address: str, nearly: int) -> None:
+    """Deliver until the mailbox holds at least `nearly` bytes."""
+    while not User.objects.filter(email=address, usage_bytes__gte=nearly).exists():
+        deliver(CAROL, [address], sized(200 * KIB))
+
+
+# --- usage ----------------------------------------------------------------------
+
+
+def test_usage_is_the_stored_size_after_deliveries_deletions_sending_and_clean_up(
+    settings: Any, alice: User
+) -> None:
+    import time_machine
+
+    with time_machine.travel("2026-01-01 10:00Z", tick=False):
+        old = deliver(CAROL, [alice.email, DAVE], sized(5000))
+    for _ in range(3):
+        deliver(CAROL, [alice.email], sized(3000))
+    assert usage(alice.email) == stored_total(alice.email) > 3 * 3000 + 5000
+    assert usage(DAVE) == stored_total(DAVE) > 5000
+
+    # A deletion in the portal.
+    newest = Message.objects.filter(owner=alice).order_by("-received_at").first()
+    assert newest is not None
+    Message.objects.delete_messages(Message.objects.filter(id=newest.id))
+    assert usage(alice.email) == stored_total(alice.email)
+
+    # A reply: the copy in Sent counts.
+    before = usage(alice.email)
+    sent = send(alice, to=[CAROL], cc=[], subject="Re", body="Thanks", uploads=[], original=old[0])
+    assert usage(alice.email) == before + sent.size == stored_total(alice.email)
+
+    # The clean-up of the January message.
+    report = retention.cleanup()
+    assert report.messages == 2
+    assert usage(alice.email) == stored_total(alice.email)
+    # Dave never activated and now holds nothing: his account went too.
+    assert report.accounts == 1
+    assert not User.objects.filter(email=DAVE).exists()
+
+
+def test_recalc_puts_drifted_usage_right(alice: User) -> None:
+    deliver(CAROL, [alice.email], sized(4000))
+    right = usage(alice.email)
+    User.objects.filter(pk=alice.pk).update(usage_bytes=7)
+
+    out = io.StringIO()
+    call_command("quota", "recalc", stdout=out)
+
+    assert usage(alice.email) == right
+    assert f"{alice.email}: 7 -> {right} bytes" in out.getvalue()
+    assert "1 mailbox(es) corrected" in out.getvalue()
+
+
+# --- intake over real SMTP ------------------------------------------------------------
+
+
+def smtp(live_smtp: LiveSMTP) -> smtplib.SMTP:
+    client = smtplib.SMTP(live_smtp.host, live_smtp.port, timeout=10)
+    client.ehlo("gateway.corp.example")
+    return client
+
+
+@pytest.mark.parametrize(
+    ("mode", "code", "status"), [("permanent", 552, b"5.2.2"), ("temporary", 452, b"4.2.2")]
+)
+def test_a_full_mailbox_is_refused_at_rcpt_with_the_configured_reply(
+    live_smtp: LiveSMTP, tiny_quota: Any, mode: str, code: int, status: bytes
+) -> None:
+    tiny_quota.QUOTA_FULL_REPLY = mode
+    fill(DAVE, 1024 * KIB - 150 * KIB)
+    data = sized(200 * KIB)
+    files_before = files_under("messages")
+
+    with smtp(live_smtp) as client:
+        client.mail(CAROL, [f"SIZE={len(data)}"])
+        full = client.rcpt(DAVE)
+        fine = client.rcpt(ERIN)
+        reply = client.data(data)
+
+    assert full == (code, status + b" <dave@example.com>: the recipient's secure mailbox is full")
+    assert fine[0] == 250
+    assert reply[0] == 250
+    # Stored for Erin only; nothing kept for Dave.
+    assert [m.owner.email for m in Message.objects.filter(received_at__isnull=False).order_by(
+        "-received_at")[:1]] == [ERIN]  # fmt: skip
+    assert len(files_under("messages")) == len(files_before) + 1
+    assert usage(DAVE) == stored_total(DAVE) <= 1024 * KIB
+    # Dave is told once that mail was refused.
+    assert len(emails_to(DAVE, "quota-full")) == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "code", "status"), [("permanent", 552, b"5.2.2"), ("temporary", 452, b"4.2.2")]
+)
+def test_without_a_declared_size_the_message_is_refused_at_data(
+    live_smtp: LiveSMTP, tiny_quota: Any, mode: str, code: int, status: bytes
+) -> None:
+    tiny_quota.QUOTA_FULL_REPLY = mode
+    fill(DAVE, 1024 * KIB - 150 * KIB)
+    stored_before = set(Message.objects.values_list("id", flat=True))
+    files_before = files_under("messages")
+
+    with smtp(live_smtp) as client:
+        client.mail(CAROL)
+        assert client.rcpt(DAVE)[0] == 250  # has room for *a* message
+        reply = client.data(sized(200 * KIB))
+
+    assert reply == (code, status + b" <dave@example.com>: the recipient's secure mailbox is full")
+    assert set(Message.objects.values_list("id", flat=True)) == stored_before
+    assert files_under("messages") == files_before
+    assert len(emails_to(DAVE, "quota-full")) == 1
+
+
+def test_the_recipient_is_told_once_until_there_is_room_again(
+    live_smtp: LiveSMTP, tiny_quota: Any
+) -> None:
+    fill(DAVE, 1024 * KIB - 150 * KIB)
+    for _ in range(3):
+        with smtp(live_smtp) as client:
+            client.mail(CAROL, ["SIZE=300000"])
+            assert client.rcpt(DAVE)[0] == 552
+    with pytest.raises(MailboxFull):
+        deliver(CAROL, [DAVE], sized(300 * KIB))
+    [told] = emails_to(DAVE, "quota-full")
+    text = message_from_bytes(bytes(told.data), policy=policy.default)
+    assert "could not be delivered" in text.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "mailbox" in str(text["Subject"]).lower()
+
+    # Room again (a deletion), then full again: told a second time.
+    Message.objects.delete_messages(Message.objects.filter(owner__email=DAVE))
+    fill(DAVE, 1024 * KIB - 150 * KIB)
+    with pytest.raises(MailboxFull):
+        deliver(CAROL, [DAVE], sized(300 * KIB))
+    assert len(emails_to(DAVE, "quota-full")) == 2
+
+
+def test_mixed_recipients_at_data_store_for_those_with_room_and_report_the_rest(
+    live_smtp: LiveSMTP, tiny_quota: Any
+) -> None:
+    fill(DAVE, 1024 * KIB - 150 * KIB)
+    dave_before = Message.objects.filter(owner__email=DAVE).count()
+
+    with smtp(live_smtp) as client:
+        client.mail(CAROL)
+        client.rcpt(DAVE)
+        client.rcpt(ERIN)
+        code, _ = client.data(sized(200 * KIB, subject="Secret merger plans"))
+
+    assert code == 250
+    assert Message.objects.filter(owner__email=ERIN).count() == 1
+    assert Message.objects.filter(owner__email=DAVE).count() == dave_before
+    [report] = OutgoingEmail.objects.filter(kind="bounce")
+    assert report.recipients == [CAROL]
+    assert report.mail_from == ""
+    dsn = message_from_bytes(bytes(report.data), policy=policy.default)
+    assert dsn.get_content_type() == "multipart/report"
+    status = bytes(report.data).decode()
+    assert "Final-Recipient: rfc822; dave@example.com" in status
+    assert "Status: 5.2.2" in status
+    assert "erin@example.org" not in status  # delivered: not reported
+    # The report travels outside the secure mailbox: no subject, no content.
+    assert "Secret merger" not in status
+
+
+def test_a_mixed_delivery_in_temporary_mode_keeps_nothing_and_asks_to_try_later(
+    live_smtp: LiveSMTP, tiny_quota: Any
+) -> None:
+    tiny_quota.QUOTA_FULL_REPLY = "temporary"
+    fill(DAVE, 1024 * KIB - 150 * KIB)
+
+    with smtp(live_smtp) as client:
+        client.mail(CAROL)
+        client.rcpt(DAVE)
+        client.rcpt(ERIN)
+        code, text = client.data(sized(200 * KIB))
+
+    assert (code, text[:5]) == (452, b"4.2.2")
+    assert not Message.objects.filter(owner__email=ERIN).exists()
+    assert not OutgoingEmail.objects.filter(kind="bounce").exists()
+
+
+def test_no_limit_takes_everything(live_smtp: LiveSMTP, settings: Any) -> None:
+    settings.QUOTA_MB = 0
+    deliver(CAROL, [DAVE], sized(900 * KIB))
+    User.objects.filter(email=DAVE).update(usage_bytes=10**13)
+    with smtp(live_smtp) as client:
+        client.mail(CAROL, ["SIZE=1000000"])
+        assert client.rcpt(DAVE)[0] == 250
+        assert client.data(sized(900 * KIB))[0] == 250
+
+
+def test_an_account_quota_overrides_the_default(live_smtp: LiveSMTP, tiny_quota: Any) -> None:
+    fill(DAVE, 1024 * KIB - 150 * KIB)
+    User.objects.filter(email=DAVE).update(quota_mb=5)
+    with smtp(live_smtp) as client:
+        client.mail(CAROL, ["SIZE=300000"])
+        assert client.rcpt(DAVE)[0] == 250
+        assert client.data(sized(290 * KIB))[0] == 250
+
+
+def test_the_pipe_command_exits_73_for_a_full_mailbox(tiny_quota: Any, tmp_path: Any) -> None:
+    fill(DAVE, 1024 * KIB - 150 * KIB)
+    env = process_env(tiny_quota.DATA_DIR, SEALBOX_QUOTA_MB="1")
+    done = subprocess.run(
+        [*SEALBOX, "deliver", "--from", CAROL, DAVE],
+        input=sized(200 * KIB),
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 73, done.stderr
+    assert done.stderr.decode().strip() == (
+        "sealbox deliver: 5.2.2 <dave@example.com>: the recipient's secure mailbox is full"
+    )
+
+    temporary = subprocess.run(
+        [*SEALBOX, "deliver", "--from", CAROL, DAVE],
+        input=sized(200 * KIB),
+        capture_output=True,
+        env={**env, "SEALBOX_QUOTA_FULL_REPLY": "temporary"},
+        timeout=60,
+    )
+    assert temporary.returncode == 75, temporary.stderr
+
+
+# --- the portal ------------------------------------------------------------------------
+
+
+def test_sending_to_a_full_sealbox_mailbox_says_whose_mailbox_is_full(
+    tiny_quota: Any, alice: User
+) -> None:
+    tiny_quota.ALLOW_COMPOSE = True
+    tiny_quota.COMPOSE_ALLOWED_RECIPIENTS = [DAVE]
+    fill(DAVE, 1024 * KIB - 150 * KIB)
+    with pytest.raises(SendError, match=r"secure mailbox of dave@example\.com is full"):
+        send(alice, to=[CAROL, DAVE], cc=[], subject="Hi", body="x" * 200_000, uploads=[])
+    assert not OutgoingEmail.objects.filter(kind="reply").exists()
+    assert not Message.objects.filter(owner=alice, folder=Message.Folder.SENT).exists()
+
+
+def test_a_full_mailbox_cannot_send_until_it_has_room(tiny_quota: Any, alice: User) -> None:
+    [original] = deliver(CAROL, [alice.email], sized(1000))
+    User.objects.filter(pk=alice.pk).update(usage_bytes=1024 * KIB)
+    alice.refresh_from_db()
+    with pytest.raises(SendError, match="Your mailbox is full"):
+        send(alice, to=[CAROL], cc=[], subject="Re", body="Thanks", uploads=[], original=original)
+    assert quota.usage_share(alice) == 100

@@ -1,0 +1,98 @@
+"""One reminder email before unread messages are removed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from typing import Any
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from sealbox.accounts.models import User
+from sealbox.housekeeping import reminders
+from sealbox.intake.delivery import deliver
+from sealbox.mailstore.models import Message
+from sealbox.outbound.models import OutgoingEmail
+from tests.conftest import CAROL
+from tests.mail import make_message
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+
+
+def arrive(to: str, days_ago: float, subject: str = "Figures") -> Message:
+    with time_machine.travel(NOW - timedelta(days=days_ago), tick=False):
+        [message] = deliver(CAROL, [to], make_message(subject=subject, to=to))
+    return message
+
+
+def reminders_to(address: str) -> list[Any]:
+    return [
+        message_from_bytes(bytes(e.data), policy=policy.default)
+        for e in OutgoingEmail.objects.filter(kind="expiry-reminder")
+        if address in e.recipients
+    ]
+
+
+def text(msg: Any) -> str:
+    return str(msg.get_body(("plain",)).get_content())
+
+
+def test_unread_messages_about_to_expire_get_one_reminder(alice: User) -> None:
+    arrive(alice.email, 88)  # expires in 2 days
+    arrive(alice.email, 88.5)  # in 1.5 days: the first to go
+    arrive(alice.email, 80)  # in 10 days: not yet
+    read = arrive(alice.email, 89)
+    Message.objects.filter(id=read.id).update(read_at=timezone.now())
+
+    with time_machine.travel(NOW, tick=False):
+        assert reminders.send_due() == 1
+        assert reminders.send_due() == 0  # the same messages are never named again
+
+    [mail] = reminders_to(alice.email)
+    assert mail["Subject"] == "2 unread secure messages will be deleted soon"
+    body = text(mail)
+    assert "You have 2 unread messages" in body
+    assert "deleted for good on June 2, 2026" in body  # 90 days after March 4, 20:00
+    assert "http://portal.test/inbox/" in body
+    assert "http://portal.test/settings/" in body
+    assert "Figures" not in body  # no subject in an email that leaves the portal
+
+
+def test_a_message_that_comes_into_the_window_later_gets_its_own_reminder(alice: User) -> None:
+    arrive(alice.email, 88)
+    with time_machine.travel(NOW, tick=False):
+        reminders.send_due()
+    arrive(alice.email, 80)
+    with time_machine.travel(NOW + timedelta(days=8), tick=False):
+        assert reminders.send_due() == 1
+    assert len(reminders_to(alice.email)) == 2
+    assert (
+        reminders_to(alice.email)[1]["Subject"] == "An unread secure message will be deleted soon"
+    )
+
+
+def test_no_reminder_when_turned_off_or_for_accounts_never_activated(
+    alice: User, settings: Any
+) -> None:
+    User.objects.filter(pk=alice.pk).update(expiry_reminders=False)
+    arrive(alice.email, 88)
+    arrive("new@example.com", 88)
+    with time_machine.travel(NOW, tick=False):
+        assert reminders.send_due() == 0
+    settings.EXPIRY_REMINDER_DAYS = 0
+    User.objects.filter(pk=alice.pk).update(expiry_reminders=True)
+    with time_machine.travel(NOW, tick=False):
+        assert reminders.send_due() == 0
+    assert not OutgoingEmail.objects.filter(kind="expiry-reminder").exists()
+
+
+def test_the_reminder_follows_the_recipients_own_period(alice: User) -> None:
+    User.objects.filter(pk=alice.pk).update(retention_days=7)
+    arrive(alice.email, 5)
+    with time_machine.travel(NOW, tick=False):
+        assert reminders.send_due() == 1
+    assert "deleted for good on June 3, 2026" in text(reminders_to(alice.email)[0])
