@@ -162,7 +162,7 @@ def check_room(address: str, size: int) -> None:
     The recipient is told, as for a refusal at delivery.
     """
     if not quota.has_room(address, size):
-        _tell_full(list(User.objects.filter(email=address)))
+        tell_full(list(User.objects.filter(email=address)))
         raise MailboxFull([address])
 
 
@@ -248,7 +248,7 @@ def deliver(
         for rel in written:
             blobs.delete(rel)
         log.warning("delivery from <%s> refused: %s", mail_from, e.text)
-        _tell_full(full)
+        tell_full(full)
         raise
     except Exception as e:
         # A failed COMMIT may still have reached the database: then the files
@@ -273,7 +273,7 @@ def deliver(
             mail_from,
             ", ".join(u.email for u in full),
         )
-        _tell_full(full)
+        tell_full(full)
     for message in stored:
         log.info(
             "stored message %s for %s: %d bytes from <%s> message-id %s",
@@ -286,8 +286,11 @@ def deliver(
     return stored
 
 
-def _tell_full(users: list[User]) -> None:
-    """Tell recipients whose mailbox was full; a failure here must not change the reply."""
+def tell_full(users: list[User]) -> None:
+    """Tell recipients whose mailbox was full; a failure here must not change the reply.
+
+    Call outside any transaction that may yet roll back (the email is queued in its own).
+    """
     for user in users:
         try:
             quota.tell_full(user)

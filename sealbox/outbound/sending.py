@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from sealbox import addresses
 from sealbox.accounts.models import User
 from sealbox.housekeeping import quota
-from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver, store_sent
+from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver, store_sent, tell_full
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import message_id, parse_headers
@@ -320,6 +320,8 @@ def send(
             SendRecord.objects.create(user=user)
     except MailboxFull as e:
         log.warning("%s from %s not sent: %s", kind, user.email, e.text)
+        # deliver() told them inside the transaction that was just rolled back.
+        tell_full(list(User.objects.filter(email__in=e.full)))
         raise SendError(
             _("Not sent: the secure mailbox of %(addresses)s is full.")
             % {"addresses": ", ".join(e.full)}

@@ -291,6 +291,7 @@ def test_sending_to_a_full_sealbox_mailbox_says_whose_mailbox_is_full(
         send(alice, to=[CAROL, DAVE], cc=[], subject="Hi", body="x" * 200_000, uploads=[])
     assert not OutgoingEmail.objects.filter(kind="reply").exists()
     assert not Message.objects.filter(owner=alice, folder=Message.Folder.SENT).exists()
+    assert len(emails_to(DAVE, "quota-full")) == 1
 
 
 def test_a_full_mailbox_cannot_send_until_it_has_room(tiny_quota: Any, alice: User) -> None:
