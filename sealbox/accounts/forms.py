@@ -1,4 +1,4 @@
-"""Forms for getting in: sign-in, and asking for a new link by email address."""
+"""Forms for getting in (sign-in, a new link by email address) and for the settings page."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import unicodedata
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from sealbox import addresses
 from sealbox.accounts import twofactor
@@ -99,3 +101,59 @@ class PasskeyForm(forms.Form):
         if any(unicodedata.category(c).startswith("C") for c in name):
             raise ValidationError(_("Use letters, digits and punctuation only."), code="invalid")
         return name
+
+
+def period_label(days: int) -> str:
+    """A retention period as the settings page names it: "30 days", "for ever"."""
+    if not days:
+        return str(_("for ever"))
+    return ngettext("%(n)d day", "%(n)d days", days) % {"n": days}
+
+
+class RetentionForm(forms.Form):
+    """How long the account's messages are kept, and whether it is reminded before unread ones go.
+
+    Only the operator's periods (SEALBOX_RETENTION_CHOICES), the default, and
+    the account's current period are accepted; anything else is an error and
+    nothing is saved.
+    """
+
+    DEFAULT = "default"
+
+    retention = forms.ChoiceField(label=_("Keep messages for"), widget=forms.RadioSelect)
+    expiry_reminders = forms.BooleanField(
+        label=_("Email me before unread messages are removed"), required=False
+    )
+
+    def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
+        current = self.DEFAULT if user.retention_days is None else str(user.retention_days)
+        kwargs.setdefault(
+            "initial", {"retention": current, "expiry_reminders": user.expiry_reminders}
+        )
+        super().__init__(*args, **kwargs)
+        periods = set(settings.RETENTION_CHOICES)
+        if user.retention_days is not None:
+            # Set by the operator, or a choice since withdrawn: it stays choosable.
+            periods.add(user.retention_days)
+        default = _("The default (%(period)s)") % {"period": period_label(settings.RETENTION_DAYS)}
+        field = self.fields["retention"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(self.DEFAULT, default)] + [
+            (str(days), period_label(days).capitalize()) for days in sorted(periods, key=_longest)
+        ]
+        if not settings.EXPIRY_REMINDER_DAYS:
+            del self.fields["expiry_reminders"]
+
+    def clean_retention(self) -> int | None:
+        value = self.cleaned_data["retention"]
+        return None if value == self.DEFAULT else int(value)
+
+    @staticmethod
+    def days(value: str) -> int:
+        """The period an option's value stands for (0: for ever)."""
+        return settings.RETENTION_DAYS if value == RetentionForm.DEFAULT else int(value)
+
+
+def _longest(days: int) -> float:
+    """Sort key: shortest first, "for ever" (0) last."""
+    return days or float("inf")

@@ -1,8 +1,9 @@
-"""The settings page: password, two-factor sign-in, passkeys, sessions; and recent activity."""
+"""The settings page: storage, password, two-factor sign-in, passkeys, sessions; and recent activity."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -12,16 +13,21 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from sealbox.accounts import activity, links, passkeys, signin, throttle, twofactor
-from sealbox.accounts.forms import CodeForm, ConfirmForm, PasskeyForm
+from sealbox.accounts.forms import CodeForm, ConfirmForm, PasskeyForm, RetentionForm, period_label
 from sealbox.accounts.models import Activity, User
+from sealbox.mailstore.models import Message
 
 # The secret shown while enrolling, until a code confirms it (then it moves to the account).
 ENROL = "sealbox_totp_enrol"
@@ -36,6 +42,9 @@ def _user(request: HttpRequest) -> User:
 def _settings(request: HttpRequest, status: int = 200, **forms: object) -> HttpResponse:
     """The settings page, one section per topic; a section's POST re-renders it with its form."""
     user = _user(request)
+    retention_form = forms.pop("retention_form", None)
+    if not isinstance(retention_form, RetentionForm):
+        retention_form = RetentionForm(user)
     context = {
         "password_form": PasswordChangeForm(user),
         "has_totp": user.has_totp,
@@ -48,6 +57,10 @@ def _settings(request: HttpRequest, status: int = 200, **forms: object) -> HttpR
         "passkey_remove_form": ConfirmForm(user),
         "require_2fa": settings.REQUIRE_2FA,
         "need_password": not signin.recently_authenticated(request),
+        "retention_form": retention_form,
+        "retention_options": _retention_options(user, retention_form),
+        "reminder_days": settings.EXPIRY_REMINDER_DAYS,
+        "cleanup_within": cleanup_within(),
         **forms,
     }
     return render(request, "accounts/settings.html", context, status=status)
@@ -58,6 +71,104 @@ def _settings(request: HttpRequest, status: int = 200, **forms: object) -> HttpR
 @require_safe
 def settings_page(request: HttpRequest) -> HttpResponse:
     return _settings(request)
+
+
+def older_than(user: User, periods: list[int]) -> dict[int, int]:
+    """For each period (days, 0 left out): how many of the account's messages are already older.
+
+    One query for all of them; "older" as the clean-up counts it (retention.expired).
+    """
+    periods = sorted({days for days in periods if days})
+    if not periods:
+        return {}
+    now = timezone.now()
+    counts = Message.objects.filter(owner=user).aggregate(
+        **{
+            f"d{days}": Count("pk", filter=Q(received_at__lt=now - timedelta(days=days)))
+            for days in periods
+        }
+    )
+    return {days: counts[f"d{days}"] for days in periods}
+
+
+def _retention_options(user: User, form: RetentionForm) -> list[tuple[Any, int]]:
+    """The period choices, each with how many messages it would remove at once.
+
+    Only periods shorter than the one now in force remove anything.
+    """
+    current = user.effective_retention_days
+    widgets = list(form["retention"])
+    days = {w.data["value"]: RetentionForm.days(w.data["value"]) for w in widgets}
+    shorter = [d for d in days.values() if d and (not current or d < current)]
+    counts = older_than(user, shorter)
+    return [(w, counts.get(days[w.data["value"]], 0)) for w in widgets]
+
+
+def cleanup_within() -> str:
+    """When the next clean-up runs at the latest, in words."""
+    hours = -(-settings.CLEANUP_INTERVAL // 3600)
+    if hours <= 1:
+        return _("within the hour")
+    return ngettext("within %(n)d hour", "within %(n)d hours", hours) % {"n": hours}
+
+
+@login_required
+@never_cache
+@require_POST
+def storage(request: HttpRequest) -> HttpResponse:
+    """The storage section: how long mail is kept, and reminders before it goes."""
+    user = _user(request)
+    form = RetentionForm(user, request.POST)
+    if not form.is_valid():
+        return _settings(request, retention_form=form)
+    chosen = form.cleaned_data["retention"]
+    reminders = form.cleaned_data.get("expiry_reminders", user.expiry_reminders)
+    period_changed = chosen != user.retention_days
+    reminders_changed = reminders != user.expiry_reminders
+    with transaction.atomic():
+        user.retention_days = chosen
+        user.expiry_reminders = reminders
+        user.save(update_fields=["retention_days", "expiry_reminders"])
+        if period_changed:
+            activity.record(user, Activity.Kind.RETENTION_CHANGED, request, _period_text(user))
+    if period_changed:
+        flash.success(request, _said_period(user))
+    if reminders_changed:
+        flash.success(
+            request,
+            _("You will be emailed before unread messages are removed.")
+            if reminders
+            else _("You will not be emailed before unread messages are removed."),
+        )
+    if not (period_changed or reminders_changed):
+        flash.info(request, _("Nothing was changed."))
+    return redirect(reverse("settings") + "#storage")
+
+
+def _period_text(user: User) -> str:
+    """The account's period for the activity log: "7 days", "90 days, the default"."""
+    period = period_label(user.effective_retention_days)
+    if user.retention_days is None:
+        return _("%(period)s, the default") % {"period": period}
+    return period
+
+
+def _said_period(user: User) -> str:
+    """What the page says once a new period is saved, with what it removes."""
+    days = user.effective_retention_days
+    if not days:
+        return _("Your messages are now kept until you delete them.")
+    said = _("Your messages are now kept for %(period)s.") % {"period": period_label(days)}
+    removed = older_than(user, [days]).get(days, 0)
+    if removed:
+        said += " " + ngettext(
+            "%(n)d of your messages is already older: it will be removed at the next clean-up, "
+            "%(when)s, and cannot be recovered.",
+            "%(n)d of your messages are already older: they will be removed at the next "
+            "clean-up, %(when)s, and cannot be recovered.",
+            removed,
+        ) % {"n": removed, "when": cleanup_within()}
+    return said
 
 
 @login_required

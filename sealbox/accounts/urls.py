@@ -16,6 +16,7 @@ urlpatterns = [
     path("signin/passkey/", views.signin_passkey, name="signin-passkey"),
     path("signout/", views.signout, name="signout"),
     path("settings/", settings_views.settings_page, name="settings"),
+    path("settings/storage/", settings_views.storage, name="settings-storage"),
     path("settings/password/", settings_views.change_password, name="settings-password"),
     path("settings/two-factor/", settings_views.totp_enrol, name="settings-totp"),
     path("settings/two-factor/off/", settings_views.totp_off, name="settings-totp-off"),

@@ -71,7 +71,7 @@ def send_due(now: datetime | None = None) -> int:
                 "count": claimed,
                 "first_date": timezone.localtime(first),
                 "link": settings.BASE_URL + reverse("inbox"),
-                "settings_link": settings.BASE_URL + reverse("settings"),
+                "settings_link": settings.BASE_URL + reverse("settings") + "#storage",
             }
             emails.send("expiry-reminder", context, user.email)
             sent += 1

@@ -6,6 +6,7 @@ import base64
 import re
 import unicodedata
 import uuid
+from datetime import datetime
 from urllib.parse import quote
 
 from django.contrib import messages as flash
@@ -24,7 +25,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
+from sealbox.accounts.models import User
 from sealbox.accounts.signin import PREVIOUS
+from sealbox.housekeeping import retention
 from sealbox.mailstore import blobs, mime
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES, clean_html, has_remote_images
@@ -100,8 +103,24 @@ def _folder(request: HttpRequest, folder: str) -> HttpResponse:
         ),
         PAGE_SIZE,
     ).get_page(request.GET.get("page"))
-    context = {"page": page, "folder": folder, "previous_signin": request.session.get(PREVIOUS)}
+    assert isinstance(request.user, User)
+    now = timezone.now()
+    rows = [(m, deletion_date(m.received_at, request.user, now)) for m in page.object_list]
+    context = {
+        "page": page,
+        "rows": rows,
+        "folder": folder,
+        "previous_signin": request.session.get(PREVIOUS),
+    }
     return render(request, "portal/inbox.html", context)
+
+
+def deletion_date(received_at: datetime, owner: User, now: datetime) -> datetime | None:
+    """When the clean-up removes a message, if that is within retention.SHOW_EXPIRY_WITHIN."""
+    when = retention.expires_at(received_at, owner.effective_retention_days)
+    if when is None or when - now > retention.SHOW_EXPIRY_WITHIN:
+        return None
+    return max(when, now)  # overdue: it goes at the next clean-up
 
 
 def inbox_action(request: HttpRequest, folder: str) -> HttpResponse:
@@ -136,6 +155,8 @@ def inbox_action(request: HttpRequest, folder: str) -> HttpResponse:
 @require_GET
 def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     msg = owned_message(request, message_id)
+    owner = request.user
+    assert isinstance(owner, User)
     view = mime.view(blobs.read(msg.blob))
     remote = request.GET.get("remote") == "1"
     show = request.GET.get("view", "html" if view.html is not None else "text")
@@ -159,6 +180,7 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
         "blocked": blocked,
         "text_html": text_html,
         "more_text": [text_to_html(t.text) for t in view.more_text],
+        "deleted_on": deletion_date(msg.received_at, owner, timezone.now()),
     }
     return render(request, "portal/message.html", context)
 

@@ -58,7 +58,7 @@ def test_unread_messages_about_to_expire_get_one_reminder(alice: User) -> None:
     assert "You have 2 unread messages" in body
     assert "deleted for good on June 2, 2026" in body  # 90 days after March 4, 20:00
     assert "http://portal.test/inbox/" in body
-    assert "http://portal.test/settings/" in body
+    assert "http://portal.test/settings/#storage" in body
     assert "Figures" not in body  # no subject in an email that leaves the portal
 
 

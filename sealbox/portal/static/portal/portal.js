@@ -2,13 +2,23 @@
 (function () {
   "use strict";
   // Show times in the reader's own time zone.
-  var short = { dateStyle: "medium", timeStyle: "short" };
-  var long = { dateStyle: "full", timeStyle: "long" };
+  // "day": a date alone ("2 Dec"), with the year only when it is not this year.
+  var formats = {
+    short: { dateStyle: "medium", timeStyle: "short" },
+    long: { dateStyle: "full", timeStyle: "long" },
+    day: { day: "numeric", month: "short" },
+    "day-long": { day: "numeric", month: "long" }
+  };
+  var thisYear = new Date().getFullYear();
   document.querySelectorAll("time[data-local]").forEach(function (el) {
     var when = new Date(el.getAttribute("datetime"));
-    if (isNaN(when)) return;
+    var format = formats[el.dataset.local];
+    if (isNaN(when) || !format) return;
+    if (format.day && when.getFullYear() !== thisYear) {
+      format = Object.assign({ year: "numeric" }, format);
+    }
     try {
-      el.textContent = when.toLocaleString(undefined, el.dataset.local === "long" ? long : short);
+      el.textContent = when.toLocaleString(undefined, format);
       el.title = when.toString();
     } catch (e) { /* keep the server's text */ }
   });
