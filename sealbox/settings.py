@@ -78,8 +78,9 @@ INSTALLED_APPS = [
     "sealbox.vault",
     "sealbox.housekeeping",
     "sealbox.operator",
-    # After the project's apps, so that their templates come first.
-    "django.contrib.admin",
+    # Django's admin with the operators' site (sealbox/operator/site.py); after
+    # the project's apps, so that their templates come first.
+    "sealbox.operator.adminconfig.OperatorAdminConfig",
 ]
 
 MIDDLEWARE = [

@@ -35,6 +35,8 @@ PENDING_SECONDS = 300
 PREVIOUS = "sealbox_previous_signin"
 # When the session last proved who it is (password, code or passkey).
 AUTHENTICATED_AT = "sealbox_authenticated_at"
+# Set when this session's sign-in took a second factor (the admin site asks for it).
+SECOND_FACTOR = "sealbox_second_factor"
 RECENT_SECONDS = 600
 DEVICE_COOKIE = "sealbox_device"
 DEVICE_SALT = "sealbox.accounts.device"
@@ -170,12 +172,16 @@ def pending_user(request: HttpRequest) -> tuple[User, str] | None:
     return user, str(state.get("next") or "")
 
 
-def complete(request: HttpRequest, user: User, how: str = "") -> None:
+def complete(
+    request: HttpRequest, user: User, how: str = "", *, second_factor: bool = False
+) -> None:
     """Sign the account in: a new session, the log entry, the count cleared."""
     request.session.pop(PENDING, None)
     throttle.clear(throttle_keys(request, user.email)[:1])
     login(request, user, backend=BACKEND)
     request.session[AUTHENTICATED_AT] = time.time()
+    if second_factor:
+        request.session[SECOND_FACTOR] = True
     # Remembered by this browser: see throttle_keys. Set on the way out by
     # DeviceCookieMiddleware.
     device = _device(request)

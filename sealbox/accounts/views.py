@@ -217,7 +217,10 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
         if how is not None:
             signin.succeeded(request, user.email)
             signin.complete(
-                request, user, _("authenticator app") if how == "app" else _("recovery code")
+                request,
+                user,
+                _("authenticator app") if how == "app" else _("recovery code"),
+                second_factor=True,
             )
             if how == "recovery":
                 activity.record(user, Activity.Kind.RECOVERY_USED, request)
@@ -272,5 +275,5 @@ def signin_passkey(request: HttpRequest) -> HttpResponse:
             passkey_error=_("That passkey did not work. Try again, or use a code."),
         )
     signin.succeeded(request, user.email)
-    signin.complete(request, user, _("passkey “%(name)s”") % {"name": key.name})
+    signin.complete(request, user, _("passkey “%(name)s”") % {"name": key.name}, second_factor=True)
     return HttpResponseRedirect(next_url or reverse("inbox"))

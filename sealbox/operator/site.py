@@ -1,0 +1,80 @@
+"""The operators' admin site: Django's admin behind the portal's own sign-in.
+
+There is no second login form: the admin's login sends operators to the
+portal's sign-in page, with its throttling and its second step, and signing
+out goes through the portal's sign-out. With SEALBOX_ADMIN_REQUIRE_2FA (on by
+default) only a session whose sign-in took a second factor gets in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, auth
+from django.contrib import messages as flash
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from sealbox.accounts import signin
+from sealbox.accounts.models import User
+from sealbox.accounts.views import signout
+
+
+def may_administer(request: HttpRequest) -> bool:
+    user = request.user
+    if not (isinstance(user, User) and user.is_active and user.is_staff):
+        return False
+    if settings.ADMIN_REQUIRE_2FA:
+        return user.has_two_factor and bool(request.session.get(signin.SECOND_FACTOR))
+    return True
+
+
+class OperatorSite(admin.AdminSite):
+    site_header = gettext_lazy("Sealbox operators")
+    site_title = gettext_lazy("Sealbox operators")
+    index_title = gettext_lazy("Accounts, message metadata, outgoing mail, audit log")
+    site_url = None
+    enable_nav_sidebar = False
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return may_administer(request)
+
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        user = request.user
+        index = reverse("admin:index", current_app=self.name)
+        if not user.is_authenticated:
+            return redirect_to_login(index, reverse("signin"))
+        assert isinstance(user, User)
+        if not (user.is_active and user.is_staff):
+            raise PermissionDenied
+        if settings.ADMIN_REQUIRE_2FA and not user.has_two_factor:
+            flash.warning(
+                request,
+                _(
+                    "The admin site needs two-factor sign-in. Turn it on here, then sign out "
+                    "and sign in again with your second factor."
+                ),
+            )
+            return redirect("settings")
+        if not may_administer(request):
+            # Signed in with the password alone (before two-factor was on): again, fully.
+            auth.logout(request)
+            flash.info(request, _("Sign in again with your second factor to open the admin site."))
+            return redirect_to_login(index, reverse("signin"))
+        return redirect(index)
+
+    # The portal's sign-out and settings page stand in for the admin's own.
+    def logout(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        return signout(request)
+
+    def password_change(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        return redirect("settings")
+
+    def password_change_done(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        return redirect("settings")
