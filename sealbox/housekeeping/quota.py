@@ -84,6 +84,11 @@ def has_room(email: str, size: int) -> bool:
     return user.usage_bytes + size <= user.quota_bytes
 
 
+def size_text(n: int) -> str:
+    """A size for operators: "12.3 MiB", "850.0 KiB"."""
+    return f"{n / MIB:,.1f} MiB" if n >= MIB or n == 0 else f"{n / 1024:,.1f} KiB"
+
+
 def usage_share(user: User) -> int | None:
     """Usage in whole percent of the quota (may pass 100), or None for no limit."""
     quota = user.quota_bytes

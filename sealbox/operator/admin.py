@@ -32,8 +32,7 @@ admin.site.unregister(Group)
 admin.site.disable_action("delete_selected")
 
 
-def mib(n: int) -> str:
-    return f"{n / quota.MIB:,.1f} MiB"
+mib = quota.size_text
 
 
 # --- Accounts ---------------------------------------------------------------------------
