@@ -105,7 +105,7 @@ def test_a_session_signed_in_with_the_password_alone_must_sign_in_again() -> Non
 
 
 def test_the_portals_sign_in_with_a_code_opens_the_admin() -> None:
-    user, secret = operator_with_totp()
+    _, secret = operator_with_totp()
     client = Client()
     r = client.post("/signin/?next=/admin/", {"username": OPERATOR, "password": OPERATOR_PASSWORD})
     assert r["Location"] == "/signin/verify/"
