@@ -391,6 +391,16 @@ def test_no_page_of_the_admin_shows_what_a_message_says(
     for action in ("set_quota", "delete_with_mail"):
         text = body(act(ops, action, [alice]))
         assert not any(secret in text for secret in SECRETS)
+    # Nor can a filter in the URL probe content one guess at a time.
+    for url in (
+        f"/admin/mailstore/message/?subject__startswith={SECRETS[0][:4]}",
+        f"/admin/mailstore/message/?from_name__icontains={SECRETS[1][:4]}",
+        f"/admin/outbound/outgoingemail/?subject__contains={SECRETS[4][:5]}",
+        "/admin/outbound/outgoingemail/?data__contains=a",
+    ):
+        r = ops.get(url)
+        assert r.status_code == 302 and "?e=1" in r["Location"], url
+    assert ops.get("/admin/mailstore/message/?folder__exact=sent").status_code == 200
     # The secrets are really in the data the admin sits on (so the test can fail).
     assert SECRETS[0] == Message.objects.get(pk=message.pk).subject
     assert SECRETS[4] in OutgoingEmail.objects.get(pk=reply.pk).subject
