@@ -399,7 +399,7 @@ def test_no_page_of_the_admin_shows_what_a_message_says(
         "/admin/outbound/outgoingemail/?data__contains=a",
     ):
         r = ops.get(url)
-        assert r.status_code == 302 and "?e=1" in r["Location"], url
+        assert r.status_code == 400, url  # refused: Django's DisallowedModelAdminLookup
     assert ops.get("/admin/mailstore/message/?folder__exact=sent").status_code == 200
     # The secrets are really in the data the admin sits on (so the test can fail).
     assert SECRETS[0] == Message.objects.get(pk=message.pk).subject
