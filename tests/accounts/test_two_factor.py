@@ -14,6 +14,7 @@ from django.test import Client
 
 from sealbox.accounts import twofactor
 from sealbox.accounts.models import Activity, RecoveryCode, User
+from sealbox.operator.models import AuditEntry
 from tests.accounts.helpers import PASSWORD, is_signed_in, page, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -250,14 +251,16 @@ def test_an_operator_resets_two_factor_and_it_is_logged(
     enrolled(alice, datetime.now(UTC))
     twofactor.new_recovery_codes(alice)
     session = signed_in_fully(alice)
-    caplog.set_level("WARNING", logger="sealbox.accounts.operator")
+    caplog.set_level("WARNING", logger="sealbox.operator")
     call_command("user", "reset-2fa", "ALICE@example.net")
     out = capsys.readouterr().out
     assert "Two-factor sign-in of alice@example.net is reset" in out
     alice.refresh_from_db()
     assert not alice.has_two_factor
     assert not RecoveryCode.objects.filter(user=alice).exists()
-    assert any("reset two-factor sign-in" in r.getMessage() for r in caplog.records)
+    assert any("reset two-factor alice@example.net" in r.getMessage() for r in caplog.records)
+    [entry] = AuditEntry.objects.filter(action="reset two-factor")
+    assert entry.target == "alice@example.net" and entry.actor.startswith("command line (")
     assert Activity.objects.filter(user=alice, kind=Activity.Kind.TWO_FACTOR_RESET).exists()
     # Her sessions are over; the password alone now signs in.
     assert not is_signed_in(session)
