@@ -64,16 +64,30 @@ def add(user_id: int, size: int) -> None:
 def release(freed: Mapping[int, int]) -> None:
     """Take removed messages' sizes off their accounts' usage, in the deleting transaction.
 
-    Rows are updated in address order, the order deliver() takes them in, so a
-    deletion and a delivery to the same accounts cannot deadlock.
+    The rows are locked in address order first, the order deliver() takes them
+    in, so a deletion and a delivery to the same accounts cannot deadlock;
+    then one UPDATE sets them all.
     """
-    ids = User.objects.filter(pk__in=list(freed)).order_by("email").values_list("pk", flat=True)
-    for pk in ids:
-        User.objects.filter(pk=pk).update(usage_bytes=F("usage_bytes") - freed[pk])
-        # Room again: the next refusal is worth telling the recipient about.
-        User.objects.filter(pk=pk, quota_full_notified_at__isnull=False).alias(
-            _limit=limit_expression()
-        ).filter(Q(_limit=0) | Q(_limit__gt=F("usage_bytes"))).update(quota_full_notified_at=None)
+    if not freed:
+        return
+    ids = list(
+        User.objects.select_for_update()
+        .filter(pk__in=list(freed))
+        .order_by("email")
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return
+    less = Case(
+        *[When(pk=pk, then=Value(freed[pk])) for pk in ids],
+        default=Value(0),
+        output_field=BigIntegerField(),
+    )
+    User.objects.filter(pk__in=ids).update(usage_bytes=F("usage_bytes") - less)
+    # Room again: the next refusal is worth telling the recipient about.
+    User.objects.filter(pk__in=ids, quota_full_notified_at__isnull=False).alias(
+        _limit=limit_expression()
+    ).filter(Q(_limit=0) | Q(_limit__gt=F("usage_bytes"))).update(quota_full_notified_at=None)
 
 
 def has_room(email: str, size: int) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
@@ -136,23 +136,25 @@ def _messages(report: Report, now: datetime, dry_run: bool) -> None:
             report.bytes += row["size"] or 0
         return
     by_account: dict[str, int] = defaultdict(int)
+    skip_locked = connection.features.has_select_for_update_skip_locked
     while True:
-        batch = list(due.order_by("received_at").values_list("id", "size", "owner__email")[:BATCH])
-        if not batch:
-            break
-        ids = [pk for pk, _, _ in batch]
-        # Removed only if still expired when locked (the owner may just have
-        # chosen a longer period), and not by another clean-up meanwhile.
-        removed = Message.objects.delete_messages(
-            Message.objects.filter(expired(now), id__in=ids), skip_locked=True
-        )
-        if not removed:
-            break  # another clean-up holds this batch: it will finish it
-        gone = set(ids) - set(Message.objects.filter(id__in=ids).values_list("id", flat=True))
-        for pk, size, email in batch:
-            if pk in gone:
-                by_account[email] += 1
-                report.bytes += size
+        with transaction.atomic():
+            # The oldest expired rows no other clean-up holds: two clean-ups
+            # at once take different batches (PostgreSQL); the check is made
+            # as they are locked, so a period just made longer is honoured.
+            batch = list(
+                due.order_by("received_at")
+                .select_for_update(skip_locked=skip_locked, of=("self",))
+                .values_list("id", "size", "owner__email")[:BATCH]
+            )
+            if not batch:
+                break
+            removed = Message.objects.delete_messages(
+                Message.objects.filter(id__in=[pk for pk, _, _ in batch])
+            )
+        for _, size, email in batch:
+            by_account[email] += 1
+            report.bytes += size
         report.messages += removed
     report.by_account = dict(by_account)
 
