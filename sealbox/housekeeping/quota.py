@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.db import transaction
 from django.db.models import BigIntegerField, Case, F, Q, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,9 +29,10 @@ MIB = 1024 * 1024
 
 def limit_expression() -> Case:
     """The account's quota in bytes as a database expression (0: no limit)."""
+    # 64-bit throughout: on PostgreSQL MiB * 1048576 overflows a 32-bit integer from 2 GiB.
     return Case(
-        When(quota_mb__isnull=True, then=Value(settings.QUOTA_MB * MIB)),
-        default=F("quota_mb") * MIB,
+        When(quota_mb__isnull=True, then=Value(settings.QUOTA_MB * MIB, BigIntegerField())),
+        default=Cast("quota_mb", BigIntegerField()) * Value(MIB, BigIntegerField()),
         output_field=BigIntegerField(),
     )
 

@@ -105,8 +105,13 @@ class Report:
     skipped_files: bool = False
 
 
-def cleanup(dry_run: bool = False, now: datetime | None = None) -> Report:
-    """Remove what ran out; with dry_run, only count it."""
+def cleanup(
+    dry_run: bool = False, now: datetime | None = None, remove_strays: bool = False
+) -> Report:
+    """Remove what ran out; with dry_run, only count it.
+
+    remove_strays: remove files without a message even when they are many.
+    """
     now = now or timezone.now()
     report = Report()
     _messages(report, now, dry_run)
@@ -118,7 +123,7 @@ def cleanup(dry_run: bool = False, now: datetime | None = None) -> Report:
         return report
     report.links = links.delete()[1].get(LinkToken._meta.label, 0)
     report.accounts = _remove_accounts(now)
-    report.stray_files, report.skipped_files = _sweep(now)
+    report.stray_files, report.skipped_files = _sweep(now, force=remove_strays)
     report.activity = activity.prune()
     AuditEntry.objects.filter(at__lt=now - timedelta(days=settings.AUDIT_DAYS)).delete()
     throttle.prune()
@@ -149,9 +154,17 @@ def _messages(report: Report, now: datetime, dry_run: bool) -> None:
             )
             if not batch:
                 break
+            # The owners too, in address order: a retention period made longer
+            # meanwhile has committed, or waits until this batch is done.
+            emails = sorted({email for _, _, email in batch})
+            list(User.objects.select_for_update().filter(email__in=emails).order_by("email"))
+            ids = [pk for pk, _, _ in batch]
             removed = Message.objects.delete_messages(
-                Message.objects.filter(id__in=[pk for pk, _, _ in batch])
+                Message.objects.filter(expired(now), id__in=ids)
             )
+            if removed < len(batch):
+                left = set(Message.objects.filter(id__in=ids).values_list("id", flat=True))
+                batch = [row for row in batch if row[0] not in left]
         for _, size, email in batch:
             by_account[email] += 1
             report.bytes += size
@@ -163,8 +176,12 @@ def _remove_accounts(now: datetime) -> int:
     removed = 0
     for pk in list(User.objects.filter(unused_accounts(now)).values_list("pk", flat=True)):
         with transaction.atomic():
-            # Still unused once locked: a delivery may just have found it.
-            user = User.objects.select_for_update().filter(unused_accounts(now), pk=pk).first()
+            # Lock first, then check again in a statement of its own: it sees a
+            # delivery that committed while we waited for the lock (a check in
+            # the locking statement itself would not, on PostgreSQL).
+            if not User.objects.select_for_update().filter(pk=pk).exists():
+                continue
+            user = User.objects.filter(unused_accounts(now), pk=pk).first()
             if user is None:
                 continue
             user.delete()
@@ -188,19 +205,38 @@ def _stray_files(now: datetime) -> Iterator[str]:
                     continue
 
 
-def _sweep(now: datetime) -> tuple[int, bool]:
+# The stray-file sweep stops rather than remove more than this share of the
+# files: so many files without rows means a database that does not belong to
+# this data directory (restored from an older backup, a wrong
+# SEALBOX_DATABASE_URL), not left-overs of crashes.
+STRAY_LIMIT = 0.01
+STRAY_LIMIT_MIN = 50
+
+
+def _sweep(now: datetime, force: bool = False) -> tuple[int, bool]:
     """Remove stray files; skipped while a storage command runs (it owns its new files)."""
     try:
         with maintenance.exclusive():
             blobs.clear_stale_tmp()
-            removed = 0
-            for rel in _stray_files(now):
+            strays = list(_stray_files(now))
+            total = sum(
+                len(files) for _, by_id in maintenance.stored_files() for files in by_id.values()
+            )
+            if not force and len(strays) > max(STRAY_LIMIT_MIN, total * STRAY_LIMIT):
+                log.error(
+                    "clean-up: %d of %d message files belong to no message; not removing them. "
+                    "Is this the database of this data directory? If so, run "
+                    "`sealbox cleanup --remove-strays`.",
+                    len(strays),
+                    total,
+                )
+                return 0, True
+            for rel in strays:
                 blobs.delete(rel)
-                removed += 1
     except maintenance.Busy:
         log.info("clean-up: stray files left for later, a storage command is running")
         return 0, True
-    return removed, False
+    return len(strays), False
 
 
 def _log(report: Report) -> None:

@@ -140,6 +140,9 @@ def resend_activation(actor: Actor, user: User) -> None:
 
 def delete_account(actor: Actor, user: User) -> int:
     """Remove the account with all its mail, files included; return how many messages went."""
+    email, pk = user.email, user.pk
+    # Audited before the first batch goes: an interrupted run still shows who began it.
+    audit(actor, "delete account: started", email, f"account {pk}")
     removed = 0
     while True:
         batch = list(Message.objects.filter(owner=user).values_list("id", flat=True)[:BATCH])
@@ -147,10 +150,12 @@ def delete_account(actor: Actor, user: User) -> int:
             break
         removed += Message.objects.delete_messages(Message.objects.filter(id__in=batch))
     with transaction.atomic():
-        # Mail that arrived meanwhile goes with the account (rows now, files after commit).
-        removed += Message.objects.delete_messages(Message.objects.filter(owner=user))
-        email, pk = user.email, user.pk
-        user.delete()
+        # Locked: a delivery in flight commits first (and its mail goes below)
+        # or finds the account gone and is answered "try again later".
+        if not User.objects.select_for_update().filter(pk=pk).exists():
+            return removed
+        removed += Message.objects.delete_messages(Message.objects.filter(owner_id=pk))
+        User.objects.filter(pk=pk).delete()
         audit(actor, "delete account", email, f"account {pk} and {removed} message(s)")
     return removed
 

@@ -197,8 +197,26 @@ def test_stray_files_wait_while_a_storage_command_runs(alice: User) -> None:
     old = stray(timedelta(days=2))
     with maintenance.exclusive():
         out = run()
-    assert "Stray files were not checked: a storage command is running." in out
+    assert "Stray files were left: a storage command is running" in out
     assert old.exists()
+
+
+def test_many_files_without_messages_are_left_until_the_operator_says_so(
+    alice: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database that is not this data directory's (an old backup, a wrong URL)."""
+    strays = [stray(timedelta(days=2)) for _ in range(60)]
+    kept = arrive(alice.email, timezone.now(), "kept")
+
+    report = retention.cleanup()
+
+    assert report.stray_files == 0 and report.skipped_files
+    assert all(p.exists() for p in strays)
+    assert "60 of 61 message files belong to no message; not removing them" in caplog.text
+    out = run("--remove-strays")
+    assert "Removed 60 stray message file(s)." in out
+    assert not any(p.exists() for p in strays)
+    assert (Path(settings.DATA_DIR) / kept.blob).exists()
 
 
 def test_the_clean_up_logs_what_it_removed(

@@ -301,3 +301,19 @@ def test_a_full_mailbox_cannot_send_until_it_has_room(tiny_quota: Any, alice: Us
     with pytest.raises(SendError, match="Your mailbox is full"):
         send(alice, to=[CAROL], cc=[], subject="Re", body="Thanks", uploads=[], original=original)
     assert quota.usage_share(alice) == 100
+
+
+def test_quotas_of_several_gib_work(alice: User, settings: Any) -> None:
+    """MiB times 1048576 passes 32 bits from 2 GiB: PostgreSQL must compute it in 64."""
+    settings.QUOTA_MB = 3072
+    User.objects.filter(pk=alice.pk).update(quota_mb=4096, usage_bytes=4000 * 1024 * KIB)
+    assert deliver(CAROL, [alice.email], sized(1000))
+    assert deliver(CAROL, [DAVE], sized(1000))
+    User.objects.filter(pk=alice.pk).update(usage_bytes=4096 * 1024 * KIB)
+    with pytest.raises(MailboxFull):
+        deliver(CAROL, [alice.email], sized(1000))
+    from sealbox.operator import overview
+
+    assert list(overview.over_share(User.objects.all()).values_list("email", flat=True)) == [
+        alice.email
+    ]

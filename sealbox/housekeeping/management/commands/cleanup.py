@@ -4,11 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from sealbox.housekeeping import retention
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KiB"
+from sealbox.housekeeping import quota, retention
 
 
 class Command(BaseCommand):
@@ -19,13 +15,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+        parser.add_argument(
+            "--remove-strays",
+            action="store_true",
+            help="remove message files without a message even when they are many "
+            "(after checking that this database belongs to this data directory)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         dry = options["dry_run"]
-        report = retention.cleanup(dry_run=dry)
+        report = retention.cleanup(dry_run=dry, remove_strays=options["remove_strays"])
         verb = "Would remove" if dry else "Removed"
         self.stdout.write(
-            f"{verb} {report.messages} expired message(s) ({_size(report.bytes)}) "
+            f"{verb} {report.messages} expired message(s) ({quota.size_text(report.bytes)}) "
             f"from {len(report.by_account)} mailbox(es)."
         )
         for email, count in sorted(report.by_account.items()):
@@ -36,6 +38,9 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"{verb} {report.stray_files} stray message file(s).")
         if report.skipped_files:
-            self.stdout.write("Stray files were not checked: a storage command is running.")
+            self.stdout.write(
+                "Stray files were left: a storage command is running, or there are too many "
+                "of them (see the log)."
+            )
         if dry:
             self.stdout.write("Nothing was removed (--dry-run).")
