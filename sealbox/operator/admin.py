@@ -8,15 +8,17 @@ the audit log.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.models import Group
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -27,6 +29,9 @@ from sealbox.operator import actions, overview
 from sealbox.operator.models import AuditEntry
 from sealbox.outbound.models import OutgoingEmail
 
+if TYPE_CHECKING:
+    from django.contrib.admin.filters import _ListFilterChoices
+
 admin.site.unregister(Group)
 # Deleting goes through each admin's own action (files, usage, the audit log).
 admin.site.disable_action("delete_selected")
@@ -35,15 +40,44 @@ admin.site.disable_action("delete_selected")
 mib = quota.size_text
 
 
-class MetadataOnly:
-    """Django's admin accepts a filter on any of a model's own fields in the URL
-    (?subject__startswith=…), which would let an operator probe content one
-    guess at a time. Only the filters listed here are taken."""
+class OperatorAdmin(admin.ModelAdmin):
+    """What every admin here shares: filters only from a list, and nothing done unaudited.
+
+    Django's admin takes a filter on any of a model's own fields in the URL
+    (?subject__startswith=…, ?totp_secret__startswith=…), which would let an
+    operator probe content or secrets one guess at a time: only the filters in
+    `allowed_lookups` are taken.
+
+    Django's admin writes its history of each addition, change and deletion
+    through the log_* methods. Each also reaches the audit log here, unless
+    this admin's own save or delete writes a detailed entry (named in
+    `audited`), so that nothing done through the admin escapes the audit log.
+    """
 
     allowed_lookups: frozenset[str] = frozenset()
+    audited: frozenset[str] = frozenset()
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         return lookup in self.allowed_lookups
+
+    def _audit(self, request: HttpRequest, what: str, objs: Iterable[Any]) -> None:
+        if what in self.audited:
+            return
+        actor = actions.Actor.of(request)
+        for obj in objs:
+            actions.audit(actor, f"{what} {self.opts.verbose_name}"[:40], str(obj), "admin site")
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        self._audit(request, "add", [obj])
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        self._audit(request, "change", [obj])
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        self._audit(request, "delete", queryset)
+        return super().log_deletions(request, queryset)
 
 
 # --- Accounts ---------------------------------------------------------------------------
@@ -123,7 +157,9 @@ class QuotaForm(forms.Form):
 
 
 @admin.register(User)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(OperatorAdmin):
+    allowed_lookups = frozenset({"status", "signed_in", "usage", "two_factor", "is_staff__exact"})
+    audited = frozenset({"change", "delete"})
     list_display = (
         "email",
         "status",
@@ -184,13 +220,42 @@ class AccountAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None or obj.pk != request.user.pk
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.pk == request.user.pk:
+            return (*fields, "is_active")  # nobody disables themself by a slip
+        return fields
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """What the deletion page lists: the account and how many messages go with it.
+
+        Not Django's list of every row that goes too: that would name each
+        message (and open each sealed one) only to say that it goes.
+        """
+        users = list(objs)
+        counts = dict(
+            Message.objects.filter(owner__in=users)
+            .values_list("owner")
+            .annotate(n=Count("id"))
+            .values_list("owner", "n")
+        )
+        listed: list[Any] = []
+        for user in users:
+            n = counts.get(user.pk, 0)
+            listed += [user.email, [ngettext("%d message", "%d messages", n) % n]]
+        model_count = {
+            User._meta.verbose_name_plural: len(users),
+            _("messages"): sum(counts.values()),
+        }
+        return listed, model_count, set(), []
+
     @admin.display(description=_("status"))
     def status(self, user: User) -> str:
         return overview.status(user)
 
-    @admin.display(description=_("last sign-in"), ordering="last_login", empty_value="never")
+    @admin.display(description=_("last sign-in"), ordering="last_login")
     def last_sign_in(self, user: User) -> Any:
-        return user.last_login
+        return user.last_login or _("never")  # the change page ignores empty_value
 
     @admin.display(description=_("messages"), ordering="message_count")
     def message_count(self, user: User) -> int:
@@ -276,6 +341,14 @@ class AccountAdmin(admin.ModelAdmin):
     def reset_two_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         actor = actions.Actor.of(request)
         users = list(queryset)
+        if any(u.pk == request.user.pk for u in users):
+            # It would end this session, and the admin needs two-factor sign-in.
+            self.message_user(
+                request,
+                _("Your own two-factor sign-in is managed in your settings."),
+                messages.ERROR,
+            )
+            return
         for user in users:
             actions.reset_two_factor(actor, user)
         self._done(
@@ -351,8 +424,9 @@ ONLY += ["message_id"]
 
 
 @admin.register(Message)
-class MessageAdmin(MetadataOnly, admin.ModelAdmin):
+class MessageAdmin(OperatorAdmin):
     allowed_lookups = frozenset({"folder", "folder__exact", "owner", "owner__id__exact"})
+    audited = frozenset({"delete"})
     list_display = (
         "received_at",
         "recipient",
@@ -388,6 +462,14 @@ class MessageAdmin(MetadataOnly, admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        listed = [
+            f"{m.id}: {m.owner.email}, {m.get_folder_display()}, {mib(m.size)}, "
+            f"received {timezone.localtime(m.received_at):%Y-%m-%d %H:%M}"
+            for m in objs
+        ]
+        return listed, {_("messages"): len(listed)}, set(), []
+
     @admin.display(description=_("recipient"), ordering="owner__email")
     def recipient(self, message: Message) -> str:
         return message.owner.email
@@ -418,39 +500,52 @@ class MessageAdmin(MetadataOnly, admin.ModelAdmin):
         )
 
     @admin.action(description=_("Delete selected messages for good"), permissions=["delete"])
-    def delete_for_good(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+    def delete_for_good(
+        self, request: HttpRequest, queryset: QuerySet[Message]
+    ) -> HttpResponse | None:
+        if "confirm" not in request.POST:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Delete messages for good?"),
+                "count": queryset.count(),
+                "ids": list(queryset.values_list("id", flat=True)),
+                "owners": sorted(set(queryset.values_list("owner__email", flat=True))),
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/operator/delete_messages.html", context)
         count = queryset.count()
         self.delete_queryset(request, queryset)
         self.message_user(request, f"{count} message(s) deleted.", messages.SUCCESS)
+        return None
 
 
 # --- The outgoing queue ------------------------------------------------------------------------
 
 
 class QueueStateFilter(admin.SimpleListFilter):
+    """The states of `sealbox outbox list`; mail that was sent only when asked for."""
+
     title = _("state")
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [
-            ("pending", str(_("pending"))),
-            ("retrying", str(_("retrying"))),
-            ("failed", str(_("failed"))),
-            ("sent", str(_("sent"))),
+        return [(state, str(_(state))) for state in overview.OUTGOING_STATES] + [
+            ("all", str(_("all, sent too")))
         ]
+
+    def choices(self, changelist: Any) -> Iterator[_ListFilterChoices]:
+        first, *rest = super().choices(changelist)
+        first["display"] = _("not sent")  # Django's "All": the default here
+        yield first
+        yield from rest
 
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[OutgoingEmail]
     ) -> QuerySet[OutgoingEmail]:
-        value = self.value()
-        waiting = [OutgoingEmail.Status.QUEUED, OutgoingEmail.Status.SENDING]
-        if value == "pending":
-            return queryset.filter(status__in=waiting, attempts=0)
-        if value == "retrying":
-            return queryset.filter(status=OutgoingEmail.Status.QUEUED, attempts__gt=0)
-        if value in ("failed", "sent"):
-            return queryset.filter(status=value)
-        return queryset.exclude(status=OutgoingEmail.Status.SENT)
+        if self.value() == "all":
+            return queryset
+        return overview.outgoing_in_state(queryset, self.value())
 
 
 # Never `subject` or `data`: a reply's subject and text are message content.
@@ -470,7 +565,7 @@ OUTGOING_FIELDS = (
 
 
 @admin.register(OutgoingEmail)
-class OutgoingAdmin(MetadataOnly, admin.ModelAdmin):
+class OutgoingAdmin(OperatorAdmin):
     allowed_lookups = frozenset({"kind", "kind__exact", "state"})
     list_display = ("created", "kind", "to", "state", "attempts", "next_attempt_at", "last_error")
     list_filter = (QueueStateFilter, "kind")
@@ -517,7 +612,8 @@ class OutgoingAdmin(MetadataOnly, admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditAdmin(admin.ModelAdmin):
+class AuditAdmin(OperatorAdmin):
+    allowed_lookups = frozenset({"action"})
     list_display = ("at", "actor", "ip", "action", "target", "detail")
     list_filter = ("action",)
     search_fields = ("target", "actor")
