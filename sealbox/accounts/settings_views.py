@@ -269,6 +269,8 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
                 user.end_all_sessions()
             request.session.pop(ENROL, None)
             update_session_auth_hash(request, user)
+            # This session just gave the password and a code: as a two-step sign-in.
+            request.session[signin.SECOND_FACTOR] = True
             return _codes_page(request, codes)
         else:
             form.add_error(

@@ -71,8 +71,8 @@ class OperatorSite(admin.AdminSite):
             flash.warning(
                 request,
                 _(
-                    "The admin site needs two-factor sign-in. Turn it on here, then sign out "
-                    "and sign in again with your second factor."
+                    "The admin site needs two-factor sign-in. Turn it on here with an "
+                    "authenticator app, then open the admin site again."
                 ),
             )
             return redirect("settings")

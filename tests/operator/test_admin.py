@@ -731,3 +731,22 @@ def test_no_page_of_the_admin_shows_what_a_message_says(
     assert SECRETS[0] == Message.objects.get(pk=message.pk).subject
     assert SECRETS[4] in OutgoingEmail.objects.get(pk=reply.pk).subject
     assert SECRETS[4] == sent.subject
+
+
+def test_turning_on_the_app_in_settings_opens_the_admin_in_the_same_session() -> None:
+    user = User.objects.create_superuser(OPERATOR, OPERATOR_PASSWORD)
+    client = Client()
+    client.post("/signin/", {"username": OPERATOR, "password": OPERATOR_PASSWORD})
+    r = client.get("/admin/", follow=True)
+    assert r.redirect_chain[-1][0] == "/settings/"
+    assert "The admin site needs two-factor sign-in" in body(r)
+
+    page = body(client.get("/settings/two-factor/"))
+    secret = re.search(r"data-secret>([A-Z2-7 ]+)<", page)
+    assert secret is not None
+    code = pyotp.TOTP(secret.group(1).replace(" ", "")).now()
+    assert client.post("/settings/two-factor/", {"code": code}).status_code == 200
+    user.refresh_from_db()
+    assert user.has_totp
+
+    assert client.get("/admin/").status_code == 200
