@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from sealbox import addresses
 from sealbox.accounts import signin, throttle, twofactor
-from sealbox.accounts.models import Activity, Throttle, User
+from sealbox.accounts.models import Activity, User
 from sealbox.housekeeping import quota
 from sealbox.mailstore.models import Message
 from sealbox.operator import actions, overview
@@ -32,17 +32,6 @@ def _is_ip(value: str) -> bool:
 
 def when(value: Any) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "never"
-
-
-def list_status(user: User, locked: set[str]) -> str:
-    """overview.status() without a query per account: `locked` holds the keys locked now."""
-    if not user.is_active:
-        return overview.DISABLED
-    if not user.is_activated:
-        return overview.NEVER_ACTIVATED
-    if locked and throttle.Key(throttle.ACCOUNT, user.email).digest in locked:
-        return overview.LOCKED
-    return overview.ACTIVE
 
 
 def usage_text(user: User) -> str:
@@ -171,14 +160,12 @@ class Command(BaseCommand):
             f"{'MESSAGES':>8}  {'USAGE / QUOTA':<28} 2FA"
         )
         self.stdout.write(header)
-        locked = set(
-            Throttle.objects.filter(locked_until__gt=timezone.now()).values_list("key", flat=True)
-        )
+        locked = overview.locked_keys()
         count = 0
         for user in qs.iterator(chunk_size=2000):
             count += 1
             self.stdout.write(
-                f"{user.email:<40} {list_status(user, locked):<16} {when(user.created):<16} "
+                f"{user.email:<40} {overview.status(user, locked):<16} {when(user.created):<16} "
                 f"{when(user.last_login):<16} {user.message_count:>8}  "  # type: ignore[attr-defined]
                 f"{usage_text(user):<28} {'on' if user.two_factor else 'off'}"  # type: ignore[attr-defined]
             )
