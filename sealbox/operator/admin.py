@@ -156,6 +156,12 @@ class QuotaForm(forms.Form):
         return int(value)
 
 
+# What an operator may change on an account's page; the rest is shown read-only.
+ACCOUNT_EDITABLE = frozenset(
+    {"display_name", "is_active", "quota_mb", "retention_days", "expiry_reminders", "allow_compose"}
+)
+
+
 @admin.register(User)
 class AccountAdmin(OperatorAdmin):
     allowed_lookups = frozenset({"status", "signed_in", "usage", "two_factor", "is_staff__exact"})
@@ -199,17 +205,7 @@ class AccountAdmin(OperatorAdmin):
         "two_factor_on",
         "is_staff",
     )
-    readonly_fields = (
-        "email",
-        "status",
-        "usage",
-        "created",
-        "activated_at",
-        "last_sign_in",
-        "message_count",
-        "two_factor_on",
-        "is_staff",
-    )
+    readonly_fields = tuple(f for f in fields if f not in ACCOUNT_EDITABLE)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return overview.accounts()
