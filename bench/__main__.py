@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -35,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         "sections", nargs="*", metavar="SECTION", help=f"run only these: {', '.join(names)}"
     )
     parser.add_argument("--list", action="store_true", help="list the sections and exit")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        metavar="N",
+        help="cleanup: expired messages to make (default 100,000; or BENCH_CLEANUP_MESSAGES)",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for s in SECTIONS:
@@ -43,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.sections if n not in names]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(names)}")
+    if args.messages is not None:
+        if args.messages < 1:
+            parser.error("--messages: give a whole number above 0")
+        os.environ["BENCH_CLEANUP_MESSAGES"] = str(args.messages)
     chosen = [s for s in SECTIONS if not args.sections or s.name in args.sections]
 
     signal.signal(signal.SIGTERM, _terminated)

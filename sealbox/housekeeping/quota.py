@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.db import transaction
 from django.db.models import BigIntegerField, Case, F, Q, Sum, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -79,9 +80,11 @@ def release(freed: Mapping[int, int]) -> None:
     )
     if not ids:
         return
-    less = Case(
-        *[When(pk=pk, then=Value(freed[pk])) for pk in ids],
-        default=Value(0),
+    # A plain CASE: a When() per account costs the ORM far more than the database's work.
+    # Only placeholders in the SQL; the ids and sizes (integers) go as parameters.
+    less = RawSQL(  # noqa: S611
+        "CASE id " + " ".join(["WHEN %s THEN %s"] * len(ids)) + " ELSE 0 END",
+        [v for pk in ids for v in (pk, freed[pk])],
         output_field=BigIntegerField(),
     )
     User.objects.filter(pk__in=ids).update(usage_bytes=F("usage_bytes") - less)
