@@ -88,10 +88,14 @@ def release(freed: Mapping[int, int]) -> None:
         output_field=BigIntegerField(),
     )
     User.objects.filter(pk__in=ids).update(usage_bytes=F("usage_bytes") - less)
-    # Room again: the next refusal is worth telling the recipient about.
+    room_again(ids)
+
+
+def room_again(ids: list[int]) -> None:
+    """Accounts with room again: the next refusal is worth telling the recipient about."""
     User.objects.filter(pk__in=ids, quota_full_notified_at__isnull=False).alias(
         _limit=limit_expression()
-    ).filter(Q(_limit=0) | Q(_limit__gt=F("usage_bytes"))).update(quota_full_notified_at=None)
+    ).filter(fits(1)).update(quota_full_notified_at=None)
 
 
 def has_room(email: str, size: int) -> bool:

@@ -124,7 +124,7 @@ def cleanup(
     if dry_run:
         report.links = links.count()
         report.accounts = User.objects.filter(unused_accounts(now)).count()
-        report.stray_files = sum(1 for _ in _stray_files(now))
+        report.stray_files = len(_stray_files(now)[0])
         return report
     report.links = links.delete()[1].get(LinkToken._meta.label, 0)
     report.accounts = _remove_accounts(now)
@@ -137,7 +137,10 @@ def cleanup(
 
 
 def _messages(report: Report, now: datetime, dry_run: bool) -> None:
-    due = Message.objects.filter(expired(now))
+    # Built once: it names the periods in use, and a period added meanwhile
+    # only means those messages wait for the next run.
+    is_expired = expired(now)
+    due = Message.objects.filter(is_expired)
     if dry_run:
         rows = due.values("owner__email").annotate(n=Count("id"), size=Sum("size"))
         for row in rows:
@@ -165,7 +168,7 @@ def _messages(report: Report, now: datetime, dry_run: bool) -> None:
             list(User.objects.select_for_update().filter(email__in=emails).order_by("email"))
             ids = [pk for pk, _, _ in batch]
             removed = Message.objects.delete_messages(
-                Message.objects.filter(expired(now), id__in=ids)
+                Message.objects.filter(is_expired, id__in=ids)
             )
             if removed < len(batch):
                 left = set(Message.objects.filter(id__in=ids).values_list("id", flat=True))
@@ -195,19 +198,23 @@ def _remove_accounts(now: datetime) -> int:
     return removed
 
 
-def _stray_files(now: datetime) -> Iterator[str]:
-    """Message files no row names and no delivery is still writing."""
+def _stray_files(now: datetime) -> tuple[list[str], int]:
+    """Message files no row names and no delivery is still writing; and how many files there are."""
     oldest = (now - STRAY_FILE_AGE).timestamp()
+    strays: list[str] = []
+    total = 0
     for current, files in maintenance.stored_files():
         for message_id, rels in files.items():
+            total += len(rels)
             for rel in rels:
                 if current.get(message_id) == rel:
                     continue
                 try:
                     if (blobs.root() / rel).stat().st_mtime < oldest:
-                        yield rel
+                        strays.append(rel)
                 except FileNotFoundError:
                     continue
+    return strays, total
 
 
 # The stray-file sweep stops rather than remove more than this share of the
@@ -223,10 +230,7 @@ def _sweep(now: datetime, force: bool = False) -> tuple[int, bool]:
     try:
         with maintenance.exclusive():
             blobs.clear_stale_tmp()
-            strays = list(_stray_files(now))
-            total = sum(
-                len(files) for _, by_id in maintenance.stored_files() for files in by_id.values()
-            )
+            strays, total = _stray_files(now)
             if not force and len(strays) > max(STRAY_LIMIT_MIN, total * STRAY_LIMIT):
                 log.error(
                     "clean-up: %d of %d message files belong to no message; not removing them. "

@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -18,18 +18,14 @@ from sealbox.mailstore import blobs, sealed
 
 
 class MessageManager(models.Manager["Message"]):
-    def delete_messages(self, qs: models.QuerySet[Message], *, skip_locked: bool = False) -> int:
+    def delete_messages(self, qs: models.QuerySet[Message]) -> int:
         """Delete messages for good: rows and their owners' usage now, files once that commits.
 
         A crash between the two leaves only an unreferenced file behind (the
-        clean-up sweeps those). With skip_locked, messages another transaction
-        is deleting are left to it rather than waited for.
+        clean-up sweeps those).
         """
         with transaction.atomic():
-            locked = qs.select_for_update(
-                skip_locked=skip_locked and connection.features.has_select_for_update_skip_locked
-            )
-            doomed = list(locked.values_list("id", "blob", "owner_id", "size"))
+            doomed = list(qs.select_for_update().values_list("id", "blob", "owner_id", "size"))
             if not doomed:
                 return 0
             Message.objects.filter(id__in=[row[0] for row in doomed]).delete()

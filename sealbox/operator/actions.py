@@ -18,6 +18,7 @@ from django.utils import timezone
 from sealbox.accounts import activity, links, throttle, twofactor
 from sealbox.accounts.clientip import client_ip
 from sealbox.accounts.models import Activity, LinkToken, User
+from sealbox.housekeeping import quota
 from sealbox.mailstore.models import Message
 from sealbox.operator.models import AuditEntry
 from sealbox.outbound import queue
@@ -76,8 +77,7 @@ def set_quota(actor: Actor, user: User, mb: int | None) -> None:
         before = user.quota_mb
         User.objects.filter(pk=user.pk).update(quota_mb=mb)
         user.quota_mb = mb
-        if user.quota_bytes is None or user.usage_bytes < user.quota_bytes:
-            User.objects.filter(pk=user.pk).update(quota_full_notified_at=None)
+        quota.room_again([user.pk])
         audit(
             actor,
             "set quota",

@@ -9,9 +9,11 @@ the audit log.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.models import Group
@@ -27,6 +29,7 @@ from sealbox.housekeeping import quota
 from sealbox.mailstore.models import Message
 from sealbox.operator import actions, overview
 from sealbox.operator.models import AuditEntry
+from sealbox.outbound import queue
 from sealbox.outbound.models import OutgoingEmail
 
 if TYPE_CHECKING:
@@ -35,9 +38,6 @@ if TYPE_CHECKING:
 admin.site.unregister(Group)
 # Deleting goes through each admin's own action (files, usage, the audit log).
 admin.site.disable_action("delete_selected")
-
-
-mib = quota.size_text
 
 
 class OperatorAdmin(admin.ModelAdmin):
@@ -66,6 +66,19 @@ class OperatorAdmin(admin.ModelAdmin):
         actor = actions.Actor.of(request)
         for obj in objs:
             actions.audit(actor, f"{what} {self.opts.verbose_name}"[:40], str(obj), "admin site")
+
+    def action_page(
+        self, request: HttpRequest, template: str, title: Any, **context: Any
+    ) -> TemplateResponse:
+        """The page an action shows before it acts (a form, a confirmation)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            **context,
+        }
+        return TemplateResponse(request, f"admin/operator/{template}", context)
 
     def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         self._audit(request, "add", [obj])
@@ -111,8 +124,6 @@ class UsageFilter(admin.SimpleListFilter):
     parameter_name = "usage"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        from django.conf import settings
-
         return [
             ("warn", f"over {settings.QUOTA_WARN_PERCENT} %"),
             ("full", str(_("full"))),
@@ -155,6 +166,9 @@ class QuotaForm(forms.Form):
             raise forms.ValidationError(_("Enter a whole number of MiB, 0 or more."))
         return int(value)
 
+
+# The throttle keys locked now, while a list of accounts is built (else None).
+_locked_keys: ContextVar[set[str] | None] = ContextVar("locked_keys", default=None)
 
 # What an operator may change on an account's page; the rest is shown read-only.
 ACCOUNT_EDITABLE = frozenset(
@@ -245,9 +259,17 @@ class AccountAdmin(OperatorAdmin):
         }
         return listed, model_count, set(), []
 
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        # The sign-in pauses in force, read once for the page's rows (status()).
+        token = _locked_keys.set(overview.locked_keys())
+        try:
+            return super().changelist_view(request, extra_context)
+        finally:
+            _locked_keys.reset(token)
+
     @admin.display(description=_("status"))
     def status(self, user: User) -> str:
-        return overview.status(user)
+        return overview.status(user, _locked_keys.get())
 
     @admin.display(description=_("last sign-in"), ordering="last_login")
     def last_sign_in(self, user: User) -> Any:
@@ -261,10 +283,10 @@ class AccountAdmin(OperatorAdmin):
     def usage(self, user: User) -> str:
         limit = user.quota_bytes
         if limit is None:
-            return f"{mib(user.usage_bytes)} (no limit)"
+            return f"{quota.size_text(user.usage_bytes)} (no limit)"
         share = quota.usage_share(user)
         own = "" if user.quota_mb is None else ", own quota"
-        return f"{mib(user.usage_bytes)} of {mib(limit)} ({share} %{own})"
+        return f"{quota.size_text(user.usage_bytes)} of {quota.size_text(limit)} ({share} %{own})"
 
     @admin.display(description=_("two-factor"), boolean=True)
     def two_factor_on(self, user: User) -> bool:
@@ -308,15 +330,9 @@ class AccountAdmin(OperatorAdmin):
                 actions.set_quota(actor, user, mb)
             self._done(request, len(users), str(_("Quota set for %(n)d account(s).")))
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Set quota"),
-            "form": form,
-            "accounts": queryset,
-            "opts": self.model._meta,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/operator/set_quota.html", context)
+        return self.action_page(
+            request, "set_quota.html", _("Set quota"), form=form, accounts=queryset
+        )
 
     @admin.action(description=_("Disable selected accounts (they cannot sign in)"))
     def disable(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
@@ -375,15 +391,13 @@ class AccountAdmin(OperatorAdmin):
             self.message_user(request, _("You cannot delete your own account."), messages.ERROR)
             return None
         if "confirm" not in request.POST:
-            context = {
-                **self.admin_site.each_context(request),
-                "title": _("Delete accounts with their mail?"),
-                "accounts": users,
-                "messages_total": Message.objects.filter(owner__in=users).count(),
-                "opts": self.model._meta,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, "admin/operator/delete_accounts.html", context)
+            return self.action_page(
+                request,
+                "delete_accounts.html",
+                _("Delete accounts with their mail?"),
+                accounts=users,
+                messages_total=Message.objects.filter(owner__in=users).count(),
+            )
         actor = actions.Actor.of(request)
         removed = sum(actions.delete_account(actor, user) for user in users)
         self.message_user(
@@ -460,7 +474,7 @@ class MessageAdmin(OperatorAdmin):
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         listed = [
-            f"{m.id}: {m.owner.email}, {m.get_folder_display()}, {mib(m.size)}, "
+            f"{m.id}: {m.owner.email}, {m.get_folder_display()}, {quota.size_text(m.size)}, "
             f"received {timezone.localtime(m.received_at):%Y-%m-%d %H:%M}"
             for m in objs
         ]
@@ -500,16 +514,14 @@ class MessageAdmin(OperatorAdmin):
         self, request: HttpRequest, queryset: QuerySet[Message]
     ) -> HttpResponse | None:
         if "confirm" not in request.POST:
-            context = {
-                **self.admin_site.each_context(request),
-                "title": _("Delete messages for good?"),
-                "count": queryset.count(),
-                "ids": list(queryset.values_list("id", flat=True)),
-                "owners": sorted(set(queryset.values_list("owner__email", flat=True))),
-                "opts": self.model._meta,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, "admin/operator/delete_messages.html", context)
+            return self.action_page(
+                request,
+                "delete_messages.html",
+                _("Delete messages for good?"),
+                count=queryset.count(),
+                ids=list(queryset.values_list("id", flat=True)),
+                owners=sorted(set(queryset.values_list("owner__email", flat=True))),
+            )
         count = queryset.count()
         self.delete_queryset(request, queryset)
         self.message_user(request, f"{count} message(s) deleted.", messages.SUCCESS)
@@ -526,7 +538,7 @@ class QueueStateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(state, str(_(state))) for state in overview.OUTGOING_STATES] + [
+        return [(state, str(_(state))) for state in queue.STATES] + [
             ("all", str(_("all, sent too")))
         ]
 
@@ -541,7 +553,7 @@ class QueueStateFilter(admin.SimpleListFilter):
     ) -> QuerySet[OutgoingEmail]:
         if self.value() == "all":
             return queryset
-        return overview.outgoing_in_state(queryset, self.value())
+        return queue.in_state(queryset, self.value())
 
 
 # Never `subject` or `data`: a reply's subject and text are message content.

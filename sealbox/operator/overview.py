@@ -13,6 +13,7 @@ from sealbox.accounts import throttle
 from sealbox.accounts.models import Passkey, Throttle, User
 from sealbox.housekeeping import quota, retention
 from sealbox.mailstore.models import Message
+from sealbox.outbound import queue
 from sealbox.outbound.models import OutgoingEmail
 
 NEVER_ACTIVATED = "never activated"
@@ -121,22 +122,6 @@ def stats() -> Stats:
     )
 
 
-OUTGOING_STATES = ("pending", "retrying", "failed", "sent")
-
-
-def outgoing_in_state(qs: QuerySet[OutgoingEmail], state: str | None) -> QuerySet[OutgoingEmail]:
-    """As `sealbox outbox list`: pending (not tried yet), retrying (tried, waiting for
-    another try), failed (given up), sent; None: everything not sent."""
-    waiting = [OutgoingEmail.Status.QUEUED, OutgoingEmail.Status.SENDING]
-    if state == "pending":
-        return qs.filter(status__in=waiting, attempts=0)
-    if state == "retrying":
-        return qs.filter(status=OutgoingEmail.Status.QUEUED, attempts__gt=0)
-    if state in ("failed", "sent"):
-        return qs.filter(status=state)
-    return qs.exclude(status=OutgoingEmail.Status.SENT)
-
-
 def outgoing_counts() -> dict[str, int]:
     qs = OutgoingEmail.objects.all()
-    return {state: outgoing_in_state(qs, state).count() for state in OUTGOING_STATES[:3]}
+    return {state: queue.in_state(qs, state).count() for state in queue.STATES[:3]}

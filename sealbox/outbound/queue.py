@@ -17,7 +17,7 @@ from email.policy import SMTP, SMTPUTF8
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from sealbox import processes
@@ -211,6 +211,22 @@ def process_due(limit: int = BATCH) -> int:
     for item in batch:
         send_one(item)
     return len(batch)
+
+
+STATES = ("pending", "retrying", "failed", "sent")
+
+
+def in_state(qs: QuerySet[OutgoingEmail], state: str | None) -> QuerySet[OutgoingEmail]:
+    """The states of `sealbox outbox list` and the admin: pending (not tried yet), retrying (tried, waiting for
+    another try), failed (given up), sent; None: everything not sent."""
+    waiting = [OutgoingEmail.Status.QUEUED, OutgoingEmail.Status.SENDING]
+    if state == "pending":
+        return qs.filter(status__in=waiting, attempts=0)
+    if state == "retrying":
+        return qs.filter(status=OutgoingEmail.Status.QUEUED, attempts__gt=0)
+    if state in ("failed", "sent"):
+        return qs.filter(status=state)
+    return qs.exclude(status=OutgoingEmail.Status.SENT)
 
 
 def retry(item: OutgoingEmail) -> bool:

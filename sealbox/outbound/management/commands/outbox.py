@@ -9,7 +9,7 @@ from django.utils import timezone
 from sealbox.outbound import queue
 from sealbox.outbound.models import OutgoingEmail
 
-STATES = ("pending", "retrying", "failed", "sent", "all")
+STATES = (*queue.STATES, "all")
 
 
 class Command(BaseCommand):
@@ -37,16 +37,8 @@ class Command(BaseCommand):
             return
         qs = OutgoingEmail.objects.order_by("created")
         state = options["state"]
-        if state == "pending":
-            qs = qs.filter(
-                status__in=[OutgoingEmail.Status.QUEUED, OutgoingEmail.Status.SENDING], attempts=0
-            )
-        elif state == "retrying":
-            qs = qs.filter(status=OutgoingEmail.Status.QUEUED, attempts__gt=0)
-        elif state in ("failed", "sent"):
-            qs = qs.filter(status=state)
-        elif state is None:
-            qs = qs.exclude(status=OutgoingEmail.Status.SENT)
+        if state != "all":
+            qs = queue.in_state(qs, state)
         rows = list(qs)
         if not rows:
             self.stdout.write(
