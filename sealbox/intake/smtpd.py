@@ -17,7 +17,14 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
 from django.db import close_old_connections
 
-from sealbox.intake.delivery import DeliveryError, Trace, check_recipient, check_room, deliver
+from sealbox.intake.delivery import (
+    DeliveryError,
+    Trace,
+    check_recipient,
+    check_room,
+    deliver,
+    temporary_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +90,10 @@ class DeliveryHandler:
         except DeliveryError as e:
             log.info("refused recipient <%s>: %s", address, e.text)
             return e.smtp_reply
+        except Exception as e:
+            # The database is down or busy: the gateway keeps the mail and tries again.
+            log.error("could not check the mailbox of <%s>, answered 451: %s", address, e)
+            return temporary_failure().smtp_reply
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 2.1.5 Recipient OK"
@@ -108,6 +119,9 @@ class DeliveryHandler:
             )
         except DeliveryError as e:
             return e.smtp_reply
+        except Exception as e:  # deliver() answers its own failures; this is a last guard
+            log.error("delivery from <%s> failed, answered 451: %s", envelope.mail_from, e)
+            return temporary_failure().smtp_reply
         ids = " ".join(m.id.hex[:12] for m in stored)
         return f"250 2.0.0 Stored for {len(stored)} recipient(s) as {ids}"
 

@@ -13,6 +13,7 @@ import pytest
 from django.db import DatabaseError
 
 from sealbox.accounts.models import User
+from sealbox.housekeeping import quota
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.outbound import notify
@@ -375,6 +376,24 @@ def test_a_failed_insert_answers_451_and_removes_the_files(
 
     assert (code, reply[:6]) == (451, b"4.3.0 ")
     assert_stored_nothing()
+
+
+def test_a_database_failure_at_rcpt_answers_451_without_its_details(
+    live_smtp: LiveSMTP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lookup_fails(email: str, size: int) -> bool:
+        raise DatabaseError("server closed the connection unexpectedly at db.internal")
+
+    monkeypatch.setattr(quota, "has_room", lookup_fails)
+    with connect(live_smtp) as client:
+        assert client.mail(CAROL)[0] == 250
+        code, reply = client.rcpt(DAVE)
+    # The gateway keeps the mail and tries again; nothing of the database goes out.
+    assert (code, reply[:6]) == (451, b"4.3.0 ")
+    assert b"db.internal" not in reply and b"Error" not in reply
+    monkeypatch.undo()
+
+    assert send(live_smtp, [DAVE], make_message(to=DAVE))[0] == 250
 
 
 def test_it_takes_the_message_again_after_a_temporary_failure(
