@@ -119,8 +119,12 @@ def usage_share(user: User) -> int | None:
     return user.usage_bytes * 100 // quota
 
 
-def tell_full(user: User) -> bool:
-    """Email the recipient that mail for them was refused: once until there is room again."""
+def tell_full(user: User, retried: bool = False) -> bool:
+    """Email the recipient that mail for them was refused: once until there is room again.
+
+    `retried`: the refusal was temporary (452), so the sender's server tries again and the
+    sender has not been told yet.
+    """
     with transaction.atomic():
         first = User.objects.filter(pk=user.pk, quota_full_notified_at__isnull=True).update(
             quota_full_notified_at=timezone.now()
@@ -132,6 +136,7 @@ def tell_full(user: User) -> bool:
             "link": settings.BASE_URL + reverse("inbox"),
             "used_mb": round(user.usage_bytes / MIB, 1),
             "quota_mb": round((user.quota_bytes or 0) / MIB, 1),
+            "retried": retried,
         }
         emails.send("quota-full", context, user.email)
     log.info("account %s: told that mail was refused for a full mailbox", user.pk)

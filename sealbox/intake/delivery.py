@@ -162,7 +162,10 @@ def check_room(address: str, size: int) -> None:
     The recipient is told, as for a refusal at delivery.
     """
     if not quota.has_room(address, size):
-        tell_full(list(User.objects.filter(email=address)))
+        tell_full(
+            list(User.objects.filter(email=address)),
+            retried=settings.QUOTA_FULL_REPLY == "temporary",
+        )
         raise MailboxFull([address])
 
 
@@ -248,7 +251,8 @@ def deliver(
         for rel in written:
             blobs.delete(rel)
         log.warning("delivery from <%s> refused: %s", mail_from, e.text)
-        tell_full(full)
+        # A portal send (bounce_full off) tells its sender on the page, whatever the mode.
+        tell_full(full, retried=bounce_full and settings.QUOTA_FULL_REPLY == "temporary")
         raise
     except Exception as e:
         # A failed COMMIT may still have reached the database: then the files
@@ -286,13 +290,13 @@ def deliver(
     return stored
 
 
-def tell_full(users: list[User]) -> None:
+def tell_full(users: list[User], retried: bool = False) -> None:
     """Tell recipients whose mailbox was full; a failure here must not change the reply.
 
     Call outside any transaction that may yet roll back (the email is queued in its own).
     """
     for user in users:
         try:
-            quota.tell_full(user)
+            quota.tell_full(user, retried)
         except Exception as e:  # the reply to the sender stands whatever happens here
             log.error("could not queue the mailbox-full email for account %s: %s", user.pk, e)

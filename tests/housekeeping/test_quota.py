@@ -45,6 +45,20 @@ def emails_to(address: str, kind: str) -> list[OutgoingEmail]:
     return [e for e in OutgoingEmail.objects.filter(kind=kind) if address in e.recipients]
 
 
+def told_text(address: str) -> str:
+    """The plain text of the one mailbox-full email to an address."""
+    [told] = emails_to(address, "quota-full")
+    text = message_from_bytes(bytes(told.data), policy=policy.default)
+    return " ".join(text.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+
+
+# What the mailbox-full email says happens to the refused message, in each mode.
+WHAT_NEXT = {
+    "permanent": "The sender has been told that it was not delivered.",
+    "temporary": "The sender's mail server will try again for a while",
+}
+
+
 @pytest.fixture
 def tiny_quota(settings: Any) -> Any:
     """1 MiB per mailbox."""
@@ -143,8 +157,10 @@ def test_a_full_mailbox_is_refused_at_rcpt_with_the_configured_reply(
     assert newest is not None and newest.owner.email == ERIN
     assert len(files_under("messages")) == len(files_before) + 1
     assert usage(DAVE) == stored_total(DAVE) <= 1024 * KIB
-    # Dave is told once that mail was refused.
-    assert len(emails_to(DAVE, "quota-full")) == 1
+    # Dave is told once that mail was refused, and what happens to it.
+    told = told_text(DAVE)
+    assert WHAT_NEXT[mode] in told
+    assert all(other not in told for other in WHAT_NEXT.values() if other != WHAT_NEXT[mode])
 
 
 @BOTH_MODES
@@ -164,7 +180,9 @@ def test_without_a_declared_size_the_message_is_refused_at_data(
     assert reply == (code, status + b" <dave@example.com>: the recipient's secure mailbox is full")
     assert set(Message.objects.values_list("id", flat=True)) == stored_before
     assert files_under("messages") == files_before
-    assert len(emails_to(DAVE, "quota-full")) == 1
+    told = told_text(DAVE)
+    assert WHAT_NEXT[mode] in told
+    assert all(other not in told for other in WHAT_NEXT.values() if other != WHAT_NEXT[mode])
 
 
 def test_the_recipient_is_told_once_until_there_is_room_again(
@@ -282,9 +300,12 @@ def test_the_pipe_command_exits_73_for_a_full_mailbox(tiny_quota: Any, tmp_path:
 # --- the portal ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("mode", ["permanent", "temporary"])
 def test_sending_to_a_full_sealbox_mailbox_says_whose_mailbox_is_full(
-    tiny_quota: Any, alice: User
+    tiny_quota: Any, alice: User, mode: str
 ) -> None:
+    # The portal tells its sender at once in either mode; nothing tries again.
+    tiny_quota.QUOTA_FULL_REPLY = mode
     tiny_quota.ALLOW_COMPOSE = True
     tiny_quota.COMPOSE_ALLOWED_RECIPIENTS = [DAVE]
     fill(DAVE, 1024 * KIB - 150 * KIB)
@@ -292,7 +313,7 @@ def test_sending_to_a_full_sealbox_mailbox_says_whose_mailbox_is_full(
         send(alice, to=[CAROL, DAVE], cc=[], subject="Hi", body="x" * 200_000, uploads=[])
     assert not OutgoingEmail.objects.filter(kind="reply").exists()
     assert not Message.objects.filter(owner=alice, folder=Message.Folder.SENT).exists()
-    assert len(emails_to(DAVE, "quota-full")) == 1
+    assert WHAT_NEXT["permanent"] in told_text(DAVE)
 
 
 def test_a_full_mailbox_cannot_send_until_it_has_room(tiny_quota: Any, alice: User) -> None:
