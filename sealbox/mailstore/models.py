@@ -86,7 +86,10 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.id} for {self.owner_id}"
+        # The owner's address where it is already loaded (the admin selects it); never a query.
+        if Message.owner.is_cached(self):
+            return f"{self.id} for {self.owner.email}"
+        return f"{self.id} for account {self.owner_id}"
 
     @classmethod
     def from_db(cls, db: str | None, field_names: Any, values: Any) -> Message:

@@ -505,6 +505,13 @@ def test_messages_are_listed_by_metadata_and_deleted_with_their_files(
     assert "/add/" not in page and ops.get("/admin/mailstore/message/add/").status_code == 403
 
 
+def test_a_messages_page_names_it_by_id_and_recipient(ops: Client, alice: User) -> None:
+    [message] = deliver(CAROL, [alice.email], make_message(to=alice.email))
+    page = body(ops.get(f"/admin/mailstore/message/{message.pk}/change/"))
+    assert f"<h2>{message.pk} for {alice.email}</h2>" in page
+    assert f"<h2>{message.pk} for {alice.pk}</h2>" not in page
+
+
 def test_a_sealed_messages_id_shows_as_encrypted(
     ops: Client, alice: User, settings: Any, tmp_path: Path
 ) -> None:
