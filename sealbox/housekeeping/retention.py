@@ -87,12 +87,17 @@ def expiring(within: timedelta, now: datetime | None = None) -> Q:
 
 
 def unused_accounts(now: datetime | None = None) -> Q:
-    """Recipient accounts never activated, with no message, older than SEALBOX_UNUSED_ACCOUNT_DAYS."""
+    """Recipient accounts never activated, with no message, older than SEALBOX_UNUSED_ACCOUNT_DAYS.
+
+    A disabled account stays: an operator decided about it, and removing it would let the
+    next mail to the address make a fresh, usable account.
+    """
     now = now or timezone.now()
     return Q(
         ~Exists(Message.objects.filter(owner=OuterRef("pk"))),
         activated_at__isnull=True,
         is_staff=False,
+        is_active=True,
         created__lt=now - timedelta(days=settings.UNUSED_ACCOUNT_DAYS),
     )
 

@@ -143,7 +143,7 @@ def test_expired_links_go_and_valid_ones_stay(db: Any) -> None:
     assert list(LinkToken.objects.values_list("token_hash", flat=True)) == [hash_token(fresh)]
 
 
-def test_only_never_activated_empty_old_accounts_are_removed(
+def test_only_never_activated_empty_old_enabled_accounts_are_removed(
     db: Any, settings: Any, alice: User
 ) -> None:
     old = START - timedelta(days=settings.UNUSED_ACCOUNT_DAYS + 1)
@@ -152,6 +152,8 @@ def test_only_never_activated_empty_old_accounts_are_removed(
         User.objects.create_user("activated@example.com", "a long passphrase indeed")
         User.objects.create_superuser("operator@example.com")
         holder = User.objects.create_user("holder@example.com")
+        disabled = User.objects.create_user("disabled@example.com")
+        User.objects.filter(pk=disabled.pk).update(is_active=False)
     arrive(holder.email, START - timedelta(days=1), "kept")
     with time_machine.travel(START - timedelta(days=3), tick=False):
         User.objects.create_user("young@example.com")
@@ -166,6 +168,7 @@ def test_only_never_activated_empty_old_accounts_are_removed(
         "operator@example.com",
         "holder@example.com",
         "young@example.com",
+        "disabled@example.com",
     }
 
 
