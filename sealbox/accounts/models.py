@@ -93,6 +93,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     # When the recipient was told that mail was refused for a full mailbox;
     # cleared once there is room again, so they are told once per time it fills.
     quota_full_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the last expiry reminder was queued: at most one a day, however steadily mail comes.
+    expiry_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -4,7 +4,9 @@ SEALBOX_EXPIRY_REMINDER_DAYS before a message's retention runs out, a
 recipient who has not read it (and has not turned reminders off) gets an
 email saying how many unread messages will go and when. Each message is
 named in one reminder at most: a message is marked in the transaction that
-queues the email, so two workers never send the same reminder twice.
+queues the email, so two workers never send the same reminder twice. An
+account gets at most one reminder a day: where mail arrives steadily, the
+messages that came into the window since are named in the next day's one.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from sealbox.mailstore.models import Message
 from sealbox.outbound import emails
 
 log = logging.getLogger(__name__)
+
+# Least time between two reminders to one account.
+GAP = timedelta(days=1)
 
 
 def due(now: datetime) -> dict[int, list[Message]]:
@@ -55,20 +60,26 @@ def send_due(now: datetime | None = None) -> int:
     sent = 0
     for owner_id, messages in due(now).items():
         with transaction.atomic():
-            ids = [m.id for m in messages]
-            claimed = Message.objects.filter(id__in=ids, expiry_reminded=False).update(
-                expiry_reminded=True
+            # The account's row is the lock: a second worker waits here, then sees the mark.
+            user = User.objects.select_for_update().get(pk=owner_id)
+            if user.expiry_reminded_at and user.expiry_reminded_at > now - GAP:
+                continue
+            named = list(
+                Message.objects.filter(id__in=[m.id for m in messages], expiry_reminded=False).only(
+                    "id", "received_at"
+                )
             )
-            if not claimed:
+            if not named:
                 continue  # another worker reminded them
-            user = User.objects.get(pk=owner_id)
+            Message.objects.filter(id__in=[m.id for m in named]).update(expiry_reminded=True)
+            User.objects.filter(pk=owner_id).update(expiry_reminded_at=now)
             first = min(
                 retention.expires_at(m.received_at, user.effective_retention_days) or now
-                for m in messages
+                for m in named
             )
             context = {
                 "email": user.email,
-                "count": claimed,
+                "count": len(named),
                 "first_date": timezone.localtime(first),
                 "link": settings.BASE_URL + reverse("inbox"),
                 "settings_link": settings.BASE_URL + reverse("settings") + "#storage",
@@ -78,7 +89,7 @@ def send_due(now: datetime | None = None) -> int:
         log.info(
             "account %s: reminded of %d unread message(s) removed from %s",
             owner_id,
-            claimed,
+            len(named),
             first.isoformat(),
         )
     return sent

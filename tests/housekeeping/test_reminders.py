@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import DatabaseError
 from django.utils import timezone
 
 from sealbox.accounts.models import User
-from sealbox.housekeeping import reminders
+from sealbox.housekeeping import reminders, retention
 from sealbox.intake.delivery import deliver
 from sealbox.mailstore.models import Message
+from sealbox.outbound.management.commands.worker import housekeeping
 from sealbox.outbound.models import OutgoingEmail
 from tests.conftest import CAROL
 from tests.mail import make_message
@@ -73,6 +75,38 @@ def test_a_message_that_comes_into_the_window_later_gets_its_own_reminder(alice:
     assert (
         reminders_to(alice.email)[1]["Subject"] == "An unread secure message will be deleted soon"
     )
+
+
+def test_steady_mail_gives_at_most_one_reminder_a_day(alice: User) -> None:
+    # A message comes into the window every hour; the recipient hears once a day.
+    arrive(alice.email, 88)
+    with time_machine.travel(NOW, tick=False):
+        assert reminders.send_due() == 1
+    for hours in range(1, 24):
+        arrive(alice.email, 88 - hours / 24)
+        with time_machine.travel(NOW + timedelta(hours=hours), tick=False):
+            assert reminders.send_due() == 0
+    with time_machine.travel(NOW + timedelta(hours=24), tick=False):
+        assert reminders.send_due() == 1
+    first, second = reminders_to(alice.email)
+    assert "You have an unread message" in text(first)
+    # The next day's reminder names every message that came into the window meanwhile.
+    assert "You have 23 unread messages" in text(second)
+    assert not Message.objects.filter(owner=alice, expiry_reminded=False).exists()
+
+
+def test_reminders_go_out_even_when_the_clean_up_fails(
+    alice: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def cleanup_fails() -> None:
+        raise DatabaseError("could not extend file: No space left on device")
+
+    monkeypatch.setattr(retention, "cleanup", cleanup_fails)
+    arrive(alice.email, 88)
+    with time_machine.travel(NOW, tick=False):
+        housekeeping()
+    assert len(reminders_to(alice.email)) == 1
+    assert "worker: cleanup_fails failed; trying again next round" in caplog.text
 
 
 def test_no_reminder_when_turned_off_or_for_accounts_never_activated(

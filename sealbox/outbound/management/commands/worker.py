@@ -19,14 +19,19 @@ log = logging.getLogger("sealbox.outbound.worker")
 
 
 def housekeeping() -> None:
-    """Every SEALBOX_CLEANUP_INTERVAL: retention clean-up, old activity, expiry reminders."""
-    retention.cleanup()
-    reminders.send_due()
+    """Every SEALBOX_CLEANUP_INTERVAL: retention clean-up, old activity, expiry reminders.
+
+    Each on its own: a clean-up that fails does not hold up the reminders.
+    """
+    _guarded(retention.cleanup)
+    _guarded(reminders.send_due)
 
 
-def _guarded(job: Callable[[], int | None]) -> int:
+def _guarded(job: Callable[[], object]) -> int:
+    """Run one job; its count of work done (0 for a job that counts none, or that failed)."""
     try:
-        return job() or 0
+        done = job()
+        return done if isinstance(done, int) else 0
     except Exception:
         log.exception("worker: %s failed; trying again next round", job.__name__)
         return 0
@@ -55,7 +60,7 @@ class Command(BaseCommand):
                 or time.monotonic() - last_housekeeping >= settings.CLEANUP_INTERVAL
             ):
                 last_housekeeping = time.monotonic()
-                _guarded(housekeeping)
+                housekeeping()
             # Each job on its own: one failing (a database outage, a damaged
             # row) must neither end the worker nor hold up the others.
             busy = _guarded(notify.send_due) + _guarded(queue.process_due)
