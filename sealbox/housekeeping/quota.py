@@ -26,6 +26,8 @@ from sealbox.outbound import emails
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+# The largest quota an operator may give (about 9.5 TiB): fits every database's integer column.
+MAX_MB = 10_000_000
 
 
 def limit_expression() -> Case:

@@ -149,8 +149,11 @@ def test_set_quota_is_shown_and_audited_with_the_command_line_as_actor(alice: Us
         "no limit -> the default",
     ]
     assert all(e.actor.startswith("command line (") and e.target == alice.email for e in entries)
-    with pytest.raises(CommandError, match="expected a number of MiB"):
-        run("set-quota", alice.email, "big")
+    for wrong in ("big", "-5", "10000001", "9" * 30):
+        with pytest.raises(CommandError, match="expected a number of MiB up to 10000000"):
+            run("set-quota", alice.email, wrong)
+    assert AuditEntry.objects.count() == 3
+    assert "Quota of alice@example.net: 10000000 MiB." in run("set-quota", alice.email, "10000000")
 
 
 def test_disable_ends_sessions_and_stops_sign_in_enable_undoes_it(alice: User) -> None:

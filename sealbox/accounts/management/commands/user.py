@@ -218,10 +218,12 @@ class Command(BaseCommand):
     def set_quota(self, actor: actions.Actor, user: User, value: str) -> None:
         if value.lower() == "default":
             mb = None
-        elif value.isdigit():
+        elif value.isdigit() and int(value) <= quota.MAX_MB:
             mb = int(value)
         else:
-            raise CommandError(f"expected a number of MiB, 0 or 'default', got {value!r}")
+            raise CommandError(
+                f"expected a number of MiB up to {quota.MAX_MB}, 0 or 'default', got {value!r}"
+            )
         actions.set_quota(actor, user, mb)
         user.refresh_from_db()
         default = f"the default, {settings.QUOTA_MB} MiB" if settings.QUOTA_MB else "the default"
