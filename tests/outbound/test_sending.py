@@ -3,18 +3,21 @@ the organisation's own people, a Sealbox mailbox for everyone else."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from sealbox.accounts.models import User
 from sealbox.mailstore.models import Message
-from sealbox.outbound import queue
+from sealbox.outbound import queue, sending
 from sealbox.outbound.models import NotificationState, OutgoingEmail
 from tests.conftest import CAROL, RelaySink, free_port
 from tests.portal.pages import deliver_to
@@ -335,3 +338,45 @@ def test_a_reply_is_accepted_while_the_relay_is_down_and_arrives_when_it_is_back
     assert parse(got.data)["In-Reply-To"] == ORIGINAL_ID
     item.refresh_from_db()
     assert item.status == OutgoingEmail.Status.SENT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_mailboxes_writing_to_each_other_at_once_both_send(
+    alice: User, bob: User, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each send holds its sender's row, then needs the other's: no deadlock (PostgreSQL)."""
+    settings.ALLOW_COMPOSE = True
+    settings.COMPOSE_ALLOWED_RECIPIENTS = [alice.email, bob.email]
+    both_counted = threading.Barrier(2)
+    real_check_rate = sending.check_rate
+
+    def check_rate_then_wait(user: User) -> None:
+        real_check_rate(user)
+        # Hold the lock until the other send holds its own, if it can get that far.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_counted.wait(timeout=2)
+
+    monkeypatch.setattr(sending, "check_rate", check_rate_then_wait)
+    failures: list[str] = []
+
+    def write(sender: User, to: User) -> None:
+        try:
+            sending.send(sender, to=[to.email], cc=[], subject="Crossing", body="Hi", uploads=[])
+        except sending.SendError as e:
+            failures.append(str(e))
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=write, args=(alice, bob)),
+        threading.Thread(target=write, args=(bob, alice)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    assert failures == []
+    for user in (alice, bob):
+        assert Message.objects.filter(owner=user, folder=Message.Folder.INBOX).count() == 1
+        assert Message.objects.filter(owner=user, folder=Message.Folder.SENT).count() == 1
