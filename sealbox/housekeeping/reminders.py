@@ -2,7 +2,8 @@
 
 SEALBOX_EXPIRY_REMINDER_DAYS before a message's retention runs out, a
 recipient who has not read it (and has not turned reminders off) gets an
-email saying how many unread messages will go and when. Each message is
+email saying how many unread messages will go and when; one who never chose
+a password gets a new activation link in it. Each message is
 named in one reminder at most: a message is marked in the transaction that
 queues the email, so two workers never send the same reminder twice. An
 account gets at most one reminder a day: where mail arrives steadily, the
@@ -19,7 +20,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from sealbox.accounts.models import User
+from sealbox.accounts.models import LinkToken, User
 from sealbox.housekeeping import retention
 from sealbox.mailstore.models import Message
 from sealbox.outbound import emails
@@ -41,7 +42,6 @@ def due(now: datetime) -> dict[int, list[Message]]:
             expiry_reminded=False,
             owner__expiry_reminders=True,
             owner__is_active=True,
-            owner__activated_at__isnull=False,
         )
         .only("id", "owner_id", "received_at")
         .order_by("received_at")
@@ -50,6 +50,17 @@ def due(now: datetime) -> dict[int, list[Message]]:
     for message in candidates:
         by_owner.setdefault(message.owner_id, []).append(message)
     return by_owner
+
+
+def _link(user: User) -> str:
+    """The inbox; for a recipient who never chose a password, a new activation link.
+
+    The link in their notification may have run out long before their mail does.
+    """
+    if user.is_activated:
+        return settings.BASE_URL + reverse("inbox")
+    token = LinkToken.issue(user, LinkToken.Purpose.ACTIVATE)
+    return settings.BASE_URL + reverse("activate", args=[token])
 
 
 def send_due(now: datetime | None = None) -> int:
@@ -81,7 +92,9 @@ def send_due(now: datetime | None = None) -> int:
                 "email": user.email,
                 "count": len(named),
                 "first_date": timezone.localtime(first),
-                "link": settings.BASE_URL + reverse("inbox"),
+                "link": _link(user),
+                "activation": not user.is_activated,
+                "activation_days": settings.ACTIVATION_DAYS,
                 "settings_link": settings.BASE_URL + reverse("settings") + "#storage",
             }
             emails.send("expiry-reminder", context, user.email)

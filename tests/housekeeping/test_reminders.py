@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import DatabaseError
+from django.test import Client
 from django.utils import timezone
 
 from sealbox.accounts.models import User
@@ -109,12 +111,11 @@ def test_reminders_go_out_even_when_the_clean_up_fails(
     assert "worker: cleanup_fails failed; trying again next round" in caplog.text
 
 
-def test_no_reminder_when_turned_off_or_for_accounts_never_activated(
-    alice: User, settings: Any
-) -> None:
+def test_no_reminder_when_turned_off_or_for_a_disabled_account(alice: User, settings: Any) -> None:
     User.objects.filter(pk=alice.pk).update(expiry_reminders=False)
     arrive(alice.email, 88)
-    arrive("new@example.com", 88)
+    arrive("disabled@example.com", 88)
+    User.objects.filter(email="disabled@example.com").update(is_active=False)
     with time_machine.travel(NOW, tick=False):
         assert reminders.send_due() == 0
     settings.EXPIRY_REMINDER_DAYS = 0
@@ -122,6 +123,24 @@ def test_no_reminder_when_turned_off_or_for_accounts_never_activated(
     with time_machine.travel(NOW, tick=False):
         assert reminders.send_due() == 0
     assert not OutgoingEmail.objects.filter(kind="expiry-reminder").exists()
+
+
+def test_a_recipient_who_never_chose_a_password_gets_a_new_activation_link(db: Any) -> None:
+    # The notification's link ran out long ago (14 days); the mail is still there.
+    arrive("new@example.com", 88)
+    with time_machine.travel(NOW, tick=False):
+        assert reminders.send_due() == 1
+    [mail] = reminders_to("new@example.com")
+    body = text(mail)
+    assert "open this link and choose a password for your mailbox" in body
+    assert "The link works once and for 14 days." in body
+    [link] = re.findall(r"http://portal\.test(/activate/\S+/)", body)
+    assert "Sign in to read" not in body
+    html = str(mail.get_body(("html",)).get_content())
+    assert f'href="http://portal.test{link}"' in html and "Choose a password and read" in html
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):
+        opened = Client().get(link)
+    assert (opened.status_code, opened["Location"]) == (302, "/activate/set-password/")
 
 
 def test_the_reminder_follows_the_recipients_own_period(alice: User) -> None:
