@@ -1,3 +1,4 @@
+import os
 import signal
 import smtplib
 import subprocess
@@ -65,6 +66,34 @@ def test_serve_runs_portal_smtp_and_worker_and_stops_on_sigterm(settings):
                 proc.kill()
     assert code == 0
     # Every child went with it: nothing listens any more.
+    with pytest.raises(OSError):
+        smtplib.SMTP("127.0.0.1", smtp, timeout=2)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=2)
+
+
+def test_a_closed_terminal_stops_serve_and_every_child(settings):
+    """The window closes: SIGHUP to serve's process group. Nothing may stay behind."""
+    http, smtp = free_port(), free_port()
+    env = process_env(settings.DATA_DIR, SEALBOX_WEB_WORKERS="1")
+    proc = subprocess.Popen(
+        [*SEALBOX, "serve", "--http", f"127.0.0.1:{http}", "--smtp", f"127.0.0.1:{smtp}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a process group of its own, as a terminal gives it
+    )
+    try:
+        wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=5))
+        wait_for(lambda: smtplib.SMTP("127.0.0.1", smtp, timeout=5).quit())
+        os.killpg(proc.pid, signal.SIGHUP)
+        code = proc.wait(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0
+    # gunicorn takes SIGHUP as "reload": it must not outlive serve, holding the port.
+    time.sleep(1)
     with pytest.raises(OSError):
         smtplib.SMTP("127.0.0.1", smtp, timeout=2)
     with pytest.raises(OSError):

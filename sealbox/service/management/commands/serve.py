@@ -42,8 +42,11 @@ class Child:
                 os.close(self.key_pipe)
             read_end, self.key_pipe = os.pipe()
             env, fds = {**os.environ, unlock.PASSWORD_FD_ENV: str(read_end)}, (read_end,)
-        # It inherits stdout/stderr: one log stream.
-        self.process = subprocess.Popen(self.argv, env=env, pass_fds=fds)
+        # It inherits stdout/stderr: one log stream. Its own session: a signal
+        # from the terminal (Ctrl-C, the window closed) reaches serve alone,
+        # which stops every child in order (gunicorn would take SIGHUP as
+        # "reload" and outlive serve, holding the port).
+        self.process = subprocess.Popen(self.argv, env=env, pass_fds=fds, start_new_session=True)
         self.started = time.monotonic()
         for fd in fds:
             os.close(fd)
@@ -134,6 +137,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, stop)  # the terminal went away
         for child in children:
             keys.start(child)
         keys.ask_if_needed(children)
