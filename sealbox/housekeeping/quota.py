@@ -17,7 +17,6 @@ from django.db import transaction
 from django.db.models import BigIntegerField, Case, F, Q, Sum, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
-from django.urls import reverse
 from django.utils import timezone
 
 from sealbox.accounts.models import User
@@ -133,9 +132,15 @@ def tell_full(user: User, retried: bool = False) -> bool:
         )
         if not first:
             return False
+        # Here, not at the top: notify imports mailstore.models, which imports this module.
+        from sealbox.outbound.notify import portal_link
+
+        link, activation = portal_link(user)
         context = {
             "email": user.email,
-            "link": settings.BASE_URL + reverse("inbox"),
+            "link": link,
+            "activation": activation,
+            "activation_days": settings.ACTIVATION_DAYS,
             "used_mb": round(user.usage_bytes / MIB, 1),
             "quota_mb": round((user.quota_bytes or 0) / MIB, 1),
             "retried": retried,

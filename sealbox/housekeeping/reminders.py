@@ -20,10 +20,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from sealbox.accounts.models import LinkToken, User
+from sealbox.accounts.models import User
 from sealbox.housekeeping import retention
 from sealbox.mailstore.models import Message
-from sealbox.outbound import emails
+from sealbox.outbound import emails, notify
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +52,6 @@ def due(now: datetime) -> dict[int, list[Message]]:
     return by_owner
 
 
-def _link(user: User) -> str:
-    """The inbox; for a recipient who never chose a password, a new activation link.
-
-    The link in their notification may have run out long before their mail does.
-    """
-    if user.is_activated:
-        return settings.BASE_URL + reverse("inbox")
-    token = LinkToken.issue(user, LinkToken.Purpose.ACTIVATE)
-    return settings.BASE_URL + reverse("activate", args=[token])
-
-
 def send_due(now: datetime | None = None) -> int:
     """Queue the reminders that are due; return how many were queued."""
     if not settings.EXPIRY_REMINDER_DAYS:
@@ -88,12 +77,13 @@ def send_due(now: datetime | None = None) -> int:
                 retention.expires_at(m.received_at, user.effective_retention_days) or now
                 for m in named
             )
+            link, activation = notify.portal_link(user)
             context = {
                 "email": user.email,
                 "count": len(named),
                 "first_date": timezone.localtime(first),
-                "link": _link(user),
-                "activation": not user.is_activated,
+                "link": link,
+                "activation": activation,
                 "activation_days": settings.ACTIVATION_DAYS,
                 "settings_link": settings.BASE_URL + reverse("settings") + "#storage",
             }

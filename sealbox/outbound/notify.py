@@ -9,6 +9,7 @@ dies in between.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -57,7 +58,13 @@ def _senders(messages: list[Message]) -> list[str]:
     return list(seen)
 
 
-def _link(user: User, messages: list[Message]) -> tuple[str, bool]:
+def portal_link(user: User, messages: Sequence[Message] = ()) -> tuple[str, bool]:
+    """Where an email to a recipient leads, and whether that is a new activation link.
+
+    A recipient who never chose a password cannot sign in: they get a fresh
+    activation link (their first one may have run out long ago). Others get
+    the one message, or the inbox.
+    """
     if not user.is_activated:
         token = LinkToken.issue(user, LinkToken.Purpose.ACTIVATE)
         return settings.BASE_URL + reverse("activate", args=[token]), True
@@ -84,7 +91,7 @@ def _notify(state: NotificationState, now: datetime) -> bool:
     if not pending or not user.is_active:
         state.save(update_fields=["due_at", "pending_since"])
         return False
-    link, activation = _link(user, pending)
+    link, activation = portal_link(user, pending)
     emails.notification(
         user.email,
         {

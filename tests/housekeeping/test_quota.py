@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import smtplib
 import subprocess
 from email import message_from_bytes, policy
@@ -160,6 +161,9 @@ def test_a_full_mailbox_is_refused_at_rcpt_with_the_configured_reply(
     # Dave is told once that mail was refused, and what happens to it.
     told = told_text(DAVE)
     assert WHAT_NEXT[mode] in told
+    # He never chose a password: the email brings him a new activation link.
+    assert "Open this link, choose a password for your mailbox" in told
+    assert re.search(r"http://portal\.test/activate/\S+/ The link works once and for 14 days", told)
     assert all(other not in told for other in WHAT_NEXT.values() if other != WHAT_NEXT[mode])
 
 
@@ -206,6 +210,15 @@ def test_the_recipient_is_told_once_until_there_is_room_again(
     with pytest.raises(MailboxFull):
         deliver(CAROL, [DAVE], sized(300 * KIB))
     assert len(emails_to(DAVE, "quota-full")) == 2
+
+
+def test_an_activated_recipient_is_sent_to_sign_in(tiny_quota: Any, alice: User) -> None:
+    fill(alice.email, 1024 * KIB - 150 * KIB)
+    with pytest.raises(MailboxFull):
+        deliver(CAROL, [alice.email], sized(300 * KIB))
+    told = told_text(alice.email)
+    assert "Sign in and delete messages you no longer need, so that new mail fits: " in told
+    assert "http://portal.test/inbox/" in told and "/activate/" not in told
 
 
 def test_mixed_recipients_at_data_store_for_those_with_room_and_report_the_rest(
