@@ -13,10 +13,10 @@ import logging
 from collections.abc import Mapping
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import BigIntegerField, Case, F, Q, Sum, Value, When
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Collate
 from django.utils import timezone
 
 from sealbox.accounts.models import User
@@ -64,6 +64,18 @@ def add(user_id: int, size: int) -> None:
     User.objects.filter(pk=user_id).update(usage_bytes=F("usage_bytes") + size)
 
 
+def lock_accounts(accounts: QuerySet[User]) -> list[int]:
+    """Lock accounts' rows in address order, the order every transaction takes them in.
+
+    Address order is by code point, as Python's sorted() in deliver() has it.
+    PostgreSQL's own collation may differ ("a-b" against "a_b", accented
+    letters), which would let two transactions take the same rows in opposite
+    orders: so it sorts in "C" here. SQLite sorts by code point already.
+    """
+    key = Collate("email", "C") if connection.vendor == "postgresql" else F("email")
+    return list(accounts.select_for_update().order_by(key).values_list("pk", flat=True))
+
+
 def release(freed: Mapping[int, int]) -> None:
     """Take removed messages' sizes off their accounts' usage, in the deleting transaction.
 
@@ -73,12 +85,7 @@ def release(freed: Mapping[int, int]) -> None:
     """
     if not freed:
         return
-    ids = list(
-        User.objects.select_for_update()
-        .filter(pk__in=list(freed))
-        .order_by("email")
-        .values_list("pk", flat=True)
-    )
+    ids = lock_accounts(User.objects.filter(pk__in=list(freed)))
     if not ids:
         return
     # A plain CASE: a When() per account costs the ORM far more than the database's work.
@@ -124,12 +131,12 @@ def tell_full(user: User, retried: bool = False) -> bool:
     """Email the recipient that mail for them was refused: once until there is room again.
 
     `retried`: the refusal was temporary (452), so the sender's server tries again and the
-    sender has not been told yet.
+    sender has not been told yet. A disabled account is not written to, as for notifications.
     """
     with transaction.atomic():
-        first = User.objects.filter(pk=user.pk, quota_full_notified_at__isnull=True).update(
-            quota_full_notified_at=timezone.now()
-        )
+        first = User.objects.filter(
+            pk=user.pk, is_active=True, quota_full_notified_at__isnull=True
+        ).update(quota_full_notified_at=timezone.now())
         if not first:
             return False
         # Here, not at the top: notify imports mailstore.models, which imports this module.

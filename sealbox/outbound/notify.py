@@ -63,9 +63,10 @@ def portal_link(user: User, messages: Sequence[Message] = ()) -> tuple[str, bool
 
     A recipient who never chose a password cannot sign in: they get a fresh
     activation link (their first one may have run out long ago). Others get
-    the one message, or the inbox.
+    the one message, or the inbox. A disabled account never gets a new link:
+    it would open the mailbox once an operator enables it again.
     """
-    if not user.is_activated:
+    if not user.is_activated and user.is_active:
         token = LinkToken.issue(user, LinkToken.Purpose.ACTIVATE)
         return settings.BASE_URL + reverse("activate", args=[token]), True
     if len(messages) == 1:

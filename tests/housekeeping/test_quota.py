@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from sealbox.accounts.models import User
+from sealbox.accounts.models import LinkToken, User
 from sealbox.housekeeping import quota, retention
 from sealbox.intake.delivery import MailboxFull, deliver
 from sealbox.mailstore.models import Message
+from sealbox.operator import actions
 from sealbox.outbound.models import OutgoingEmail
 from sealbox.outbound.sending import SendError, send
 from tests.conftest import CAROL, SEALBOX, LiveSMTP, process_env
@@ -210,6 +211,18 @@ def test_the_recipient_is_told_once_until_there_is_room_again(
     with pytest.raises(MailboxFull):
         deliver(CAROL, [DAVE], sized(300 * KIB))
     assert len(emails_to(DAVE, "quota-full")) == 2
+
+
+def test_a_disabled_account_is_not_emailed_nor_given_a_link(tiny_quota: Any) -> None:
+    fill(DAVE, 1024 * KIB - 150 * KIB)
+    dave = User.objects.get(email=DAVE)
+    actions.disable(actions.Actor.command_line(), dave)
+    links_before = LinkToken.objects.filter(user=dave).count()
+    with pytest.raises(MailboxFull):
+        deliver(CAROL, [DAVE], sized(300 * KIB))
+    assert emails_to(DAVE, "quota-full") == []
+    # Nothing that would open the mailbox once an operator enables it again.
+    assert LinkToken.objects.filter(user=dave).count() == links_before
 
 
 def test_an_activated_recipient_is_sent_to_sign_in(tiny_quota: Any, alice: User) -> None:
