@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -52,6 +53,38 @@ def due(now: datetime) -> dict[int, list[Message]]:
     return by_owner
 
 
+class _NotNow(Exception):
+    """This account gets no reminder in this run; its transaction rolls back."""
+
+
+def _claim(owner_id: int, ids: list[Any], now: datetime) -> tuple[list[Message], User]:
+    """Mark the messages a reminder names, and the account reminded; call in a transaction.
+
+    Locks in the order deletions take them (the messages, then their account),
+    so a reminder and a deletion at once cannot deadlock. A second worker
+    waits on the messages, then finds them marked; one with newer messages
+    waits on the account, then finds it reminded today.
+    """
+    named = list(
+        Message.objects.select_for_update(of=("self",))
+        .filter(id__in=ids, expiry_reminded=False)
+        .only("id", "received_at")
+    )
+    if not named:
+        raise _NotNow  # another worker reminded them, or they went
+    # Looked at again under the lock: removed, disabled or turned off meanwhile.
+    user = (
+        User.objects.select_for_update()
+        .filter(pk=owner_id, is_active=True, expiry_reminders=True)
+        .first()
+    )
+    if user is None or (user.expiry_reminded_at and user.expiry_reminded_at > now - GAP):
+        raise _NotNow
+    Message.objects.filter(id__in=[m.id for m in named]).update(expiry_reminded=True)
+    User.objects.filter(pk=owner_id).update(expiry_reminded_at=now)
+    return named, user
+
+
 def send_due(now: datetime | None = None) -> int:
     """Queue the reminders that are due; return how many were queued."""
     if not settings.EXPIRY_REMINDER_DAYS:
@@ -59,36 +92,27 @@ def send_due(now: datetime | None = None) -> int:
     now = now or timezone.now()
     sent = 0
     for owner_id, messages in due(now).items():
-        with transaction.atomic():
-            # The account's row is the lock: a second worker waits here, then sees the mark.
-            user = User.objects.select_for_update().get(pk=owner_id)
-            if user.expiry_reminded_at and user.expiry_reminded_at > now - GAP:
-                continue
-            named = list(
-                Message.objects.filter(id__in=[m.id for m in messages], expiry_reminded=False).only(
-                    "id", "received_at"
+        try:
+            with transaction.atomic():
+                named, user = _claim(owner_id, [m.id for m in messages], now)
+                first = min(
+                    retention.expires_at(m.received_at, user.effective_retention_days) or now
+                    for m in named
                 )
-            )
-            if not named:
-                continue  # another worker reminded them
-            Message.objects.filter(id__in=[m.id for m in named]).update(expiry_reminded=True)
-            User.objects.filter(pk=owner_id).update(expiry_reminded_at=now)
-            first = min(
-                retention.expires_at(m.received_at, user.effective_retention_days) or now
-                for m in named
-            )
-            link, activation = notify.portal_link(user)
-            context = {
-                "email": user.email,
-                "count": len(named),
-                "first_date": timezone.localtime(first),
-                "link": link,
-                "activation": activation,
-                "activation_days": settings.ACTIVATION_DAYS,
-                "settings_link": settings.BASE_URL + reverse("settings") + "#storage",
-            }
-            emails.send("expiry-reminder", context, user.email)
-            sent += 1
+                link, activation = notify.portal_link(user)
+                context = {
+                    "email": user.email,
+                    "count": len(named),
+                    "first_date": timezone.localtime(first),
+                    "link": link,
+                    "activation": activation,
+                    "activation_days": settings.ACTIVATION_DAYS,
+                    "settings_link": settings.BASE_URL + reverse("settings") + "#storage",
+                }
+                emails.send("expiry-reminder", context, user.email)
+        except _NotNow:
+            continue
+        sent += 1
         log.info(
             "account %s: reminded of %d unread message(s) removed from %s",
             owner_id,

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
 import time_machine
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.test import Client
 from django.utils import timezone
 
 from sealbox.accounts.models import User
-from sealbox.housekeeping import reminders, retention
+from sealbox.housekeeping import quota, reminders, retention
 from sealbox.intake.delivery import deliver
 from sealbox.mailstore.models import Message
+from sealbox.operator import actions
 from sealbox.outbound.management.commands.worker import housekeeping
 from sealbox.outbound.models import OutgoingEmail
 from tests.conftest import CAROL
@@ -149,3 +152,73 @@ def test_the_reminder_follows_the_recipients_own_period(alice: User) -> None:
     with time_machine.travel(NOW, tick=False):
         assert reminders.send_due() == 1
     assert "deleted for good on June 3, 2026" in text(reminders_to(alice.email)[0])
+
+
+def test_an_account_removed_during_a_run_holds_up_no_other_reminder(
+    alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arrive(alice.email, 88)
+    arrive(bob.email, 88)
+    found_due = reminders.due
+
+    def due_then_alice_goes(now: datetime) -> dict[int, list[Message]]:
+        found = found_due(now)
+        actions.delete_account(actions.Actor.command_line(), User.objects.get(pk=alice.pk))
+        return found
+
+    monkeypatch.setattr(reminders, "due", due_then_alice_goes)
+    with time_machine.travel(NOW, tick=False):
+        assert reminders.send_due() == 1
+    assert len(reminders_to(bob.email)) == 1
+    assert reminders_to(alice.email) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reminder_and_a_deletion_at_once_both_go_through(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deletion holds the message, then wants the account; the reminder must not hold
+    the account and want the message (PostgreSQL would end one of them)."""
+    doomed = arrive(alice.email, 88)
+    kept = arrive(alice.email, 88)
+    deleting = threading.Event()
+    release = quota.release
+
+    def release_slowly(freed: Any) -> None:
+        deleting.set()
+        time.sleep(1.5)  # the reminder starts meanwhile
+        release(freed)
+
+    monkeypatch.setattr(quota, "release", release_slowly)
+    errors: list[str] = []
+    reminded: list[int] = []
+
+    def delete() -> None:
+        try:
+            Message.objects.delete_messages(Message.objects.filter(id=doomed.id))
+        except Exception as e:
+            errors.append(f"delete: {e!r}")
+        finally:
+            connection.close()
+
+    def remind() -> None:
+        deleting.wait(5)
+        try:
+            with time_machine.travel(NOW, tick=False):
+                reminded.append(reminders.send_due())
+        except Exception as e:
+            errors.append(f"remind: {e!r}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=delete), threading.Thread(target=remind)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    assert errors == []
+    assert reminded == [1]
+    assert not Message.objects.filter(id=doomed.id).exists()
+    assert Message.objects.get(id=kept.id).expiry_reminded
+    assert "You have an unread message" in text(reminders_to(alice.email)[0])
