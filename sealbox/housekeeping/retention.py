@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from sealbox.accounts import activity, throttle
 from sealbox.accounts.models import LinkToken, User
+from sealbox.housekeeping import quota
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.operator.models import AuditEntry
@@ -169,8 +170,8 @@ def _messages(report: Report, now: datetime, dry_run: bool) -> None:
                 break
             # The owners too, in address order: a retention period made longer
             # meanwhile has committed, or waits until this batch is done.
-            emails = sorted({email for _, _, email in batch})
-            list(User.objects.select_for_update().filter(email__in=emails).order_by("email"))
+            emails = {email for _, _, email in batch}
+            quota.lock_accounts(User.objects.filter(email__in=emails))
             ids = [pk for pk, _, _ in batch]
             removed = Message.objects.delete_messages(
                 Message.objects.filter(is_expired, id__in=ids)

@@ -305,8 +305,7 @@ def send(
         with transaction.atomic():
             # Every account this send touches, locked in address order (deliver()'s
             # order): two mailboxes writing to each other at once cannot deadlock.
-            involved = User.objects.filter(email__in=[user.email, *outside]).order_by("email")
-            list(involved.select_for_update().values_list("pk", flat=True))
+            quota.lock_accounts(User.objects.filter(email__in=[user.email, *outside]))
             check_rate(user)
             # The copy in Sent counts towards the sender's own storage.
             if not quota.has_room(user.email, len(data)):
