@@ -162,7 +162,7 @@ class QuotaForm(forms.Form):
         value = self.cleaned_data["quota"].strip()
         if not value:
             return None
-        if not value.isdigit() or int(value) > quota.MAX_MB:
+        if not (value.isascii() and value.isdigit()) or int(value) > quota.MAX_MB:
             raise forms.ValidationError(_("Enter a whole number of MiB, 0 or more."))
         return int(value)
 

@@ -301,8 +301,9 @@ def test_set_quota_asks_for_the_size_then_sets_it_and_audits_it(ops: Client, ali
     assert "Quota in MiB" in body(form)
     assert User.objects.get(pk=alice.pk).quota_mb is None
 
-    bad = act(ops, "set_quota", [alice], apply="1", quota="lots")
-    assert "Enter a whole number" in body(bad)
+    for wrong in ("lots", "10000001", "²"):
+        bad = act(ops, "set_quota", [alice], apply="1", quota=wrong)
+        assert bad.status_code == 200 and "Enter a whole number" in body(bad), wrong
     done = act(ops, "set_quota", [alice], apply="1", quota="5")
 
     assert "Quota set for 1 account(s)." in body(done)

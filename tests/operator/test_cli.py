@@ -149,7 +149,7 @@ def test_set_quota_is_shown_and_audited_with_the_command_line_as_actor(alice: Us
         "no limit -> the default",
     ]
     assert all(e.actor.startswith("command line (") and e.target == alice.email for e in entries)
-    for wrong in ("big", "-5", "10000001", "9" * 30):
+    for wrong in ("big", "-5", "10000001", "9" * 30, "²", "٣"):
         with pytest.raises(CommandError, match="expected a number of MiB up to 10000000"):
             run("set-quota", alice.email, wrong)
     assert AuditEntry.objects.count() == 3

@@ -218,7 +218,7 @@ class Command(BaseCommand):
     def set_quota(self, actor: actions.Actor, user: User, value: str) -> None:
         if value.lower() == "default":
             mb = None
-        elif value.isdigit() and int(value) <= quota.MAX_MB:
+        elif value.isascii() and value.isdigit() and int(value) <= quota.MAX_MB:
             mb = int(value)
         else:
             raise CommandError(
