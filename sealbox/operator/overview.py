@@ -115,7 +115,8 @@ def stats() -> Stats:
         over_warning=over_share(User.objects.all()).count(),
         full=over_share(User.objects.all(), 100).count(),
         outgoing=outgoing_counts(),
-        oldest_message_days=(timezone.now() - oldest).days if oldest else None,
+        # Never below 0: a host whose clock runs ahead may have stored the oldest one.
+        oldest_message_days=max(0, (timezone.now() - oldest).days) if oldest else None,
         expiring_within_7_days=Message.objects.filter(
             retention.expiring(timedelta(days=7))
         ).count(),

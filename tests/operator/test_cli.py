@@ -280,6 +280,12 @@ def test_stats_and_its_json(alice: User, bob: User, settings: Any) -> None:
     assert (data["retention_days"], data["quota_mb"]) == (90, 10)
 
 
+def test_stats_says_0_days_for_mail_stored_by_a_clock_that_runs_ahead(alice: User) -> None:
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=2, hours=1)):
+        deliver(CAROL, [alice.email], make_message(to=alice.email))
+    assert "Oldest message:      0 days old" in stats()
+
+
 def test_stats_and_over_share_with_the_default_quota(alice: User, bob: User) -> None:
     # 1024 MiB times 80 % passes PostgreSQL's integer: quota arithmetic must be in bigint.
     User.objects.filter(pk=bob.pk).update(usage_bytes=1000 * 1024 * 1024)
