@@ -29,6 +29,13 @@ MIB = 1024 * 1024
 MAX_MB = 10_000_000
 
 
+def parse_mb(text: str) -> int:
+    """A quota in MiB as an operator types it: ASCII digits, at most MAX_MB (else ValueError)."""
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_MB:
+        raise ValueError(text)
+    return int(text)
+
+
 def limit_expression() -> Case:
     """The account's quota in bytes as a database expression (0: no limit)."""
     # 64-bit throughout: on PostgreSQL MiB * 1048576 overflows a 32-bit integer from 2 GiB.

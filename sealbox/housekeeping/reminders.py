@@ -44,6 +44,8 @@ def due(now: datetime) -> dict[int, list[Message]]:
             owner__expiry_reminders=True,
             owner__is_active=True,
         )
+        # Reminded within the gap: not worth a transaction each run (checked again under lock).
+        .exclude(owner__expiry_reminded_at__gt=now - GAP)
         .only("id", "owner_id", "received_at")
         .order_by("received_at")
     )

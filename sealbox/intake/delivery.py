@@ -162,11 +162,9 @@ def check_room(address: str, size: int) -> None:
     The recipient is told, as for a refusal at delivery.
     """
     if not quota.has_room(address, size):
-        tell_full(
-            list(User.objects.filter(email=address)),
-            retried=settings.QUOTA_FULL_REPLY == "temporary",
-        )
-        raise MailboxFull([address])
+        refusal = MailboxFull([address])
+        tell_full(list(User.objects.filter(email=address)), retried=refusal.temporary)
+        raise refusal
 
 
 def store_sent(owner: User, data: bytes) -> Message:
@@ -252,7 +250,7 @@ def deliver(
             blobs.delete(rel)
         log.warning("delivery from <%s> refused: %s", mail_from, e.text)
         # A portal send (bounce_full off) tells its sender on the page, whatever the mode.
-        tell_full(full, retried=bounce_full and settings.QUOTA_FULL_REPLY == "temporary")
+        tell_full(full, retried=bounce_full and e.temporary)
         raise
     except Exception as e:
         # A failed COMMIT may still have reached the database: then the files

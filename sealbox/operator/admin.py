@@ -162,9 +162,10 @@ class QuotaForm(forms.Form):
         value = self.cleaned_data["quota"].strip()
         if not value:
             return None
-        if not (value.isascii() and value.isdigit()) or int(value) > quota.MAX_MB:
-            raise forms.ValidationError(_("Enter a whole number of MiB, 0 or more."))
-        return int(value)
+        try:
+            return quota.parse_mb(value)
+        except ValueError:
+            raise forms.ValidationError(_("Enter a whole number of MiB, 0 or more.")) from None
 
 
 # The throttle keys locked now, while a list of accounts is built (else None).

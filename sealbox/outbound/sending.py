@@ -174,11 +174,10 @@ def check_allowed(user: User, recipients: list[str], original: Message | None) -
 def check_rate(user: User) -> None:
     """Refuse a send over SEALBOX_COMPOSE_PER_HOUR; call inside the sending transaction.
 
-    The user's row is locked first, so two sends at the same moment are
-    counted one after the other.
+    send() has locked the user's row already, so two sends at the same moment
+    are counted one after the other.
     """
     limit = settings.COMPOSE_PER_HOUR
-    User.objects.select_for_update().filter(pk=user.pk).exists()
     since = timezone.now() - timedelta(hours=1)
     SendRecord.objects.filter(user=user, created__lt=since).delete()
     if SendRecord.objects.filter(user=user).count() >= limit:

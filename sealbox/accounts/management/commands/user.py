@@ -216,14 +216,12 @@ class Command(BaseCommand):
             self.stdout.write("  (none)")
 
     def set_quota(self, actor: actions.Actor, user: User, value: str) -> None:
-        if value.lower() == "default":
-            mb = None
-        elif value.isascii() and value.isdigit() and int(value) <= quota.MAX_MB:
-            mb = int(value)
-        else:
+        try:
+            mb = None if value.lower() == "default" else quota.parse_mb(value)
+        except ValueError:
             raise CommandError(
                 f"expected a number of MiB up to {quota.MAX_MB}, 0 or 'default', got {value!r}"
-            )
+            ) from None
         actions.set_quota(actor, user, mb)
         user.refresh_from_db()
         default = f"the default, {settings.QUOTA_MB} MiB" if settings.QUOTA_MB else "the default"
