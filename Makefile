@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SEALBOX_DATA_DIR ?= ./var
 
-.PHONY: run test lint typecheck pytest bench install clean
+.PHONY: run test check lint typecheck pytest bench install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ pytest: $(STAMP)
 	SEALBOX_DATA_DIR=$$(mktemp -d) $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The fast lane for a developer's loop: lint, types, and the suite without the
+# browser and process-starting tests, on both cores.
+check: lint typecheck
+	SEALBOX_DATA_DIR=$$(mktemp -d) $(BIN)/pytest -q -n 2 -m "not browser and not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
