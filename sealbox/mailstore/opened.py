@@ -56,7 +56,7 @@ _memory: OrderedDict[uuid.UUID, tuple[mime.MessageView, int]] = OrderedDict()
 _memory_used = 0
 _lock = threading.Lock()
 _opening: dict[uuid.UUID, tuple[threading.Lock, list[int]]] = {}
-_slots: threading.BoundedSemaphore | None = None
+_slots: tuple[int, threading.BoundedSemaphore] | None = None
 # How many messages this process has parsed (tests and benchmarks read it).
 parses = 0
 
@@ -138,13 +138,16 @@ def sweep_strays(now: float | None = None) -> int:
     return removed
 
 
-def remove_plain() -> int:
-    """Remove every derived file that is not sealed (encryption at rest was turned on)."""
+def remove_derived_except(set_id: str | None) -> int:
+    """Remove every derived file not sealed to the certificate set set_id (after
+    encrypt-existing or a rotation: nothing stays plain or sealed to old keys)."""
+    keep = f"{set_id}{blobs.SEALED_SUFFIX}" if set_id else None
     removed = 0
     for _, path in list(blobs.all_derived()):
-        if path.suffix != blobs.SEALED_SUFFIX:
+        if keep is None or path.name.partition(".")[2] != keep:
             path.unlink(missing_ok=True)
             removed += 1
+    clear_memory()
     return removed
 
 
@@ -161,9 +164,9 @@ def clear_memory() -> None:
 def _slot() -> threading.BoundedSemaphore:
     global _slots
     with _lock:
-        if _slots is None:
-            _slots = threading.BoundedSemaphore(settings.PARSE_SLOTS)
-        return _slots
+        if _slots is None or _slots[0] != settings.PARSE_SLOTS:
+            _slots = (settings.PARSE_SLOTS, threading.BoundedSemaphore(settings.PARSE_SLOTS))
+        return _slots[1]
 
 
 def _parse(message: Message) -> mime.MessageView:
