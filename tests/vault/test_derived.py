@@ -88,10 +88,16 @@ def test_a_plain_view_from_before_encryption_is_removed_by_encrypt_existing(
 
 
 def test_a_plain_view_found_while_encryption_is_on_is_not_used(
-    reader: Client, alice: User, encryption: Vault
+    reader: Client, alice: User, settings: Any, vault_files: Vault
 ) -> None:
     message = deliver_to(alice, big_message(64 * 1024)[0])
-    plain = blobs.write_derived(message.id, b'{"format": 1}', None)
+    assert reader.get(message_url(message)).status_code == 200
+    [plain] = blobs.derived_files(message.id)
+    forget_everything()  # another process, started with encryption at rest on
+    settings.STORAGE_ENCRYPTION = True
+    settings.ENCRYPTION_CERTS = vault_files.certs
+    settings.ENCRYPTION_KEY = vault_files.service.key
+    settings.ENCRYPTION_KEY_PASSWORD = vault_files.service.password
     before = opened.parses
 
     response = reader.get(message_url(message))
@@ -101,3 +107,4 @@ def test_a_plain_view_found_while_encryption_is_on_is_not_used(
     [derived] = blobs.derived_files(message.id)
     assert derived.suffix == ".p7m"
     assert opened.parses == before + 1
+    forget_everything()
