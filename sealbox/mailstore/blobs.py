@@ -180,6 +180,20 @@ def reader(rel: str) -> Reader:
         return BytesReader(read(rel))
 
 
+MAX_HEAD = 1024 * 1024
+
+
+def read_head(rel: str) -> bytes:
+    """The start of the stored message, through its header block (at most MAX_HEAD bytes):
+    for reading headers without reading, or decrypting, a big message whole."""
+    data = b""
+    for chunk in reader(rel).chunks(0, MAX_HEAD, 64 * 1024):
+        data += chunk
+        if b"\n\n" in data or b"\n\r\n" in data:
+            break
+    return data
+
+
 def delete(rel: str) -> None:
     (root() / rel).unlink(missing_ok=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import tracemalloc
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import timedelta
@@ -287,3 +288,25 @@ def test_a_derived_file_that_does_not_read_is_made_again(reader: Client, alice: 
     assert "Big one" in response.content.decode()
     [again] = blobs.derived_files(message.id)
     assert b"cut" not in again.read_bytes()
+
+
+@pytest.mark.parametrize("receipts", ["off", "always"])
+def test_opening_a_big_message_holds_a_fraction_of_it_in_memory(
+    reader: Client, alice: User, settings: Any, receipts: str
+) -> None:
+    settings.READ_RECEIPTS = receipts
+    raw, _ = big_message()
+    message = deliver_to(alice, raw)
+    del raw
+
+    tracemalloc.start()
+    try:
+        response = reader.get(message_url(message))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert response.status_code == 200
+    assert peak < message.size / 4, (
+        f"{peak / 2**20:.1f} MiB for a {message.size / 2**20:.0f} MiB message"
+    )
