@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 FORMAT = 1  # of the derived file; another number is parsed again
 LARGE = 8 * 1024 * 1024  # messages above this take one of the parse slots
 PARSE_WAIT_SECONDS = 20
-MEMORY_BUDGET = 64 * 1024 * 1024  # characters of the views kept in memory per process
+MEMORY_BUDGET = 16 * 1024 * 1024  # characters of the views kept in memory per process
 STRAY_AGE_SECONDS = 3600
 
 _memory: OrderedDict[uuid.UUID, tuple[mime.MessageView, int]] = OrderedDict()
