@@ -28,6 +28,7 @@ from sealbox.mailstore import skeleton
 from sealbox.mailstore.blobs import BytesReader, Reader
 from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES
 from sealbox.mailstore.summary import (
+    _LONE_CR,
     _header_text,
     _one_line_ending,
     decode_bytes,
@@ -235,9 +236,17 @@ class _Locator:
         self.reader = reader
         self.ranges: dict[int, tuple[int, int]] = {}  # id(part) -> range in the skeleton
         parsed = _one_line_ending(shape.data)  # what parse() read: same length, same offsets
+        # Where _one_line_ending() stops changing lone CRs, in the message.
+        changed = len(shape.data) if parsed is not shape.data else 0
+        if changed:
+            end = shape.data.find(b"\n\r\n")
+            end = shape.data.find(b"\n\n") if end < 0 else end
+            changed = end + 1 if end >= 0 else len(shape.data)
+        self.changed_until = shape.to_original(changed) or 0
         cursor = 0
         for part in parts:
-            payload = part.get_payload()
+            # The payload as parsed: get_payload() would decode 8-bit text by its charset.
+            payload = part._payload  # type: ignore[attr-defined]
             if not isinstance(payload, str):
                 continue
             try:
@@ -272,6 +281,9 @@ class _Locator:
             return part
         start, end = self.original(part) or (0, 0)
         data = b"".join(self.reader.chunks(start, min(end, start + MAX_TEXT_READ)))
+        if start < self.changed_until:  # as parse() read it
+            cut = self.changed_until - start
+            data = _LONE_CR.sub(b" ", data[:cut]) + data[cut:]
         clone = copy.copy(part)
         clone.set_payload(data.decode("ascii", "surrogateescape"))
         return clone
@@ -320,6 +332,8 @@ class _Builder:
                 body, encoding = [data], ""
             else:
                 body = [found]
+                if encoding == "base64" and not _plain_base64(_raw(self.where.reader, body)):
+                    encoding = WHOLE + encoding  # decoded as the email package does, at once
             size = sum(len(c) for c in attachment_chunks(self.where.reader, body, encoding))
         self.view.attachments.append(Attachment(i, name, ctype, size, cid, inline, encoding, body))
         if cid:
@@ -500,12 +514,36 @@ _NOT_BASE64 = bytes(
     if chr(b) not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 )
 _UUENCODE = ("x-uuencode", "uuencode", "uue", "x-uue")
+# Before an encoding: the body is decoded at once by the email package (damaged base64).
+WHOLE = "whole "
 
 
 def transfer_encoding(part: EmailMessage) -> str:
     """The encoding get_payload(decode=True) undoes; "" for none."""
     cte = str(part.get("content-transfer-encoding", "")).lower().strip()
     return cte if cte in ("base64", "quoted-printable", *_UUENCODE) else ""
+
+
+def _plain_base64(chunks: Iterable[bytes]) -> bool:
+    """Whether _base64() decodes it as the email package does: no data after
+    the padding, and no single character left over at the end."""
+    count = 0
+    padded = False
+    for chunk in chunks:
+        data = chunk.translate(None, _NOT_BASE64)
+        if padded:
+            if data.strip(b"="):
+                return False
+            continue
+        pad = data.find(b"=")
+        if pad < 0:
+            count += len(data)
+            continue
+        if data[pad:].strip(b"="):
+            return False
+        count += pad
+        padded = True
+    return count % 4 != 1
 
 
 def _base64(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -557,9 +595,9 @@ def attachment_chunks(reader: Reader, body: list[Segment], encoding: str) -> Ite
         yield from _base64(raw)
     elif encoding == "quoted-printable":
         yield from _quoted_printable(raw)
-    elif encoding in _UUENCODE:
+    elif encoding in _UUENCODE or encoding.startswith(WHOLE):
         part = EmailMessage()
-        part["Content-Transfer-Encoding"] = encoding
+        part["Content-Transfer-Encoding"] = encoding.removeprefix(WHOLE)
         part.set_payload(b"".join(raw).decode("ascii", "surrogateescape"))
         yield payload_bytes(part)
     else:

@@ -239,7 +239,7 @@ def _frame_document(msg: Message, remote: bool) -> str:
 @login_required
 @never_cache
 @require_GET
-def attachment(request: HttpRequest, message_id: uuid.UUID, index: int) -> HttpResponse:
+def attachment(request: HttpRequest, message_id: uuid.UUID, index: int) -> StreamingHttpResponse:
     """One attachment, decoded from the stored file as it is sent."""
     msg = owned_message(request, message_id)
     found = opened.attachment(msg, index)
@@ -256,7 +256,7 @@ def attachment(request: HttpRequest, message_id: uuid.UUID, index: int) -> HttpR
 @login_required
 @never_cache
 @require_GET
-def eml(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+def eml(request: HttpRequest, message_id: uuid.UUID) -> StreamingHttpResponse:
     """The stored message, byte for byte."""
     msg = owned_message(request, message_id)
     stem = "".join(ch for ch in (msg.subject or "message")[:80] if ch.isalnum() or ch in " -_.,()")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import tracemalloc
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from sealbox.mailstore import blobs, mime, opened, skeleton
 from sealbox.mailstore.models import Message
 from sealbox.operator import actions
 from tests import corpus
+from tests.mailstore.test_mime import _mangle
 from tests.portal.pages import content, deliver_to, listed_attachments, message_url, page
 
 pytestmark = pytest.mark.django_db
@@ -125,6 +127,36 @@ def test_the_skeleton_of_a_message_shows_what_the_whole_message_shows(
         )
         assert a.body is not None
         assert b"".join(mime.attachment_chunks(reader, a.body, a.encoding)) == expected
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_skeleton_of_damaged_mail_shows_and_downloads_what_the_whole_message_does(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(skeleton, "MIN_RUN", 1)
+    rng = random.Random(seed)
+    builders = [b for b in corpus.BUILDERS if b is not corpus.big_attachment]
+    for raw in [_mangle(build().raw, rng) for build in builders]:
+        whole = mime.view(raw)
+        reader = blobs.BytesReader(raw)
+
+        cut = mime.view_of(reader)
+
+        assert (cut.html, cut.text, cut.more_text, cut.problems) == (
+            whole.html,
+            whole.text,
+            whole.more_text,
+            whole.problems,
+        )
+        assert [(a.index, a.filename, a.size) for a in cut.attachments] == [
+            (a.index, a.filename, a.size) for a in whole.attachments
+        ]
+        for a in cut.attachments:
+            part = whole.part(a.index)
+            assert part is not None and a.body is not None
+            data = b"".join(mime.attachment_chunks(reader, a.body, a.encoding))
+            if a.content_type != "message/rfc822":
+                assert data == mime.payload_bytes(part)
 
 
 # --- Removed with the message -----------------------------------------------------------
