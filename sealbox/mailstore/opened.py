@@ -281,7 +281,9 @@ def _load(message: Message) -> mime.MessageView | None:
                 data = seal.open_sealed(data)
             found = _decode(json.loads(data))
         except seal.Locked:
-            raise
+            if message.blob.endswith(blobs.SEALED_SUFFIX):
+                raise
+            continue  # sealed while encryption was on; the plain message parses again
         except FileNotFoundError:
             continue
         except Exception as e:  # damaged, cut short, of another format, another key
@@ -298,6 +300,8 @@ def _store(message: Message, found: mime.MessageView) -> None:
     from sealbox.mailstore.models import Message as MessageModel
 
     to = seal.sealing_to()
+    if to is None and message.blob.endswith(blobs.SEALED_SUFFIX) and settings.ENCRYPTION_CERTS:
+        to = seal.recipients()  # encryption turned off since: sealed like the message still
     data = json.dumps(_encode(found), ensure_ascii=False, separators=(",", ":")).encode()
     if to is not None:
         data = seal.seal(data, to)

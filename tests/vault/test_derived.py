@@ -108,3 +108,16 @@ def test_a_plain_view_found_while_encryption_is_on_is_not_used(
     assert derived.suffix == ".p7m"
     assert opened.parses == before + 1
     forget_everything()
+
+
+def test_a_sealed_message_keeps_its_view_sealed_after_encryption_is_turned_off(
+    reader: Client, alice: User, encryption: Vault, settings: Any
+) -> None:
+    message = deliver_to(alice, big_message(64 * 1024)[0])
+    settings.STORAGE_ENCRYPTION = False  # new mail plain; the key still opens the old
+
+    response = reader.get(message_url(message))
+
+    assert response.status_code == 200
+    [derived] = blobs.derived_files(message.id)
+    assert derived.suffix == ".p7m" and seal.is_sealed(derived.read_bytes())
