@@ -320,10 +320,14 @@ class _Builder:
         encoding = ""
         body: list[Segment] | None = None
         if ctype == "message/rfc822":
-            body = self.where.shape.segments(rfc822_bytes(part, self.view.linesep))
+            shape = self.where.shape
+            saved = rfc822_bytes(part, self.view.linesep)
+            body = shape.segments(saved)
             size = sum(len(s) if isinstance(s, bytes) else s[1] - s[0] for s in body)
-            if sum(len(s) for s in body if isinstance(s, bytes)) > MAX_KEPT_LITERAL:
-                body = None
+            kept = sum(len(s) for s in body if isinstance(s, bytes))
+            whole_tokens = sum(isinstance(s, tuple) for s in body)
+            if kept > MAX_KEPT_LITERAL or (shape.nonce and saved.count(shape.nonce) > whole_tokens):
+                body = None  # too big to keep, or a token not written back whole: parse again
         else:
             found = self.where.original(part)
             encoding = transfer_encoding(part)

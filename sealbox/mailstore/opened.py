@@ -26,6 +26,7 @@ owner's quota: its size is bounded by what is shown (MAX_TEXT_CHARS per text par
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import json
 import logging
@@ -94,7 +95,8 @@ def attachment(message: Message, index: int) -> tuple[mime.Attachment, Iterator[
     if item is None:
         return None
     if item.body is None:  # a forwarded message too big to keep its pieces: parse again
-        return item, iter((_reparsed(message, index),))
+        data = _reparsed(message, index)
+        return dataclasses.replace(item, size=len(data)), iter((data,))
     return item, mime.attachment_chunks(reader(message), item.body, item.encoding)
 
 
