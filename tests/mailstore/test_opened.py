@@ -159,6 +159,23 @@ def test_the_skeleton_of_damaged_mail_shows_and_downloads_what_the_whole_message
                 assert data == mime.payload_bytes(part)
 
 
+def test_a_forwarded_message_too_big_to_keep_in_pieces_downloads_from_a_new_parse(
+    reader: Client, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mime, "MAX_KEPT_LITERAL", 0)
+    sample = corpus.forwarded()
+    [expected] = sample.attachments
+    message = deliver_to(alice, sample.raw)
+    [item] = listed_attachments(page(reader.get(message_url(message))))
+    before = opened.parses
+
+    response = reader.get(item.url)
+
+    assert content(response) == expected.data
+    assert response["Content-Length"] == str(len(expected.data))
+    assert opened.parses == before + 1
+
+
 # --- Removed with the message -----------------------------------------------------------
 
 
