@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 MIN_RUN = 16 * 1024
 _SAFE_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]+\r?\n)+")
 _TOKEN_DIGITS = 10
+_LONG_LINE = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class _Builder:
         self.run_end = -1
         self.run_eol = b""
         self.run_bytes: bytearray | None = None  # kept while the run may still be too short
+        self.mid_line = False  # carry was flushed: the next bytes continue a line
 
     def feed(self, chunk: bytes) -> None:
         data = self.carry + chunk if self.carry else chunk
@@ -109,7 +111,17 @@ class _Builder:
         base = self.base
         self.base += cut
         pos = 0
-        for m in _SAFE_RUN.finditer(complete):
+        if self.mid_line and complete:  # the end of a long line flushed before: not a run
+            self._end_run()
+            pos = complete.find(b"\n") + 1
+            self.out += complete[:pos]
+            self.mid_line = False
+        if len(self.carry) > _LONG_LINE:  # no line end for a while: keep it as it is
+            self._end_run()
+            self.out += complete[pos:]
+            self._flush_carry()
+            return
+        for m in _SAFE_RUN.finditer(complete, pos):
             s, e = m.span()
             if s > pos or self.run_end != base + s:
                 self._end_run()
@@ -121,6 +133,12 @@ class _Builder:
         if pos < len(complete):
             self._end_run()
             self.out += complete[pos:]
+
+    def _flush_carry(self) -> None:
+        self.out += self.carry
+        self.base += len(self.carry)
+        self.carry = b""
+        self.mid_line = True
 
     def _grow(self, lines: bytes, end: int) -> None:
         self.run_end = end

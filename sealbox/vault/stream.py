@@ -11,8 +11,9 @@ This module reads the few DER headers in front of the ciphertext (the
 cryptography package parses CMS only whole), finds the recipient entry of the
 certificate this process holds, unwraps the content key with RSA (PKCS #1
 v1.5, as seal.seal() wraps it) and then decrypts ranges on demand. A file
-of another shape (BER with indefinite lengths, another cipher) raises
-Unsupported, and the caller opens it whole instead.
+of another shape (BER with indefinite lengths, another cipher or key transport),
+or one whose key does not open, raises Unsupported, and the caller opens it
+whole instead (seal.open_sealed() then says why it does not open).
 """
 
 from __future__ import annotations
@@ -89,10 +90,13 @@ def _layout(head: bytes, issuer: bytes, serial: int) -> _Layout:
                 fields = list(_children(head, rstart, rend))
                 if len(fields) != 4 or fields[1][0] != 0x30:  # issuerAndSerialNumber only
                     continue
-                name, number = list(_children(head, fields[1][2], fields[1][3]))
+                rid = list(_children(head, fields[1][2], fields[1][3]))
                 algorithm = list(_children(head, fields[2][2], fields[2][3]))
-                if head[algorithm[0][2] : algorithm[0][3]] != _RSA_ENCRYPTION:
+                if len(rid) != 2 or not algorithm:
                     continue
+                if head[algorithm[0][2] : algorithm[0][3]] != _RSA_ENCRYPTION:
+                    continue  # another key transport (RSA-OAEP): opened whole instead
+                name, number = rid
                 found_serial = int.from_bytes(head[number[2] : number[3]], "big", signed=True)
                 if head[name[1] : name[3]] == issuer and found_serial == serial:
                     wrapped = head[fields[3][2] : fields[3][3]]
@@ -110,8 +114,8 @@ def _layout(head: bytes, issuer: bytes, serial: int) -> _Layout:
             content = _Layout(b"", iv, cstart, cend - cstart)
     if content is None:
         raise Unsupported("no encrypted content")
-    if not wrapped:
-        raise seal.Unreadable("not sealed to the certificate of the key this process holds")
+    if not wrapped:  # opened whole, which says whether the key opens it at all
+        raise Unsupported("no RSA recipient entry for the certificate of this process")
     if content.content_length % BLOCK or not content.content_length:
         raise seal.Unreadable("the encrypted content is cut short")
     return _Layout(wrapped, content.iv, content.content_start, content.content_length)
@@ -132,9 +136,9 @@ class SealedReader:
             try:
                 key = held.key.decrypt(layout.wrapped_key, padding.PKCS1v15())
             except ValueError as e:
-                raise seal.Unreadable(f"the content key does not open: {e}") from e
+                raise Unsupported(f"the content key does not open: {e}") from e
             if len(key) != 32:
-                raise seal.Unreadable("the content key does not open")
+                raise Unsupported("the content key does not open")
             self._key = key
             self._layout = layout
             # The padding of the last block says how long the plaintext is.
@@ -149,7 +153,7 @@ class SealedReader:
         try:
             kept = unpadder.update(tail) + unpadder.finalize()
         except ValueError as e:
-            raise seal.Unreadable("the content does not open with this key") from e
+            raise Unsupported("the content does not open with this key") from e
         self.size = layout.content_length - BLOCK + len(kept)
 
     def _decrypt(self, iv: bytes, data: bytes) -> bytes:
