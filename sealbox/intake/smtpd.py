@@ -17,6 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
 from django.db import close_old_connections
 
+from sealbox import addresses
 from sealbox.intake.delivery import (
     DeliveryError,
     Trace,
@@ -69,6 +70,9 @@ class DeliveryHandler:
         if not client_allowed(session.peer):
             log.warning("refused mail from %s: not in SEALBOX_SMTP_ALLOWED_NETWORKS", session.peer)
             return NOT_ALLOWED
+        if addresses.printable(address) != address:
+            # Bytes that are not UTF-8: the sender is wrong for good, not for now.
+            return "553 5.1.7 The sender address is not valid UTF-8"
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 Sender OK"
@@ -88,7 +92,7 @@ class DeliveryHandler:
                 self.executor, _check_room_in_thread, normalized, _declared_size(envelope)
             )
         except DeliveryError as e:
-            log.info("refused recipient <%s>: %s", address, e.text)
+            log.info("refused recipient <%s>: %s", addresses.printable(address), e.text)
             return e.smtp_reply
         except Exception as e:
             # The database is down or busy: the gateway keeps the mail and tries again.

@@ -409,3 +409,24 @@ def test_it_takes_the_message_again_after_a_temporary_failure(
 
     assert send(live_smtp, [DAVE], data)[0] == 250
     assert [client_bytes(m) for m in messages_for(DAVE)] == [data]
+
+
+def test_it_refuses_a_recipient_that_is_not_utf8_for_good(live_smtp: LiveSMTP) -> None:
+    with connect(live_smtp) as client:
+        assert client.mail(CAROL, ["SMTPUTF8"])[0] == 250
+        client.send(b"RCPT TO:<d\xffve@example.com>\r\n")
+        code, reply = client.getreply()
+        assert client.rcpt(DAVE)[0] == 250
+
+    assert code == 553
+    assert reply.startswith(b"5.1.3 ")
+    assert not User.objects.exists()
+
+
+def test_it_refuses_a_sender_that_is_not_utf8_for_good(live_smtp: LiveSMTP) -> None:
+    with connect(live_smtp) as client:
+        client.send(b"MAIL FROM:<c\xffrol@corp.example> SMTPUTF8\r\n")
+        code, reply = client.getreply()
+
+    assert code == 553
+    assert reply.startswith(b"5.1.7 ")
