@@ -19,6 +19,7 @@ from tests.mail import make_message
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DAVE = "dave@example.com"
+AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
 
 def sealbox(
@@ -110,8 +111,7 @@ def test_an_unreadable_secret_key_is_a_temporary_failure_in_one_line(settings: A
         (data_dir / "secret_key").write_text("only-root-reads-this\n")
         (data_dir / "secret_key").chmod(0o600)
         result = subprocess.run(
-            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-            + [*SEALBOX, "deliver", "--from", CAROL, DAVE],
+            [*AS_NOBODY, *SEALBOX, "deliver", "--from", CAROL, DAVE],
             input=make_message(),
             env=process_env(data_dir, SEALBOX_SECRET_KEY=""),
             capture_output=True,

@@ -500,7 +500,7 @@ def sent_subjects(relay_sink: Any) -> list[str]:
 
 
 def test_outbox_retry_all_sends_waiting_and_failed_mail_now(relay_sink: Any, settings: Any) -> None:
-    waiting, failed = after_an_outage(relay_sink, settings)
+    waiting, _ = after_an_outage(relay_sink, settings)
     give_up_at = waiting.give_up_at
 
     assert outbox("retry", "--all") == "2 email(s) queued to be sent now\n"
@@ -513,7 +513,7 @@ def test_outbox_retry_all_sends_waiting_and_failed_mail_now(relay_sink: Any, set
 
 
 def test_outbox_retry_by_state_sends_only_that_state(relay_sink: Any, settings: Any) -> None:
-    waiting, failed = after_an_outage(relay_sink, settings)
+    _, failed = after_an_outage(relay_sink, settings)
 
     assert outbox("retry", "--state", "retrying") == "1 email(s) queued to be sent now\n"
     assert queue.process_due() == 1
