@@ -176,7 +176,7 @@ class SealboxSMTP(SMTP):
             late = self.loop.time() >= self.session_deadline - 0.01
             why = "Session too long" if late else "Idle too long"
             log.info("%r: %s, closing", self.session.peer, why.lower())
-            self.transport.write(f"421 4.4.2 {self.hostname} {why}, closing\r\n".encode())
+            self._writer.write(f"421 4.4.2 {self.hostname} {why}, closing\r\n".encode())
         super()._timeout_cb()
 
     def _counted(self, name: str, method: Callable[[Any], Awaitable[None]]) -> Any:
