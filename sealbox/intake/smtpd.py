@@ -1,7 +1,9 @@
 """The SMTP intake server (aiosmtpd), answering the organisation's mail gateway.
 
 Every accepted message goes through deliver(); the 250 is sent only after it
-returned, that is after the files are fsynced and the rows committed.
+returned, that is after the files are fsynced and the rows committed. Sessions
+are kept within bounds: who may connect, how many at once, how long a command
+line, how long without progress (docs/operations.md, "Limits of the SMTP intake").
 """
 
 from __future__ import annotations
