@@ -23,6 +23,12 @@ def normalize(address: str) -> str:
     practice), composes Unicode (NFC), and turns an IDNA (xn--) domain into its
     Unicode form, so that every spelling of an address reaches one mailbox.
     """
+    try:
+        # Bytes that are not UTF-8 come in as lone surrogates (surrogateescape):
+        # no mailbox can have such an address.
+        address.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidAddress(f"not UTF-8: {printable(address)!r}") from None
     value = unicodedata.normalize("NFC", address.strip().strip("<>").strip()).rstrip(".")
     if not value or len(value) > MAX_ADDRESS_LENGTH or any(ch in value for ch in "\r\n\0 <>,"):
         raise InvalidAddress(f"not an email address: {address!r}")
@@ -34,6 +40,11 @@ def normalize(address: str) -> str:
     except UnicodeError:
         raise InvalidAddress(f"bad internationalised domain in {address!r}") from None
     return f"{local}@{domain}".lower()
+
+
+def printable(address: str) -> str:
+    """The address with bytes that were not UTF-8 shown as U+FFFD, for replies and logs."""
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in address)
 
 
 def unicode_domain(domain: str) -> str:

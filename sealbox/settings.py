@@ -229,6 +229,14 @@ SMTP_HOSTNAME = env.str("SMTP_HOSTNAME", socket.getfqdn())
 SMTP_MAX_MESSAGE_SIZE = env.int("SMTP_MAX_MESSAGE_MB", 50, minimum=1) * 1024 * 1024
 SMTP_MAX_RECIPIENTS = env.int("SMTP_MAX_RECIPIENTS", 100, minimum=1)
 SMTP_ALLOWED_NETWORKS = env.networks("SMTP_ALLOWED_NETWORKS", "127.0.0.0/8, ::1/128")
+# Sessions open at once, in all and from one client address (per smtpd process),
+# as Postfix's own defaults; more are answered 421 4.7.0.
+SMTP_MAX_CONNECTIONS = env.int("SMTP_MAX_CONNECTIONS", 100, minimum=1)
+SMTP_MAX_CONNECTIONS_PER_CLIENT = env.int("SMTP_MAX_CONNECTIONS_PER_CLIENT", 50, minimum=1)
+# A session ends after this long without progress (junk commands do not count),
+# and after this long in all.
+SMTP_IDLE_TIMEOUT = max(env.duration("SMTP_IDLE_TIMEOUT", "5m"), 1)
+SMTP_SESSION_LIMIT = max(env.duration("SMTP_SESSION_LIMIT", "30m"), 1)
 SMTP_TLS_CERT = env.path("SMTP_TLS_CERT")
 SMTP_TLS_KEY = env.path("SMTP_TLS_KEY")
 INTERNAL_DOMAINS: list[str] = [d.lower().lstrip("@") for d in env.list("INTERNAL_DOMAINS")]

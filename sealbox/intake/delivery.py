@@ -84,7 +84,7 @@ def check_recipient(address: str) -> str:
         normalized = addresses.normalize(address)
     except addresses.InvalidAddress:
         raise DeliveryError(
-            553, "5.1.3", f"<{address}>: not a valid address", temporary=False
+            553, "5.1.3", f"<{addresses.printable(address)}>: not a valid address", temporary=False
         ) from None
     if addresses.is_internal(normalized):
         raise DeliveryError(

@@ -471,3 +471,66 @@ def test_it_does_not_send_what_another_worker_took_over_meanwhile(settings: Any)
     assert other.status == OutgoingEmail.Status.SENDING
     assert other.claimed_by == "other-host~4242"
     assert other.attempts == 0
+
+
+def after_an_outage(relay_sink: Any, settings: Any) -> tuple[OutgoingEmail, OutgoingEmail]:
+    """One email retrying in an hour after a long outage, one failed; the relay is back."""
+    relay_url = settings.RELAY_URL
+    settings.RELAY_URL = closed_port_url()
+    waiting = queue_one(subject="waiting")
+    # Seven failed attempts: the next one is an hour away.
+    for _ in range(7):
+        with time_machine.travel(OutgoingEmail.objects.get(id=waiting.id).next_attempt_at):
+            queue.process_due()
+    settings.RELAY_URL = relay_url
+    relay_sink.handler.reply = "554 5.7.1 policy"
+    failed = queue_one(subject="failed")
+    queue.process_due()
+    relay_sink.handler.reply = None
+    waiting.refresh_from_db()
+    failed.refresh_from_db()
+    assert waiting.retrying and waiting.next_attempt_at > timezone.now() + timedelta(minutes=50)
+    assert failed.status == OutgoingEmail.Status.FAILED
+    assert queue.process_due() == 0
+    return waiting, failed
+
+
+def sent_subjects(relay_sink: Any) -> list[str]:
+    return sorted(str(message_from_bytes(r.data)["Subject"]) for r in relay_sink.received)
+
+
+def test_outbox_retry_all_sends_waiting_and_failed_mail_now(relay_sink: Any, settings: Any) -> None:
+    waiting, _ = after_an_outage(relay_sink, settings)
+    give_up_at = waiting.give_up_at
+
+    assert outbox("retry", "--all") == "2 email(s) queued to be sent now\n"
+    assert queue.process_due() == 2
+
+    assert sent_subjects(relay_sink) == ["failed", "waiting"]
+    assert outbox("list") == "The outgoing queue is empty.\n"
+    waiting.refresh_from_db()
+    assert waiting.give_up_at == give_up_at
+
+
+def test_outbox_retry_by_state_sends_only_that_state(relay_sink: Any, settings: Any) -> None:
+    _, failed = after_an_outage(relay_sink, settings)
+
+    assert outbox("retry", "--state", "retrying") == "1 email(s) queued to be sent now\n"
+    assert queue.process_due() == 1
+    assert sent_subjects(relay_sink) == ["waiting"]
+    assert f"{failed.id}" in outbox("list", "--state", "failed")
+
+    assert outbox("retry", "--state", "failed") == "1 email(s) queued to be sent now\n"
+    failed.refresh_from_db()
+    # A fresh retry period, as for one email retried by its ID.
+    assert failed.give_up_at > timezone.now() + timedelta(days=4)
+    assert queue.process_due() == 1
+    assert sent_subjects(relay_sink) == ["failed", "waiting"]
+
+
+def test_outbox_retry_wants_an_id_or_a_state_or_all(db: Any) -> None:
+    for args in ((), ("--all", "x"), ("--state", "failed", "x")):
+        with pytest.raises(CommandError, match="give one email's ID, --state"):
+            outbox("retry", *args)
+    with pytest.raises(CommandError):
+        outbox("retry", "--all", "--state", "failed")
