@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "sealbox.portal.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "sealbox.accounts.middleware.SessionIdleMiddleware",
+    "sealbox.accounts.middleware.SessionLifetimeMiddleware",
     "sealbox.accounts.middleware.RequireTwoFactorMiddleware",
     "sealbox.accounts.middleware.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -196,6 +197,8 @@ SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", 30, minimum=1)
 # The session lives as long as the idle timeout and is renewed while it is used
 # (accounts/middleware.py): a session unused for that long is over.
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+# However busy, a session is over this long after its sign-in (ASVS 3.3.2).
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", 12, minimum=1)
 SESSION_COOKIE_NAME = "sealbox_session"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "sealbox.portal.errors.csrf_failure"
