@@ -40,7 +40,7 @@ class MemoryOnlyUploadHandler(MemoryFileUploadHandler):
         input_data: Any,
         META: dict[str, Any],
         content_length: int,
-        boundary: bytes,
+        boundary: str,
         encoding: str | None = None,
     ) -> None:
         self.activated = True

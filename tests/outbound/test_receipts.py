@@ -275,3 +275,29 @@ def test_no_receipt_goes_to_sealboxs_own_address(
     open_message(reader, message)
 
     assert receipts_sent(relay_sink) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_portal_mail_stored_before_the_marker_is_marked_by_the_migration(
+    alice: User, bob: User
+) -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("mailstore", "0003_retention_usage")]
+    after = [("mailstore", "0004_message_from_portal")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("mailstore", "Message")
+    common = {"owner_id": bob.pk, "size": 1, "folder": "inbox"}
+    from_alice = old.objects.create(blob="a", envelope_from=alice.email, **common)
+    from_carol = old.objects.create(blob="c", envelope_from=CAROL, **common)
+    alices_sent = old.objects.create(
+        blob="s", envelope_from=alice.email, **{**common, "owner_id": alice.pk, "folder": "sent"}
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+
+    marked = dict(Message.objects.values_list("id", "from_portal"))
+    assert marked == {from_alice.id: True, from_carol.id: False, alices_sent.id: False}
