@@ -92,7 +92,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "sealbox.portal.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sealbox.portal.uploads.RequestSizeMiddleware",
     "sealbox.accounts.middleware.SessionIdleMiddleware",
+    "sealbox.accounts.middleware.SessionLifetimeMiddleware",
     "sealbox.accounts.middleware.RequireTwoFactorMiddleware",
     "sealbox.accounts.middleware.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -196,6 +198,8 @@ SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", 30, minimum=1)
 # The session lives as long as the idle timeout and is renewed while it is used
 # (accounts/middleware.py): a session unused for that long is over.
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+# However busy, a session is over this long after its sign-in (ASVS 3.3.2).
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", 12, minimum=1)
 SESSION_COOKIE_NAME = "sealbox_session"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "sealbox.portal.errors.csrf_failure"
@@ -298,11 +302,10 @@ ALLOW_COMPOSE = env.bool("ALLOW_COMPOSE", False)
 COMPOSE_ALLOWED_RECIPIENTS = [a.lower() for a in env.list("COMPOSE_ALLOWED_RECIPIENTS")]
 COMPOSE_PER_HOUR = env.int("COMPOSE_PER_HOUR", 20, minimum=0)
 READ_RECEIPTS = env.choice("READ_RECEIPTS", "requested", ("off", "requested", "always"))
-# Uploads above this size go to a temporary file rather than memory.
-# With encryption at rest they stay in memory: a reply's attachments are content.
-FILE_UPLOAD_MAX_MEMORY_SIZE = (
-    (MAX_UPLOAD_MB + 1) * 1024 * 1024 if STORAGE_ENCRYPTION else 2 * 1024 * 1024
-)
+# Uploads stay in memory, never in a temporary file (a reply's attachments are
+# content); a request over SEALBOX_MAX_UPLOAD_MB plus the other fields is refused
+# unread (portal/uploads.py).
+FILE_UPLOAD_HANDLERS = ["sealbox.portal.uploads.MemoryOnlyUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Logging -------------------------------------------------------------------

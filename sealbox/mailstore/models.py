@@ -68,6 +68,9 @@ class Message(models.Model):
     attachment_count = models.PositiveIntegerField(default=0)
     read_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    # Written by a Sealbox recipient through the portal (outbound/sending.py),
+    # not received from the gateway: never a read receipt for it.
+    from_portal = models.BooleanField(default=False, editable=False)
     # Whether its recipient was reminded, unread, that it is about to be removed.
     expiry_reminded = models.BooleanField(default=False)
     # With encryption at rest: the content fields above, sealed (mailstore/sealed.py).

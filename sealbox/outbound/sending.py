@@ -317,7 +317,9 @@ def send(
             if internal:
                 queue.enqueue(msg, kind=kind, recipients=internal, mail_from=envelope, data=data)
             if outside:
-                deliver(user.email, outside, data, bounce_full=False)
+                stored = deliver(user.email, outside, data, bounce_full=False)
+                # Portal-to-portal mail: never a read receipt (receipts.py).
+                Message.objects.filter(id__in=[m.id for m in stored]).update(from_portal=True)
             sent = store_sent(user, data)
             SendRecord.objects.create(user=user)
     except MailboxFull as e:
