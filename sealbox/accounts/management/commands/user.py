@@ -239,7 +239,15 @@ class Command(BaseCommand):
                 ending="",
             )
             self.stdout.flush()
-            if sys.stdin.readline().strip().lower() != user.email:
+            if _canonical(sys.stdin.readline()) != user.email:
                 raise CommandError("not confirmed; nothing deleted")
         removed = actions.delete_account(actor, user)
         self.stdout.write(f"Deleted {user.email} and {removed} message(s).")
+
+
+def _canonical(typed: str) -> str | None:
+    """A typed address in the form accounts are kept under; None if it is none."""
+    try:
+        return addresses.normalize(typed)
+    except addresses.InvalidAddress:
+        return None
