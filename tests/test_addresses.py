@@ -16,6 +16,7 @@ from sealbox.accounts import signin, twofactor
 from sealbox.accounts.models import User
 from sealbox.mailstore.models import Message
 from sealbox.outbound import notify
+from sealbox.outbound.models import OutgoingEmail
 from tests.accounts.helpers import NEW_PASSWORD, is_signed_in, page, sent_emails
 from tests.conftest import CAROL, LiveSMTP
 from tests.mail import make_message
@@ -193,3 +194,25 @@ def test_the_admin_search_finds_an_account_by_another_spelling(
     r = client.get("/admin/accounts/user/", {"q": "Alice@\uff45xample.NET"})
     assert r.status_code == 200
     assert "alice@example.net" in page(r) and "bob@example.org" not in page(r)
+
+
+@pytest.mark.django_db
+def test_compose_recipients_and_the_allow_list_are_compared_in_canonical_form(
+    reader: Client, alice: User, settings: Any
+) -> None:
+    settings.ALLOW_COMPOSE = True
+    settings.COMPOSE_ALLOWED_RECIPIENTS = ["Dave@\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.com"]
+    r = reader.post(
+        "/write/",
+        {
+            "to": "carol@\uff43orp.example, dave@example.com\u3002",
+            "cc": "",
+            "subject": "Hi",
+            "body": "Hello",
+        },
+    )
+    assert r.status_code == 302, page(r)
+    # Carol by the relay; Dave, outside, in his Sealbox mailbox.
+    [sent] = OutgoingEmail.objects.all()
+    assert sent.recipients == ["carol@corp.example"]
+    assert Message.objects.filter(owner__email="dave@example.com").count() == 1
