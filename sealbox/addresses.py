@@ -96,6 +96,14 @@ def canonical_domain(domain: str) -> str:
     return mapped
 
 
+def ascii_domain(domain: str) -> str:
+    """A canonical domain in its IDNA 2008 ASCII form (xn-- labels), for relays without SMTPUTF8."""
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        raise InvalidAddress(f"not a valid domain: {domain!r}") from None
+
+
 def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower()
 

@@ -15,10 +15,10 @@ from sealbox import addresses
 from sealbox.accounts import signin, twofactor
 from sealbox.accounts.models import User
 from sealbox.mailstore.models import Message
-from sealbox.outbound import notify
+from sealbox.outbound import notify, queue
 from sealbox.outbound.models import OutgoingEmail
 from tests.accounts.helpers import NEW_PASSWORD, is_signed_in, page, sent_emails
-from tests.conftest import CAROL, LiveSMTP
+from tests.conftest import CAROL, LiveSMTP, RelaySink
 from tests.mail import make_message
 
 FULL = "\uff46\uff55\uff4c\uff4c@example.net"  # f-u-l-l in fullwidth letters
@@ -216,3 +216,20 @@ def test_compose_recipients_and_the_allow_list_are_compared_in_canonical_form(
     [sent] = OutgoingEmail.objects.all()
     assert sent.recipients == ["carol@corp.example"]
     assert Message.objects.filter(owner__email="dave@example.com").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_notification_reaches_a_german_sharp_s_domain_in_its_idna_2008_form(
+    relay_sink: RelaySink,
+) -> None:
+    from sealbox.intake.delivery import deliver as store
+
+    store(CAROL, ["jan@STRASSE.de"], make_message(to="jan@strasse.de"))
+    store(CAROL, ["jan@stra\u00dfe.de"], make_message(to="jan@stra\u00dfe.de"))
+    notify.send_due()
+    queue.process_due()
+
+    assert sorted(r.rcpt_tos[0] for r in relay_sink.received) == [
+        "jan@strasse.de",
+        "jan@xn--strae-oqa.de",  # ASCII for any relay: IDNA 2003 could not encode it
+    ]
