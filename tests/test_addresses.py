@@ -8,6 +8,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.core import checks
 from django.core.management import call_command
 from django.test import Client
 
@@ -233,3 +234,21 @@ def test_a_notification_reaches_a_german_sharp_s_domain_in_its_idna_2008_form(
         "jan@strasse.de",
         "jan@xn--strae-oqa.de",  # ASCII for any relay: IDNA 2003 could not encode it
     ]
+
+
+def test_check_names_an_internal_domain_or_allowed_address_that_has_no_canonical_form(
+    settings: Any,
+) -> None:
+    settings.INTERNAL_DOMAINS = ["corp.example", "corp_example"]
+    settings.COMPOSE_ALLOWED_RECIPIENTS = ["dave@example.com", "dave@[192.0.2.1]"]
+
+    found = {(e.id, e.msg) for e in checks.run_checks(tags=["compatibility"])}
+
+    assert (
+        "sealbox.E020",
+        "SEALBOX_INTERNAL_DOMAINS: 'corp_example' is not a valid domain.",
+    ) in found
+    assert (
+        "sealbox.E021",
+        "SEALBOX_COMPOSE_ALLOWED_RECIPIENTS: 'dave@[192.0.2.1]' is not a valid address.",
+    ) in found

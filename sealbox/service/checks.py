@@ -189,13 +189,18 @@ def check_account_addresses(app_configs: Any, databases: Any = None, **kwargs: A
     """
     if not databases or "default" not in databases:
         return []
-    from django.db import DatabaseError
+    from django.db import DatabaseError, connection
+    from django.db.migrations.recorder import MigrationRecorder
 
     from sealbox import addresses
     from sealbox.accounts.models import User
 
     stranded = []
     try:
+        if ("accounts", "0006_canonical_addresses") not in MigrationRecorder(
+            connection
+        ).applied_migrations():
+            return []  # `sealbox migrate` is about to put them in canonical form
         for email in User.objects.values_list("email", flat=True).iterator():
             try:
                 if addresses.normalize(email) == email:
@@ -204,7 +209,7 @@ def check_account_addresses(app_configs: Any, databases: Any = None, **kwargs: A
                 pass
             stranded.append(email)
     except DatabaseError:
-        return []  # not migrated yet: `sealbox migrate` comes first
+        return []  # no database yet: `sealbox migrate` comes first
     if not stranded:
         return []
     shown = ", ".join(repr(e) for e in stranded[:10])
