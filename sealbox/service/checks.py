@@ -218,8 +218,9 @@ def check_account_addresses(app_configs: Any, databases: Any = None, **kwargs: A
         Warning(
             f"{len(stranded)} account(s) are kept under an address that is not in canonical "
             f"form, so neither mail nor sign-in reaches them: {shown}{more}.",
-            hint="Run `sealbox migrate`; accounts it left as they were are invalid addresses "
-            "(see docs/operations.md, 'Addresses'): delete them after moving what they hold.",
+            hint="Run `sealbox migrate`. What it leaves are addresses that are no longer "
+            "valid (docs/operations.md, 'Addresses'): `sealbox mailbox list ADDRESS` shows "
+            "what one holds, `sealbox user delete ADDRESS` removes it.",
             id="sealbox.W020",
         )
     ]

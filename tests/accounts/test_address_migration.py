@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from io import StringIO
 from typing import Any
 
 import pytest
@@ -73,6 +74,12 @@ def test_it_merges_old_spellings_into_the_activated_account_and_loses_no_mail(
     # The operator is told about the account nothing reaches any more.
     [warning] = checks.run_checks(tags=["database"], databases=["default"])
     assert warning.id == "sealbox.W020" and "z\\u200bw@example.net" in warning.msg
+    # ... and can look at it and remove it from the command line.
+    out = StringIO()
+    call_command("mailbox", "list", "z\u200bw@example.net", stdout=out)
+    assert out.getvalue().startswith("z\u200bw@example.net (not activated yet): 1 message(s)")
+    call_command("user", "delete", "z\u200bw@example.net", "--yes", stdout=StringIO())
+    assert [w.id for w in checks.run_checks(tags=["database"], databases=["default"])] == []
 
 
 def test_of_two_activated_accounts_the_first_activated_keeps_its_password() -> None:

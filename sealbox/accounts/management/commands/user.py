@@ -84,9 +84,11 @@ class Command(BaseCommand):
         unlock.add_argument("email", metavar="EMAIL|IP")
 
     def _user(self, email: str) -> User:
+        # An address with no canonical form is looked up as typed: an account
+        # the upgrade left under it (sealbox.W020) can still be shown and deleted.
         try:
-            return User.objects.get(email=addresses.normalize(email))
-        except (User.DoesNotExist, addresses.InvalidAddress):
+            return User.objects.get(email=_canonical(email) or email.strip())
+        except User.DoesNotExist:
             raise CommandError(f"no account {email}") from None
 
     def handle(self, *args: Any, **options: Any) -> None:
