@@ -17,7 +17,6 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import time
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -47,16 +46,16 @@ DEVICE_DAYS = 180
 
 
 def canonical(address: str) -> str:
-    """The address as sign-in looks it up: Django's NFKC for usernames, then ours.
+    """The address as sign-in looks it up: its canonical form (addresses.normalize).
 
-    Throttling must count every spelling that reaches an account (fullwidth
-    letters, other case, IDNA forms) under that one account.
+    Throttling must count every spelling that reaches an account (other case,
+    IDNA forms of the domain) under that one account, and no other spelling.
+    What is not an address at all reaches no account: it counts as typed.
     """
-    raw = unicodedata.normalize("NFKC", address)
     try:
-        return addresses.normalize(raw)
+        return addresses.normalize(address)
     except addresses.InvalidAddress:
-        return raw.strip().lower()
+        return address.strip()
 
 
 def account_for(address: str) -> User | None:

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.utils import timezone
 
+from sealbox import addresses
 from sealbox.mailstore.blobs import fsync_dir
 
 SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
@@ -56,22 +57,18 @@ def parse_relay_url(url: str) -> Relay:
 
 
 def ascii_address(address: str) -> str:
-    """The address with its domain in IDNA (xn--) form when the local part is ASCII.
+    """The address with its domain in IDNA 2008 (xn--) form when the local part is ASCII.
 
     Mailboxes are kept under Unicode domains; this form reaches them through
-    relays without SMTPUTF8. An address whose domain does not survive the round
-    trip unchanged (IDNA 2003 maps "ß" to "ss") stays as it is.
+    relays without SMTPUTF8 ("ß" stays "ß": xn--strae-oqa, not "ss").
     """
     local, at, domain = address.rpartition("@")
     if not at or domain.isascii() or not local.isascii():
         return address
     try:
-        encoded = domain.encode("idna").decode("ascii")
-        if encoded.encode("ascii").decode("idna") != domain:
-            return address
-    except UnicodeError:
+        return f"{local}@{addresses.ascii_domain(domain)}"
+    except addresses.InvalidAddress:
         return address
-    return f"{local}@{encoded}"
 
 
 def configured_relay() -> Relay | None:
