@@ -75,6 +75,7 @@ def _count(reason: str) -> None:
         log.error("could not count a routing loop refusal: %s", e)
 
 
-def recent(within: timedelta) -> int:
-    """How many messages were refused as routing loops in the last `within`."""
-    return RoutingLoop.objects.filter(created__gte=timezone.now() - within).count()
+def recent(hours: int) -> int:
+    """How many messages were refused as routing loops in the last `hours`."""
+    since = timezone.now() - timedelta(hours=hours)
+    return RoutingLoop.objects.filter(created__gte=since).count()

@@ -123,8 +123,8 @@ def stats() -> Stats:
             retention.expiring(timedelta(days=7))
         ).count(),
         routing_loops={
-            "last_hour": loops.recent(timedelta(hours=1)),
-            "last_day": loops.recent(timedelta(days=1)),
+            "last_hour": loops.recent(hours=1),
+            "last_day": loops.recent(hours=24),
         },
     )
 

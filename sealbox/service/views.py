@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -20,19 +19,13 @@ from sealbox.vault.middleware import quiet
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
     """200 "ok" when the database answers, the data directory takes writes and,
-    with encryption at rest, this process holds the key ("locked" until then).
-
-    A routing loop refused in the last hour adds a "warning:" line to the 200:
-    the gateway's routing is wrong, but the portal works and restarting it
-    would not help.
-    """
+    with encryption at rest, this process holds the key ("locked" until then)."""
     problems = []
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except Exception:
         problems.append("database unavailable")
-    warnings = [] if problems else _loop_warnings()
     probe = Path(settings.DATA_DIR) / "tmp" / f".healthz-{uuid.uuid4().hex}"
     try:
         probe.parent.mkdir(parents=True, exist_ok=True)
@@ -47,19 +40,25 @@ def healthz(request: HttpRequest) -> HttpResponse:
         if problems == ["locked"]:
             quiet(response)
         return response
-    return HttpResponse(
-        "".join(f"{line}\n" for line in ["ok", *warnings]), content_type="text/plain"
-    )
+    warnings = _loop_warnings()
+    if warnings:
+        return HttpResponse("; ".join(warnings) + "\n", content_type="text/plain")
+    return HttpResponse("ok\n", content_type="text/plain")
 
 
 def _loop_warnings() -> list[str]:
+    """A routing loop refused in the last hour: a 200 that says so instead of "ok".
+
+    Not a 503: the portal works, and taking it out of a load balancer or
+    restarting it would not fix the gateway's route.
+    """
     try:
-        refused = loops.recent(timedelta(hours=1))
-    except Exception:  # e.g. not migrated yet: the other checks still answer
+        refused = loops.recent(hours=1)
+    except Exception:  # e.g. not migrated yet: the other checks have answered
         return []
     if not refused:
         return []
     return [
-        f"warning: routing loop: {refused} message(s) refused in the last hour "
+        f"routing loop: {refused} message(s) refused in the last hour "
         "(Sealbox's own mail came back, or too many hops); check the gateway's routing"
     ]
