@@ -22,6 +22,7 @@ from django.utils import timezone
 from sealbox import addresses
 from sealbox.accounts.models import User
 from sealbox.housekeeping import quota
+from sealbox.intake import loops
 from sealbox.mailstore import blobs, sealed
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import Summary, summarize
@@ -197,8 +198,8 @@ def deliver(
 ) -> list[Message]:
     """Store data for every recipient with room; return the stored messages.
 
-    Raises DeliveryError when nothing was stored: permanent for a recipient we
-    never accept, temporary for a disk or database problem, MailboxFull when
+    Raises DeliveryError when nothing was stored: permanent for a routing loop
+    (Sealbox's own mail coming back, too many hops) or a recipient we never accept, temporary for a disk or database problem, MailboxFull when
     no recipient has room. When only some have room, the message is stored
     for those and (with a permanent SEALBOX_QUOTA_FULL_REPLY and bounce_full)
     the sender is sent a delivery report for the others; otherwise nothing is
@@ -206,6 +207,10 @@ def deliver(
     full mailbox are told by email, once until they have room again.
     """
     trace = trace or Trace(protocol="local")
+    try:
+        loops.check(mail_from, data)
+    except loops.LoopRefused as e:
+        raise DeliveryError(554, "5.4.6", e.text, temporary=False) from None
     unique: dict[str, None] = {}
     for rcpt in recipients:
         unique[check_recipient(rcpt)] = None

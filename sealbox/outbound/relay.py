@@ -3,7 +3,8 @@
 SEALBOX_RELAY_URL is smtp://host[:25], smtp+starttls://host[:587] or
 smtps://host[:465], with optional user:password@. Without it, each email is
 written as an .eml file to $SEALBOX_DATA_DIR/outbox/ so that a new install
-shows what it would have sent.
+shows what it would have sent. Everything handed over carries Sealbox's
+mark (loopmark), so that the intake knows it if a gateway routes it back.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from sealbox import addresses
 from sealbox.mailstore.blobs import fsync_dir
+from sealbox.outbound import loopmark
 
 SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
@@ -76,7 +78,8 @@ def configured_relay() -> Relay | None:
 
 
 def deliver(mail_from: str, recipients: list[str], data: bytes) -> str:
-    """Hand one message over; return a short description of where it went."""
+    """Hand one message over, with Sealbox's mark on it; return where it went."""
+    data = loopmark.mark(data)
     relay = configured_relay()
     if relay is None:
         try:

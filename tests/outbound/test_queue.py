@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import subprocess
 import sys
@@ -41,6 +42,7 @@ def make_email(subject: str = "Your secure mailbox", bcc: str | None = None) -> 
     if bcc:
         msg["Bcc"] = bcc
     msg["Subject"] = subject
+    msg["Message-ID"] = "<queue-test@portal.test>"
     msg.set_content("A secure message is waiting for you.\n")
     return msg
 
@@ -60,6 +62,13 @@ def outbox(*args: str) -> str:
     return out.getvalue()
 
 
+def unmarked(sent: bytes) -> bytes:
+    """What was sent, without the Sealbox-Loop mark the relay puts on top of everything."""
+    mark, rest = sent.split(b"\r\n", 1)
+    assert re.fullmatch(rb"Sealbox-Loop: v1 [0-9a-f]{32}", mark), mark
+    return rest
+
+
 def test_it_hands_a_queued_email_to_the_relay_and_forgets_its_body(relay_sink: Any) -> None:
     item = queue_one(bcc="bob@example.org")
     queued_bytes = bytes(item.data)
@@ -69,7 +78,7 @@ def test_it_hands_a_queued_email_to_the_relay_and_forgets_its_body(relay_sink: A
     [got] = relay_sink.received
     assert got.mail_from == "secure@corp.example"
     assert got.rcpt_tos == ["alice@example.net", "bob@example.org"]
-    assert got.data == queued_bytes
+    assert unmarked(got.data) == queued_bytes
     assert b"Subject: Your secure mailbox\r\n" in got.data
     assert b"A secure message is waiting for you." in got.data
     assert b"Bcc:" not in got.data
@@ -235,6 +244,21 @@ def test_it_gives_up_after_the_retry_period(
     assert f"{item.id}" in outbox("list", "--state", "failed")
 
 
+def test_an_email_without_a_message_id_goes_out_with_one_under_its_mark(relay_sink: Any) -> None:
+    """The mark binds the Message-ID, so the relay must not be left to add one."""
+    email = make_email()
+    del email["Message-ID"]
+    with transaction.atomic():
+        queue.enqueue(email, kind="notification")
+
+    queue.process_due()
+
+    [got] = relay_sink.received
+    added, rest = unmarked(got.data).split(b"\r\n", 1)
+    assert re.fullmatch(rb"Message-ID: <[^@>]+@[^@>]+>", added), added
+    assert rest.startswith(b"From: Sealbox <secure@corp.example>\r\n")
+
+
 def test_it_writes_the_email_to_the_outbox_folder_without_a_relay(settings: Any) -> None:
     item = queue_one()
     queued_bytes = bytes(item.data)
@@ -243,7 +267,7 @@ def test_it_writes_the_email_to_the_outbox_folder_without_a_relay(settings: Any)
 
     files = list(settings.OUTBOX_DIR.iterdir())
     assert [f.suffix for f in files] == [".eml"]
-    assert files[0].read_bytes() == queued_bytes
+    assert unmarked(files[0].read_bytes()) == queued_bytes
     item.refresh_from_db()
     assert item.status == OutgoingEmail.Status.SENT
 
