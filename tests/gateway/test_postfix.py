@@ -355,22 +355,42 @@ def run_as(user: pwd.struct_passwd, argv: list[str]) -> subprocess.CompletedProc
     )  # fmt: skip
 
 
-def interpreter_for(user: pwd.struct_passwd, pythonpath: str) -> str:
-    """A Python of this version that the pipe user can run, importing this checkout's code.
+def interpreter_for(user: pwd.struct_passwd, home: Path) -> tuple[str, str]:
+    """A Python of this version that the pipe user can run, importing this checkout's code,
+    and the PYTHONPATH that makes it do so.
 
-    The test's own interpreter may sit in a directory private to root (a
-    pyenv under /root); then the system's Python of the same version serves.
+    The test's own interpreter may sit in a directory private to root (a pyenv
+    under /root); then the system's Python of the same version serves. Where the
+    checkout or its packages are private to root too (a clone in root's home), a
+    copy of them under `home`, which the pipe user can read, serves instead.
     """
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     candidates = [sys.executable, os.path.realpath(sys.executable)]
     candidates += [f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
-    probe = "import sealbox, django; print(sealbox.__file__, django.__file__)"
+    site_packages = Path(django.__file__).parents[1]
+    checkout = Path(sealbox.__file__).parents[1]
     tried = []
-    for python in dict.fromkeys(candidates):
-        done = run_as(user, ["/usr/bin/env", f"PYTHONPATH={pythonpath}", python, "-s", "-c", probe])
-        if done.returncode == 0 and done.stdout.split() == [sealbox.__file__, django.__file__]:
-            return python
-        tried.append(f"{python}: {(done.stderr or done.stdout).strip()[-300:]}")
+    for copy in (False, True):
+        if copy:
+            code = home / "code"
+            ignore = shutil.ignore_patterns("__pycache__", "playwright", "mypy*", "ruff*", "pip")
+            shutil.copytree(checkout / "sealbox", code / "sealbox", ignore=ignore)
+            shutil.copytree(site_packages, code / "site-packages", ignore=ignore, symlinks=True)
+            subprocess.run(["chmod", "-R", "a+rX", str(code)], check=True, timeout=120)
+            checkout, site_packages = code, code / "site-packages"
+        pythonpath = f"{checkout}:{site_packages}"
+        probe = "import sealbox, django; print(sealbox.__file__, django.__file__)"
+        expected = [
+            str(checkout / "sealbox" / "__init__.py"),
+            str(site_packages / "django" / "__init__.py"),
+        ]
+        for python in dict.fromkeys(candidates):
+            done = run_as(
+                user, ["/usr/bin/env", f"PYTHONPATH={pythonpath}", python, "-s", "-c", probe]
+            )
+            if done.returncode == 0 and done.stdout.split() == expected:
+                return python, pythonpath
+            tried.append(f"{python} ({pythonpath}): {(done.stderr or done.stdout).strip()[-300:]}")
     pytest.fail(
         f"the pipe user {PIPE_USER} can run no Python with this checkout:\n" + "\n".join(tried)
     )
@@ -384,9 +404,7 @@ def test_the_pipe_delivers_as_its_own_user_and_defers_when_it_cannot_reach_its_d
     data_dir = home / "sealbox-data"
     data_dir.mkdir(mode=0o700)
     os.chown(data_dir, user.pw_uid, user.pw_gid)
-    site_packages = Path(django.__file__).parents[1]
-    pythonpath = f"{Path(sealbox.__file__).parents[1]}:{site_packages}"
-    python = interpreter_for(user, pythonpath)
+    python, pythonpath = interpreter_for(user, home)
     env = [
         f"PYTHONPATH={pythonpath}",
         f"SEALBOX_DATA_DIR={data_dir}",
