@@ -8,3 +8,6 @@ class ServiceConfig(AppConfig):
 
     def ready(self) -> None:
         from sealbox.service import checks  # noqa: F401  (registers the system checks)
+        from sealbox.service import diskspace
+
+        diskspace.install()
