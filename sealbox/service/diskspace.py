@@ -95,9 +95,7 @@ class Space:
 
 
 def space() -> Space:
-    return Space(
-        free=max(0, free_bytes() - _reserve_missing()), minimum=settings.MIN_FREE_MB * MIB
-    )
+    return Space(free=max(0, free_bytes() - _reserve_missing()), minimum=settings.MIN_FREE_MB * MIB)
 
 
 def has_room(size: int) -> bool:

@@ -9,7 +9,6 @@ message, deletes it, over HTTP as a browser would.
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
 import sqlite3
 import subprocess
@@ -46,7 +45,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 class Browser:
     """Cookies, CSRF and no automatic redirects: what a test needs to see each answer."""
 
-    base: str
+    port: int
     jar: http.cookiejar.CookieJar = field(default_factory=http.cookiejar.CookieJar)
 
     def __post_init__(self) -> None:
@@ -54,6 +53,7 @@ class Browser:
             urllib.request.HTTPCookieProcessor(self.jar), NoRedirect
         )
         self.csrf = ""
+        self.base = f"http://127.0.0.1:{self.port}"
 
     def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
         """(status, Location, body) of one GET, or a POST of form with the page's CSRF token."""
@@ -62,7 +62,7 @@ class Browser:
         if form is not None:
             data = urllib.parse.urlencode({**form, "csrfmiddlewaretoken": self.csrf}).encode()
             headers = {"Origin": self.base, "Referer": self.base + path}
-        req = urllib.request.Request(self.base + path, data=data, headers=headers)
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data, headers)
         try:
             with self.opener.open(req, timeout=30) as response:
                 status, location, body = response.status, response.headers, response.read()
@@ -99,13 +99,18 @@ class Portal:
         return [row[0] for row in rows]
 
 
-def wait_for_health(url: str, proc: subprocess.Popen[bytes]) -> bytes:
+def healthz(port: int) -> bytes:
+    """/healthz's answer when it is 200; HTTPError otherwise."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+        return bytes(response.read())
+
+
+def wait_for_health(port: int, proc: subprocess.Popen[bytes]) -> bytes:
     deadline = time.monotonic() + 60
     while True:
         assert proc.poll() is None, "sealbox web ended"
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return bytes(response.read())
+            return healthz(port)
         except OSError:
             if time.monotonic() > deadline:
                 raise
@@ -119,7 +124,7 @@ def portal(small_disk: Path) -> Iterator[Portal]:
     env = process_env(data, SEALBOX_MIN_FREE_MB="4", SEALBOX_WEB_WORKERS="1")
     del env["SEALBOX_DATABASE_URL"]  # the default: SQLite in the data directory, WAL mode
     port = free_port()
-    portal = Portal(data, small_disk, env, Browser(f"http://127.0.0.1:{port}"))
+    portal = Portal(data, small_disk, env, Browser(port))
     assert portal.run("migrate", "--verbosity", "0").returncode == 0
     for subject in ("Contract draft", "Second thoughts"):
         body = f"The {subject.lower()} is attached.\n" + "filler line\n" * 90_000  # 1 MiB
@@ -129,8 +134,8 @@ def portal(small_disk: Path) -> Iterator[Portal]:
     password = portal.run(
         "shell",
         "-c",
-        "from sealbox.accounts.models import User; u = User.objects.get(email=%r); "
-        "u.set_password(%r); u.save()" % (ALICE, PASSWORD),
+        "from sealbox.accounts.models import User; "
+        f"u = User.objects.get(email={ALICE!r}); u.set_password({PASSWORD!r}); u.save()",
     )
     assert password.returncode == 0, password.stderr
     proc = subprocess.Popen(
@@ -141,7 +146,7 @@ def portal(small_disk: Path) -> Iterator[Portal]:
     )
     try:
         # Healthy with room: this also makes the reserve.
-        assert wait_for_health(portal.browser.base + "/healthz", proc) == b"ok\n"
+        assert wait_for_health(port, proc) == b"ok\n"
         assert (data / "reserve").stat().st_size == 8 * MIB
         yield portal
     finally:
@@ -182,9 +187,7 @@ def sign_in(browser: Browser) -> tuple[int, str, str]:
     return browser.request("/signin/", {"username": ALICE, "password": PASSWORD})
 
 
-def test_on_a_full_disk_recipients_sign_in_read_and_delete(
-    portal: Portal, database: None
-) -> None:
+def test_on_a_full_disk_recipients_sign_in_read_and_delete(portal: Portal, database: None) -> None:
     first, second = portal.message_ids()
     fill(portal.disk)
     browser = portal.browser
@@ -220,7 +223,7 @@ def test_on_a_full_disk_recipients_sign_in_read_and_delete(
     assert b"4.3.1 Insufficient system storage" in refused.stderr
     assert portal.message_ids() == [second]
     with pytest.raises(urllib.error.HTTPError) as health:
-        urllib.request.urlopen(browser.base + "/healthz", timeout=10)
+        healthz(browser.port)
     assert health.value.code == 503
     assert b"low disk space" in health.value.read()
     assert list((portal.data / "tmp").glob(".healthz-*")) == []
@@ -274,8 +277,7 @@ def test_what_cannot_be_recorded_waits_and_deleting_makes_room(portal: Portal) -
 def full_again(portal: Portal) -> None:
     """Room made, the reserve made again (as /healthz does), then the disk filled once more."""
     (portal.disk / "filler").unlink()
-    with urllib.request.urlopen(portal.browser.base + "/healthz", timeout=10) as response:
-        assert response.read() == b"ok\n"
+    assert healthz(portal.browser.port) == b"ok\n"
     assert (portal.data / "reserve").exists()
     fill(portal.disk)
 
