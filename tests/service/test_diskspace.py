@@ -144,3 +144,48 @@ def test_a_healthz_probe_on_a_full_disk_leaves_no_file_behind(
     assert list((data_dir / "tmp").iterdir()) == []
     assert response.status_code == 503
     assert response.content.startswith(b"data directory full; low disk space: 0 MiB free")
+
+
+def write_file(path: Path, size: int) -> int:
+    """A write that needs `size` bytes of the disk, all or nothing."""
+    try:
+        path.write_bytes(b"\x5a" * size)
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
+    return size
+
+
+def test_an_essential_write_on_a_full_disk_gets_the_reserve(data_dir: Path) -> None:
+    fill(data_dir.parent)
+    needed = diskspace.retry_when_full(write_file)
+
+    assert needed(data_dir / "session", 2 * MIB) == 2 * MIB
+
+    assert (data_dir / "session").stat().st_size == 2 * MIB
+    assert not (data_dir / "reserve").exists()
+
+
+def test_a_write_that_can_wait_is_skipped_and_the_reserve_kept(data_dir: Path) -> None:
+    fill(data_dir.parent)
+
+    with diskspace.unless_full("read mark"):
+        write_file(data_dir / "read-mark", 64 * 1024)
+
+    assert not (data_dir / "read-mark").exists()
+    assert (data_dir / "reserve").stat().st_size == diskspace.RESERVE_BYTES
+
+
+def test_other_errors_are_neither_retried_nor_skipped(data_dir: Path) -> None:
+    calls = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise PermissionError("not this")
+
+    with pytest.raises(PermissionError):
+        diskspace.retry_when_full(broken)()
+    with pytest.raises(PermissionError), diskspace.unless_full("read mark"):
+        broken()
+    assert calls == [1, 1]
+    assert (data_dir / "reserve").exists()
