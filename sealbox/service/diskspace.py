@@ -31,6 +31,8 @@ from typing import Any, ParamSpec, TypeVar
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
 
 log = logging.getLogger("sealbox.service.diskspace")
 
@@ -42,6 +44,7 @@ RESERVE_BYTES = 8 * MIB
 NEARLY_FULL = 1 * MIB
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _PG_DISK_FULL = "53100"
+RETRY_AFTER_SECONDS = 300
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -221,6 +224,8 @@ class FullDiskMiddleware:
     SQLite removes its -wal and -shm files when the last connection closes;
     the next one must create them, which a full disk refuses. Any other
     failure to connect is left for the view to meet and answer as before.
+    A view that fails for lack of space even so (the reserve is used up)
+    answers 503 with a page that says so, not "something went wrong".
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -231,6 +236,20 @@ class FullDiskMiddleware:
             with suppress(DatabaseError):
                 retry_when_full(connection.ensure_connection)()
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_full_error(exception):
+            return None
+        log.error(
+            "%s %s not done: the data directory is full (%s)",
+            request.method,
+            request.path,
+            exception,
+        )
+        response = render(request, "service/disk_full.html", status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        add_never_cache_headers(response)
+        return response
 
 
 def _skip_last_login_when_full(**kwargs: Any) -> None:

@@ -266,6 +266,17 @@ def test_what_cannot_be_recorded_waits_and_deleting_makes_room(portal: Portal) -
         assert status == 200 and "The second thoughts is attached." in page
         assert read_at(portal, second) is not None
 
+        # Full again with the reserve used up: what must be written cannot be.
+        # Deleting answers that storage is full and changes nothing.
+        fill(portal.disk)
+        [(blob,)] = portal.query("SELECT blob FROM mailstore_message WHERE id = ?", second)
+        status, _, page = browser.request(f"/m/{uuid.UUID(second)}/delete/", {})
+        assert status == 503
+        assert "The service has run out of storage space" in page
+        assert portal.message_ids() == [second]
+        assert (portal.data / blob).exists()
+        assert browser.request("/inbox/")[0] == 200
+
         # Full again (a new reserve): signing out still ends the session.
         full_again(portal)
         assert browser.request("/signout/", {})[:2] == (302, "/signin/")
