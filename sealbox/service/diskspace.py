@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import gc
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -194,9 +193,6 @@ def retry_when_full(fn: Callable[P, T]) -> Callable[P, T]:
             if not is_full_error(e) or connection.in_atomic_block:
                 raise
             release_reserve()
-        # Outside the except block: a connection that failed to open is
-        # referenced by the error's traceback until it is collected.
-        gc.collect()
         return fn(*args, **kwargs)
 
     return wrapper
