@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from sealbox.mailstore.models import Message
@@ -189,3 +190,17 @@ def test_other_errors_are_neither_retried_nor_skipped(data_dir: Path) -> None:
         broken()
     assert calls == [1, 1]
     assert (data_dir / "reserve").exists()
+
+
+def test_the_worker_makes_the_reserve_again_once_there_is_room(
+    transactional_db: Any, data_dir: Path
+) -> None:
+    assert diskspace.release_reserve()
+    filler = fill(data_dir.parent, leave=diskspace.RESERVE_BYTES)
+
+    call_command("worker", "--once")
+    assert not (data_dir / "reserve").exists()
+
+    filler.unlink()
+    call_command("worker", "--once")
+    assert (data_dir / "reserve").stat().st_size == diskspace.RESERVE_BYTES
