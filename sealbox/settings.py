@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sealbox.vault.middleware.LockedMiddleware",
+    "sealbox.service.diskspace.FullDiskMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -201,6 +202,8 @@ SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 # However busy, a session is over this long after its sign-in (ASVS 3.3.2).
 SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", 12, minimum=1)
 SESSION_COOKIE_NAME = "sealbox_session"
+# Database sessions that are saved on a full disk too (service/diskspace.py).
+SESSION_ENGINE = "sealbox.service.sessions"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "sealbox.portal.errors.csrf_failure"
 # Every portal page: no inline script, nothing from elsewhere, never framed.
@@ -291,6 +294,9 @@ QUOTA_MB = env.int("QUOTA_MB", 1024, minimum=0)
 # What intake answers for a mailbox without room: a bounce (552 5.2.2) or "try later" (452 4.2.2).
 QUOTA_FULL_REPLY = env.choice("QUOTA_FULL_REPLY", "permanent", ("permanent", "temporary"))
 QUOTA_WARN_PERCENT = 80
+# Free space kept in the data directory: intake refuses new mail (452 4.3.1)
+# rather than go below it, and /healthz warns below twice it (service/diskspace.py).
+MIN_FREE_MB = env.int("MIN_FREE_MB", 100, minimum=0)
 # Operators must have two-factor sign-in to use the admin site.
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", True)
 

@@ -27,6 +27,7 @@ from sealbox.mailstore import blobs, sealed
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import Summary, summarize
 from sealbox.outbound import bounces, notify
+from sealbox.service import diskspace
 from sealbox.vault import seal
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,24 @@ def temporary_failure(
     text: str = "Temporary local problem, please try again later",
 ) -> DeliveryError:
     return DeliveryError(451, "4.3.0", text, temporary=True)
+
+
+def insufficient_storage() -> DeliveryError:
+    """The data directory is (nearly) full: SEALBOX_MIN_FREE_MB (service/diskspace.py)."""
+    return DeliveryError(
+        452, "4.3.1", "Insufficient system storage, please try again later", temporary=True
+    )
+
+
+def check_storage(size: int) -> None:
+    """Raise insufficient_storage() unless `size` bytes of new mail leave enough free."""
+    if not diskspace.has_room(size):
+        log.warning(
+            "refused new mail of %d bytes: %s (SEALBOX_MIN_FREE_MB)",
+            size,
+            diskspace.space().describe(),
+        )
+        raise insufficient_storage()
 
 
 class MailboxFull(DeliveryError):
@@ -217,6 +236,8 @@ def deliver(
     if not unique:
         raise DeliveryError(554, "5.5.1", "No valid recipients", temporary=False)
 
+    # Every recipient gets a copy (a trace header of well under 1 KiB each).
+    check_storage((len(data) + 1024) * len(unique))
     summary = summarize(data)
     eol = _line_ending(data)
     now = timezone.now()
@@ -269,6 +290,8 @@ def deliver(
             len(unique),
             e,
         )
+        if diskspace.is_full_error(e):
+            raise insufficient_storage() from e
         raise temporary_failure() from e
     if full:
         kept = {m.blob for m in stored}

@@ -29,6 +29,7 @@ from sealbox.intake.delivery import (
     Trace,
     check_recipient,
     check_room,
+    check_storage,
     deliver,
     temporary_failure,
 )
@@ -262,6 +263,8 @@ class DeliveryHandler:
             return "452 4.5.3 Too many recipients, send the rest in another transaction"
         try:
             normalized = check_recipient(address)
+            # The data directory nearly full: the gateway keeps the mail for now.
+            check_storage(_declared_size(envelope) * (len(envelope.rcpt_tos) + 1))
             # A full mailbox is refused here, for this recipient alone, when
             # it cannot take the size the client declared (or any more at all).
             await asyncio.get_running_loop().run_in_executor(

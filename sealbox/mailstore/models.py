@@ -15,9 +15,11 @@ from django.utils.translation import gettext_lazy as _
 
 from sealbox.housekeeping import quota
 from sealbox.mailstore import blobs, sealed
+from sealbox.service.diskspace import retry_when_full
 
 
 class MessageManager(models.Manager["Message"]):
+    @retry_when_full  # deleting is how recipients make room: it works on a full disk
     def delete_messages(self, qs: models.QuerySet[Message]) -> int:
         """Delete messages for good: rows and their owners' usage now, files once that commits.
 

@@ -34,6 +34,7 @@ from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES, clean_html, has_remote_
 from sealbox.outbound import receipts
 from sealbox.portal.lookup import owned_message
 from sealbox.portal.textview import text_to_html
+from sealbox.service import diskspace
 
 PAGE_SIZE = 50
 MAX_INLINE_IMAGE = 10 * 1024 * 1024
@@ -165,8 +166,9 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     blocked = show == "html" and not remote and has_remote_images(view.html or "")
     text_html = text_to_html(view.text.text) if show == "text" and view.text else ""
     if msg.read_at is None:
-        # Marked read and the read receipt queued together, or neither.
-        with transaction.atomic():
+        # Marked read and the read receipt queued together, or neither (on a
+        # full disk: neither, until it is opened again with room).
+        with diskspace.unless_full("read mark"), transaction.atomic():
             opened = Message.objects.filter(id=msg.id, read_at__isnull=True).update(
                 read_at=timezone.now()
             )

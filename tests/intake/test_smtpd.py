@@ -326,7 +326,7 @@ def test_it_does_not_offer_starttls_without_a_certificate(live_smtp: LiveSMTP) -
         assert client.docmd("STARTTLS") == (454, b"TLS not available")
 
 
-def test_a_disk_failure_answers_451_and_keeps_nothing(
+def test_a_full_disk_answers_452_4_3_1_and_keeps_nothing(
     live_smtp: LiveSMTP, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_write = blobs.write
@@ -341,7 +341,8 @@ def test_a_disk_failure_answers_451_and_keeps_nothing(
     monkeypatch.setattr(blobs, "write", disk_fills_up)
     code, reply = send(live_smtp, [DAVE, ERIN], make_message(to=f"{DAVE}, {ERIN}"))
 
-    assert (code, reply[:6]) == (451, b"4.3.0 ")
+    # Insufficient system storage (RFC 3463): temporary, the gateway keeps it.
+    assert (code, reply[:6]) == (452, b"4.3.1 ")
     assert written, "the first copy was written before the disk filled up"
     assert_stored_nothing()
     assert not User.objects.exists()
@@ -407,7 +408,7 @@ def test_it_takes_the_message_again_after_a_temporary_failure(
 
     data = make_message(to=DAVE)
     monkeypatch.setattr(blobs, "write", disk_full)
-    assert send(live_smtp, [DAVE], data)[0] == 451
+    assert send(live_smtp, [DAVE], data)[0] == 452
     monkeypatch.undo()
 
     assert send(live_smtp, [DAVE], data)[0] == 250
