@@ -93,7 +93,15 @@ class CleanHTML:
 SAFE_CSS_FUNCTIONS = {"rgb", "rgba", "hsl", "hsla", "calc"}
 _CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
 _CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\r\n\f]?|(.))", re.S)
-_CSS_FUNCTION = re.compile(r"([-\w]*)\s*\(")
+# The name before each "(", read backwards from the "(" so that every
+# character is looked at once. Read forwards, "([-\w]*)\s*\(" tried a long
+# word again from each of its letters: quadratic time, a minute for 480 KB.
+_CSS_FUNCTION_BACKWARDS = re.compile(r"\(\s*([-\w]*)")
+
+
+def css_function_names(text: str) -> list[str]:
+    """The name before every "(" in text ("" where there is none), in linear time."""
+    return [name[::-1] for name in _CSS_FUNCTION_BACKWARDS.findall(text[::-1])]
 
 
 def _css_unescape(match: re.Match[str]) -> str:
@@ -112,7 +120,7 @@ def _safe_declaration(decl: str) -> bool:
     text = css_as_read(decl)
     if _STYLE_DANGER.search(text):
         return False
-    return all(name.lower() in SAFE_CSS_FUNCTIONS for name in _CSS_FUNCTION.findall(text))
+    return all(name.lower() in SAFE_CSS_FUNCTIONS for name in css_function_names(text))
 
 
 MAX_STYLE = 8192
@@ -134,7 +142,9 @@ def _is_remote(url: str) -> bool:
     return lowered.startswith(("http://", "https://", "//"))
 
 
-_REMOTE_SRC = re.compile(r"""\bsrc\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+# Possessive (*+, ?+): "src=" and thousands of spaces would otherwise be
+# retried at every split of the spaces between the two \s, quadratic per tag.
+_REMOTE_SRC = re.compile(r"""\bsrc\s*+=\s*+["']?+\s*+(?:https?:)?//""", re.I)
 MAX_TAG = 4096
 
 
