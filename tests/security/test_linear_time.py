@@ -19,7 +19,13 @@ import pytest
 from sealbox import addresses
 from sealbox.accounts import activity
 from sealbox.mailstore import summary
-from sealbox.mailstore.sanitize import _clean_style, clean_html, css_as_read, has_remote_images
+from sealbox.mailstore.sanitize import (
+    _clean_style,
+    clean_html,
+    css_as_read,
+    has_remote_images,
+    html_as_text,
+)
 from sealbox.portal import views
 from sealbox.portal.compose import _HTMLText
 from sealbox.portal.textview import text_to_html
@@ -177,8 +183,19 @@ def test_links_in_plain_text_are_found_in_linear_time(make: Callable[[int], str]
 
 
 def test_html_is_made_text_for_a_quote_in_linear_time() -> None:
+    # (nh3, which tidies the HTML first, is not linear on every input: see
+    # tests/portal/test_compose.py for the time limit that covers it.)
     assert_linear(_HTMLText.text, lambda n: "<p>" + " \t" * n + "x", 20_000)
     assert_linear(_HTMLText.text, lambda n: "<p>x</p>" + "<br>" * n, 10_000)
+
+
+def test_html_is_made_text_without_a_parser_in_linear_time() -> None:
+    assert_linear(html_as_text, lambda n: "<" * n, 50_000)
+    assert_linear(html_as_text, lambda n: "<!--" * (n // 4), 50_000)
+    assert_linear(html_as_text, lambda n: "<style>" * (n // 7), 50_000)
+    assert_linear(html_as_text, lambda n: "<p" + " " * n, 50_000)
+    assert_linear(html_as_text, lambda n: "&#" + "1" * n, 50_000)
+    assert_linear(html_as_text, lambda n: "<p>\n\n\n" * (n // 6), 50_000)
 
 
 def test_attachment_types_are_checked_in_linear_time() -> None:
