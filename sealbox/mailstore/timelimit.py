@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
@@ -28,7 +29,7 @@ def run(work: Callable[[], T], seconds: float) -> T | None:
         return work()
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(work, sender), daemon=True)
+    child = context.Process(target=_child, args=(work, sender, seconds), daemon=True)
     child.start()
     sender.close()
     try:
@@ -51,7 +52,10 @@ def run(work: Callable[[], T], seconds: float) -> T | None:
     return result
 
 
-def _child(work: Callable[[], Any], sender: Connection) -> None:
+def _child(work: Callable[[], Any], sender: Connection, seconds: float) -> None:
+    # Should the parent be killed while it waits, the child still ends in time.
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_REAL, seconds + 1)
     try:
         outcome: tuple[bool, Any] = (True, work())
     except Exception as e:
