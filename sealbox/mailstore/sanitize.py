@@ -280,6 +280,7 @@ _MARKUP = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*+|!--|[!?])[^<>]*+>?")
 _HIDDEN = {"script", "style", "title", "head", "template", "xml", "svg", "math"}
 _LONG_CHARREF = re.compile(r"&#[xX]?[0-9a-fA-F]{9,}+;?")
 _HIDDEN_END = {name: re.compile(f"</{name}", re.I) for name in _HIDDEN}
+_HIDDEN_END["head"] = re.compile("</head|<body", re.I)  # an unclosed <head> ends at <body>
 _BREAKS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table",
            "blockquote", "pre", "hr", "ul", "ol", "dl", "dt", "dd", "section", "article",
            "header", "footer", "address"}  # fmt: skip

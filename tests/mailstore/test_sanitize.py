@@ -409,3 +409,4 @@ def test_html_as_text_keeps_the_words_and_drops_markup_and_hidden_content() -> N
     assert html_as_text(html) == (
         "Offer\n\nTom & Jerry say hi \U0001f600 \ufffd\n\none\n\ntwo\n\n1 < 2\n\nend"
     )
+    assert html_as_text("<head><title>T</title><body>Body text") == "Body text"
