@@ -166,6 +166,8 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 32},
     },
 }
+# Longest a message's HTML may take to sanitise; past it the frame shows its text.
+HTML_TIME_LIMIT = env.duration("HTML_TIME_LIMIT", "5s")
 
 # --- Security ------------------------------------------------------------------
 SESSION_COOKIE_SECURE = HTTPS
