@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 # Commands whose documented name has a hyphen (Django's are module names).
 ALIASES = {"generate-cert": "generate_cert"}
@@ -25,6 +26,31 @@ def main(argv: list[str] | None = None) -> None:
         # For the pipe transport a broken configuration is temporary (EX_TEMPFAIL):
         # the MTA keeps the mail until the operator fixes it, rather than bouncing it.
         sys.exit(75 if args[:1] == ["deliver"] else 2)
+    except BaseException as e:
+        if args[:1] == ["deliver"]:
+            deliver_failed(e)
+        raise
+
+
+# What `sealbox deliver` answers itself (sysexits): delivered, or the message's own fault.
+DELIVER_EXITS = (0, 65, 67, 73, 75)
+
+
+def deliver_failed(error: BaseException) -> NoReturn:
+    """End `sealbox deliver` the way the MTA understands: anything that failed and is not
+    the message's fault (settings, database, permissions, a bug) is temporary, exit 75 with
+    one line on stderr, never a traceback or exit 1, which bounce the mail."""
+    if isinstance(error, SystemExit):
+        if error.code is None or error.code in DELIVER_EXITS:
+            raise error
+        if isinstance(error.code, str):
+            sys.stderr.write(f"sealbox deliver: 4.3.0 {error.code}\n")
+        # Otherwise Django has written its one line already (CommandError).
+        sys.exit(75)
+    lines = str(error).strip().splitlines()
+    detail = f"{error.__class__.__name__}: {lines[0]}" if lines else error.__class__.__name__
+    sys.stderr.write(f"sealbox deliver: 4.3.0 temporary local problem ({detail[:200]})\n")
+    sys.exit(75)
 
 
 if __name__ == "__main__":

@@ -88,12 +88,15 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sealbox.vault.middleware.LockedMiddleware",
     "sealbox.portal.busy.BusyMiddleware",
+    "sealbox.service.diskspace.FullDiskMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "sealbox.portal.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sealbox.portal.uploads.RequestSizeMiddleware",
     "sealbox.accounts.middleware.SessionIdleMiddleware",
+    "sealbox.accounts.middleware.SessionLifetimeMiddleware",
     "sealbox.accounts.middleware.RequireTwoFactorMiddleware",
     "sealbox.accounts.middleware.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -164,6 +167,8 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 32},
     },
 }
+# Longest a message's HTML may take to sanitise; past it the frame shows its text.
+HTML_TIME_LIMIT = env.duration("HTML_TIME_LIMIT", "5s")
 
 # --- Security ------------------------------------------------------------------
 SESSION_COOKIE_SECURE = HTTPS
@@ -197,7 +202,11 @@ SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", 30, minimum=1)
 # The session lives as long as the idle timeout and is renewed while it is used
 # (accounts/middleware.py): a session unused for that long is over.
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+# However busy, a session is over this long after its sign-in (ASVS 3.3.2).
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", 12, minimum=1)
 SESSION_COOKIE_NAME = "sealbox_session"
+# Database sessions that are saved on a full disk too (service/diskspace.py).
+SESSION_ENGINE = "sealbox.service.sessions"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "sealbox.portal.errors.csrf_failure"
 # Every portal page: no inline script, nothing from elsewhere, never framed.
@@ -230,6 +239,14 @@ SMTP_HOSTNAME = env.str("SMTP_HOSTNAME", socket.getfqdn())
 SMTP_MAX_MESSAGE_SIZE = env.int("SMTP_MAX_MESSAGE_MB", 50, minimum=1) * 1024 * 1024
 SMTP_MAX_RECIPIENTS = env.int("SMTP_MAX_RECIPIENTS", 100, minimum=1)
 SMTP_ALLOWED_NETWORKS = env.networks("SMTP_ALLOWED_NETWORKS", "127.0.0.0/8, ::1/128")
+# Sessions open at once, in all and from one client address (per smtpd process),
+# as Postfix's own defaults; more are answered 421 4.7.0.
+SMTP_MAX_CONNECTIONS = env.int("SMTP_MAX_CONNECTIONS", 100, minimum=1)
+SMTP_MAX_CONNECTIONS_PER_CLIENT = env.int("SMTP_MAX_CONNECTIONS_PER_CLIENT", 50, minimum=1)
+# A session ends after this long without progress (junk commands do not count),
+# and after this long in all.
+SMTP_IDLE_TIMEOUT = max(env.duration("SMTP_IDLE_TIMEOUT", "5m"), 1)
+SMTP_SESSION_LIMIT = max(env.duration("SMTP_SESSION_LIMIT", "30m"), 1)
 SMTP_TLS_CERT = env.path("SMTP_TLS_CERT")
 SMTP_TLS_KEY = env.path("SMTP_TLS_KEY")
 INTERNAL_DOMAINS: list[str] = [d.lower().lstrip("@") for d in env.list("INTERNAL_DOMAINS")]
@@ -280,6 +297,9 @@ QUOTA_MB = env.int("QUOTA_MB", 1024, minimum=0)
 # What intake answers for a mailbox without room: a bounce (552 5.2.2) or "try later" (452 4.2.2).
 QUOTA_FULL_REPLY = env.choice("QUOTA_FULL_REPLY", "permanent", ("permanent", "temporary"))
 QUOTA_WARN_PERCENT = 80
+# Free space kept in the data directory: intake refuses new mail (452 4.3.1)
+# rather than go below it, and /healthz warns below twice it (service/diskspace.py).
+MIN_FREE_MB = env.int("MIN_FREE_MB", 100, minimum=0)
 # Operators must have two-factor sign-in to use the admin site.
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", True)
 
@@ -293,11 +313,10 @@ ALLOW_COMPOSE = env.bool("ALLOW_COMPOSE", False)
 COMPOSE_ALLOWED_RECIPIENTS = [a.lower() for a in env.list("COMPOSE_ALLOWED_RECIPIENTS")]
 COMPOSE_PER_HOUR = env.int("COMPOSE_PER_HOUR", 20, minimum=0)
 READ_RECEIPTS = env.choice("READ_RECEIPTS", "requested", ("off", "requested", "always"))
-# Uploads above this size go to a temporary file rather than memory.
-# With encryption at rest they stay in memory: a reply's attachments are content.
-FILE_UPLOAD_MAX_MEMORY_SIZE = (
-    (MAX_UPLOAD_MB + 1) * 1024 * 1024 if STORAGE_ENCRYPTION else 2 * 1024 * 1024
-)
+# Uploads stay in memory, never in a temporary file (a reply's attachments are
+# content); a request over SEALBOX_MAX_UPLOAD_MB plus the other fields is refused
+# unread (portal/uploads.py).
+FILE_UPLOAD_HANDLERS = ["sealbox.portal.uploads.MemoryOnlyUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Logging -------------------------------------------------------------------

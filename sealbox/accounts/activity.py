@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from sealbox.accounts.clientip import client_ip
 from sealbox.accounts.models import Activity, User
+from sealbox.service import diskspace
 
 log = logging.getLogger("sealbox.accounts.activity")
 
@@ -22,9 +23,9 @@ def record(user: User, kind: str, request: HttpRequest | None = None, detail: st
     """Add an entry to the account's log (and to the service log, without secrets)."""
     ip = client_ip(request) if request is not None else None
     agent = request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""
-    entry = Activity.objects.create(
-        user=user, kind=kind, ip=ip, user_agent=agent, detail=detail[:200]
-    )
+    entry = Activity(user=user, kind=kind, ip=ip, user_agent=agent, detail=detail[:200])
+    with diskspace.unless_full("activity entry"):  # the service log below has it
+        entry.save()
     log.info("account %s: %s %r from %s", user.pk, kind, detail, ip or "-")
     return entry
 

@@ -5,3 +5,11 @@ class AccountsConfig(AppConfig):
     name = "sealbox.accounts"
     label = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from sealbox.accounts import middleware
+
+        # Every sign-in, the portal's and the admin's alike (they are one), is stamped.
+        user_logged_in.connect(middleware.stamp_sign_in, dispatch_uid="sealbox.signed_in_at")

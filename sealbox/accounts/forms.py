@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -19,6 +19,18 @@ from sealbox.accounts.models import User
 NOT_RIGHT = _("The email address or password is not right.")
 
 
+class AddressField(UsernameField):
+    """Django's username field without its NFKC folding.
+
+    NFKC turns fullwidth letters (U+FF46 ...) into ASCII ones: the mailbox that intake
+    keeps under the address as written could never be signed in to. The
+    account is looked up by addresses.normalize() (User.objects.get_by_natural_key).
+    """
+
+    def to_python(self, value: Any) -> str:
+        return str(forms.CharField.to_python(self, value))
+
+
 class SignInForm(AuthenticationForm):
     """Django's sign-in form, with one answer for every reason it fails.
 
@@ -26,6 +38,7 @@ class SignInForm(AuthenticationForm):
     disabled account must look alike, or the form tells who has a mailbox.
     """
 
+    username = AddressField(widget=forms.TextInput(attrs={"autofocus": True}))
     error_messages = {"invalid_login": NOT_RIGHT, "inactive": NOT_RIGHT}
 
     def __init__(self, *args: object, **kwargs: object) -> None:

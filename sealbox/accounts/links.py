@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -84,14 +85,51 @@ def password_changed(user: User) -> None:
     LinkToken.objects.filter(user=user).delete()
 
 
+def _lock_unspent(token_hash: str, purpose: str) -> bool:
+    """Lock the link's row; False once it is spent or expired (call inside a transaction)."""
+    link = LinkToken.find_valid_hash(token_hash, purpose)
+    return link is not None and LinkToken.objects.select_for_update().filter(pk=link.pk).exists()
+
+
 def set_password_with_link(link: LinkToken, form: SetPasswordForm[User]) -> bool:
     """Save the (valid) form's password if the link is still unspent; spend it and all others.
 
     False when a concurrent request spent the link first.
     """
     with transaction.atomic():
-        if not LinkToken.objects.select_for_update().filter(pk=link.pk).exists():
+        if not _lock_unspent(link.token_hash, link.purpose):
             return False
         user = form.save()
+        password_changed(user)
+    return True
+
+
+def hold_password(link: LinkToken, form: SetPasswordForm[User]) -> dict[str, str]:
+    """The (valid) form's new password, hashed, for an account with a second factor.
+
+    Nothing is saved and the link stays unspent: whoever holds only the
+    owner's inbox must not change the password, end the owner's sessions or
+    spend the link. The hash waits in the half-signed-in session
+    (signin.begin_second_step) for apply_held_password.
+    """
+    return {
+        "password": make_password(form.cleaned_data["new_password1"]),
+        "link": link.token_hash,
+        "purpose": link.purpose,
+    }
+
+
+def apply_held_password(user: User, held: dict[str, str]) -> bool:
+    """After the second step: save the held password and spend the link (and all others).
+
+    Saving the password ends the account's other sessions (their session
+    hash no longer matches). False, with nothing changed, when the link was
+    spent or expired meanwhile.
+    """
+    with transaction.atomic():
+        if not _lock_unspent(held.get("link", ""), held.get("purpose", "")):
+            return False
+        user.password = held["password"]
+        user.save(update_fields=["password"])
         password_changed(user)
     return True

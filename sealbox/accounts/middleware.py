@@ -1,4 +1,4 @@
-"""Keeping a signed-in session alive while it is used, without a write per request."""
+"""How long a signed-in session lasts: renewed while used, never past its maximum age."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages as flash
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import ngettext
 
 from sealbox.accounts import signin
 
@@ -35,6 +38,54 @@ class SessionIdleMiddleware:
             if now - int(session.get("renewed", 0)) >= RENEW_EVERY:
                 session["renewed"] = now
         return self.get_response(request)
+
+
+# When the session signed in (seconds since the epoch): see SessionLifetimeMiddleware.
+SIGNED_IN_AT = "sealbox_signed_in_at"
+
+
+def stamp_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Record the sign-in time in the new session (Django's user_logged_in signal)."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SIGNED_IN_AT] = time.time()
+
+
+class SessionLifetimeMiddleware:
+    """Sign a session out SEALBOX_SESSION_MAX_HOURS after its sign-in, however busy it is.
+
+    The idle timeout alone would let a session used every few minutes live
+    for ever. A signed-in session without a sign-in time (from before this
+    rule) counts as too old. The request goes on signed out: the page asks
+    for a sign-in as for anyone else (the admin's too), with a message why.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        session = request.session
+        if session.get("_auth_user_id") is None:
+            return None
+        at = session.get(SIGNED_IN_AT)
+        hours = settings.SESSION_MAX_HOURS
+        if isinstance(at, (int, float)) and time.time() - at < hours * 3600:
+            return None
+        logout(request)
+        flash.info(
+            request,
+            ngettext(
+                "For your security, a sign-in lasts %(n)d hour at most. Please sign in again.",
+                "For your security, a sign-in lasts %(n)d hours at most. Please sign in again.",
+                hours,
+            )
+            % {"n": hours},
+        )
+        return None
 
 
 # Where a signed-in account without a second factor may go while

@@ -109,6 +109,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    @classmethod
+    def normalize_username(cls, username: str) -> str:
+        """The canonical form (addresses.normalize), not Django's NFKC, which is another address."""
+        try:
+            return addresses.normalize(username)
+        except addresses.InvalidAddress:
+            return username
+
     @property
     def is_activated(self) -> bool:
         return self.activated_at is not None

@@ -4,6 +4,9 @@ After the password, an account with a second factor is only half signed in:
 the session names the account and when the password was right, and grants
 nothing. The second step (an app code, a recovery code or a passkey) must
 come within five minutes, from the same session, and completes the sign-in.
+A new password chosen through an emailed link waits in that half-signed-in
+state too (held(): only its hash, in the server-side session) and takes
+effect only when the second step passes; see links.apply_held_password.
 Failures in either step count against the address and the client alike
 (throttle.py): each try is counted as it starts and taken back when it
 turns out right, and a complete sign-in clears the address's count.
@@ -14,7 +17,6 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import time
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -44,16 +46,16 @@ DEVICE_DAYS = 180
 
 
 def canonical(address: str) -> str:
-    """The address as sign-in looks it up: Django's NFKC for usernames, then ours.
+    """The address as sign-in looks it up: its canonical form (addresses.normalize).
 
-    Throttling must count every spelling that reaches an account (fullwidth
-    letters, other case, IDNA forms) under that one account.
+    Throttling must count every spelling that reaches an account (other case,
+    IDNA forms of the domain) under that one account, and no other spelling.
+    What is not an address at all reaches no account: it counts as typed.
     """
-    raw = unicodedata.normalize("NFKC", address)
     try:
-        return addresses.normalize(raw)
+        return addresses.normalize(address)
     except addresses.InvalidAddress:
-        return raw.strip().lower()
+        return address.strip()
 
 
 def account_for(address: str) -> User | None:
@@ -146,14 +148,25 @@ def failed(request: HttpRequest, address: str, user: User | None, detail: str = 
         activity.record(user, Activity.Kind.LOCKED, request)
 
 
-def begin_second_step(request: HttpRequest, user: User, next_url: str) -> None:
+def begin_second_step(
+    request: HttpRequest, user: User, next_url: str, held: dict[str, str] | None = None
+) -> None:
+    """Half sign the account in; `held` is a new password waiting for the second step."""
     request.session.cycle_key()
     request.session[PENDING] = {
         "user": user.pk,
         "hash": user.get_session_auth_hash(),
         "since": time.time(),
         "next": next_url,
+        "held": held or {},
     }
+
+
+def held(request: HttpRequest) -> dict[str, str]:
+    """The new password (hash, link and purpose) waiting for this session's second step."""
+    state: Any = request.session.get(PENDING)
+    value = state.get("held") if isinstance(state, dict) else None
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def pending_user(request: HttpRequest) -> tuple[User, str] | None:

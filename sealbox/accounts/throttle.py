@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sealbox.accounts.models import Throttle
+from sealbox.service.diskspace import retry_when_full
 
 # A failure older than this no longer counts (when no lock is running).
 WINDOW = timedelta(hours=1)
@@ -123,6 +124,7 @@ def _locked_rows(keys: list[Key]) -> dict[str, Throttle]:
     return {r.key: r for r in rows}
 
 
+@retry_when_full
 def attempt(keys: list[Key]) -> Refusal | None:
     """Check and count a try in one step: a refusal, or None and the try is counted.
 
@@ -150,6 +152,7 @@ def attempt(keys: list[Key]) -> Refusal | None:
     return None
 
 
+@retry_when_full
 def forgive(keys: list[Key]) -> None:
     """Take back the count of a try that turned out right (see attempt)."""
     with transaction.atomic():
@@ -168,6 +171,7 @@ def locked(key: Key) -> bool:
     return Throttle.objects.filter(key=key.digest, locked_until__gt=timezone.now()).exists()
 
 
+@retry_when_full
 def clear(keys: list[Key]) -> None:
     """Forget the failures of these keys (after a complete sign-in)."""
     Throttle.objects.filter(key__in=[k.digest for k in keys]).delete()

@@ -49,6 +49,13 @@ def _set_password(request: HttpRequest, purpose: str, template: str) -> HttpResp
     user = link.user
     form: SetPasswordForm[User] = SetPasswordForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
+        if user.has_two_factor:
+            # An emailed link replaces the password, never the second factor:
+            # the new password waits for it (links.hold_password), and until it
+            # passes, the old password, the owner's sessions and the link stay.
+            held = links.hold_password(link, form)
+            signin.begin_second_step(request, user, reverse("inbox"), held=held)
+            return redirect("signin-verify")
         if not links.set_password_with_link(link, form):
             return _link_invalid(request)
         request.session.pop(SESSION_TOKEN[purpose], None)
@@ -57,10 +64,6 @@ def _set_password(request: HttpRequest, purpose: str, template: str) -> HttpResp
         activity.record(user, kind, request)
         if reset:
             flash.success(request, _("Your password was changed. Other devices were signed out."))
-        if user.has_two_factor:
-            # An emailed link replaces the password, never the second factor.
-            signin.begin_second_step(request, user, reverse("inbox"))
-            return redirect("signin-verify")
         signin.complete(request, user, _("email link"))
         return redirect("inbox")
     return render(request, template, {"form": form, "mailbox": user.email})
@@ -182,21 +185,55 @@ def _verify_page(
         "has_totp": user.has_totp,
         "has_passkeys": user.passkeys.exists(),
         "has_recovery": twofactor.unused_recovery_codes(user) > 0,
+        "new_password_waits": bool(signin.held(request)),
         **extra,
     }
     return render(request, "accounts/signin_verify.html", context, status=status)
 
 
+# Where a new password from a link is chosen again when its second step took too long.
+SET_PASSWORD_VIEW: dict[str, str] = {
+    LinkToken.Purpose.ACTIVATE: "activate-set-password",
+    LinkToken.Purpose.RESET: "reset-set-password",
+}
+
+
 def _second_step(request: HttpRequest) -> tuple[User, str] | HttpResponse:
     """The half-signed-in account, or the response that sends the browser back to the start."""
+    held = signin.held(request)
     pending = signin.pending_user(request)
     if pending is None:
+        if held.get("purpose") in SET_PASSWORD_VIEW:
+            flash.info(request, _("That took too long. Choose your new password again."))
+            return redirect(SET_PASSWORD_VIEW[held["purpose"]])
         flash.info(request, _("Sign-in took too long. Enter your password again."))
         return redirect("signin")
     refused = throttle.refusal(signin.throttle_keys(request, pending[0].email))
     if refused is not None:
         return _verify_page(request, pending[0], CodeForm(), status=429, refusal=refused)
     return pending
+
+
+def _second_step_passed(request: HttpRequest, user: User, how: str) -> HttpResponse | None:
+    """Sign in after the second step; a new password held for it takes effect first.
+
+    None when signed in; the "link no longer works" page when the held
+    password's link was spent or expired meanwhile (nothing changed then).
+    """
+    held = signin.held(request)
+    if held:
+        if not links.apply_held_password(user, held):
+            request.session.pop(signin.PENDING, None)
+            return _link_invalid(request)
+        request.session.pop(SESSION_TOKEN.get(held["purpose"], ""), None)
+    signin.complete(request, user, how, second_factor=True)
+    if held:
+        reset = held["purpose"] == LinkToken.Purpose.RESET
+        kind = Activity.Kind.PASSWORD_RESET if reset else Activity.Kind.PASSWORD_SET
+        activity.record(user, kind, request)
+        if reset:
+            flash.success(request, _("Your password was changed. Other devices were signed out."))
+    return None
 
 
 @never_cache
@@ -216,12 +253,11 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
         how = twofactor.verify_code(user, form.cleaned_data["code"])
         if how is not None:
             signin.succeeded(request, user.email)
-            signin.complete(
-                request,
-                user,
-                _("authenticator app") if how == "app" else _("recovery code"),
-                second_factor=True,
+            refusal = _second_step_passed(
+                request, user, _("authenticator app") if how == "app" else _("recovery code")
             )
+            if refusal is not None:
+                return refusal
             if how == "recovery":
                 activity.record(user, Activity.Kind.RECOVERY_USED, request)
                 left = twofactor.unused_recovery_codes(user)
@@ -275,5 +311,7 @@ def signin_passkey(request: HttpRequest) -> HttpResponse:
             passkey_error=_("That passkey did not work. Try again, or use a code."),
         )
     signin.succeeded(request, user.email)
-    signin.complete(request, user, _("passkey “%(name)s”") % {"name": key.name}, second_factor=True)
+    refusal = _second_step_passed(request, user, _("passkey “%(name)s”") % {"name": key.name})
+    if refusal is not None:
+        return refusal
     return HttpResponseRedirect(next_url or reverse("inbox"))

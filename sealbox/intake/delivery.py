@@ -22,10 +22,12 @@ from django.utils import timezone
 from sealbox import addresses
 from sealbox.accounts.models import User
 from sealbox.housekeeping import quota
+from sealbox.intake import loops
 from sealbox.mailstore import blobs, sealed
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import Summary, summarize
 from sealbox.outbound import bounces, notify
+from sealbox.service import diskspace
 from sealbox.vault import seal
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,24 @@ def temporary_failure(
     text: str = "Temporary local problem, please try again later",
 ) -> DeliveryError:
     return DeliveryError(451, "4.3.0", text, temporary=True)
+
+
+def insufficient_storage() -> DeliveryError:
+    """The data directory is (nearly) full: SEALBOX_MIN_FREE_MB (service/diskspace.py)."""
+    return DeliveryError(
+        452, "4.3.1", "Insufficient system storage, please try again later", temporary=True
+    )
+
+
+def check_storage(size: int) -> None:
+    """Raise insufficient_storage() unless `size` bytes of new mail leave enough free."""
+    if not diskspace.has_room(size):
+        log.warning(
+            "refused new mail of %d bytes: %s (SEALBOX_MIN_FREE_MB)",
+            size,
+            diskspace.space().describe(),
+        )
+        raise insufficient_storage()
 
 
 class MailboxFull(DeliveryError):
@@ -84,7 +104,7 @@ def check_recipient(address: str) -> str:
         normalized = addresses.normalize(address)
     except addresses.InvalidAddress:
         raise DeliveryError(
-            553, "5.1.3", f"<{address}>: not a valid address", temporary=False
+            553, "5.1.3", f"<{addresses.printable(address)}>: not a valid address", temporary=False
         ) from None
     if addresses.is_internal(normalized):
         raise DeliveryError(
@@ -197,8 +217,8 @@ def deliver(
 ) -> list[Message]:
     """Store data for every recipient with room; return the stored messages.
 
-    Raises DeliveryError when nothing was stored: permanent for a recipient we
-    never accept, temporary for a disk or database problem, MailboxFull when
+    Raises DeliveryError when nothing was stored: permanent for a routing loop
+    (Sealbox's own mail coming back, too many hops) or a recipient we never accept, temporary for a disk or database problem, MailboxFull when
     no recipient has room. When only some have room, the message is stored
     for those and (with a permanent SEALBOX_QUOTA_FULL_REPLY and bounce_full)
     the sender is sent a delivery report for the others; otherwise nothing is
@@ -206,12 +226,18 @@ def deliver(
     full mailbox are told by email, once until they have room again.
     """
     trace = trace or Trace(protocol="local")
+    try:
+        loops.check(mail_from, data)
+    except loops.LoopRefused as e:
+        raise DeliveryError(554, "5.4.6", e.text, temporary=False) from None
     unique: dict[str, None] = {}
     for rcpt in recipients:
         unique[check_recipient(rcpt)] = None
     if not unique:
         raise DeliveryError(554, "5.5.1", "No valid recipients", temporary=False)
 
+    # Every recipient gets a copy (a trace header of well under 1 KiB each).
+    check_storage((len(data) + 1024) * len(unique))
     summary = summarize(data)
     eol = _line_ending(data)
     now = timezone.now()
@@ -264,6 +290,8 @@ def deliver(
             len(unique),
             e,
         )
+        if diskspace.is_full_error(e):
+            raise insufficient_storage() from e
         raise temporary_failure() from e
     if full:
         kept = {m.blob for m in stored}

@@ -15,9 +15,11 @@ from django.utils.translation import gettext_lazy as _
 
 from sealbox.housekeeping import quota
 from sealbox.mailstore import blobs, opened, sealed
+from sealbox.service.diskspace import retry_when_full
 
 
 class MessageManager(models.Manager["Message"]):
+    @retry_when_full  # deleting is how recipients make room: it works on a full disk
     def delete_messages(self, qs: models.QuerySet[Message]) -> int:
         """Delete messages for good: rows and their owners' usage now, files once that commits.
 
@@ -71,6 +73,9 @@ class Message(models.Model):
     attachment_count = models.PositiveIntegerField(default=0)
     read_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    # Written by a Sealbox recipient through the portal (outbound/sending.py),
+    # not received from the gateway: never a read receipt for it.
+    from_portal = models.BooleanField(default=False, editable=False)
     # Whether its recipient was reminded, unread, that it is about to be removed.
     expiry_reminded = models.BooleanField(default=False)
     # With encryption at rest: the content fields above, sealed (mailstore/sealed.py).

@@ -9,6 +9,7 @@ for it; cid: images are pointed at the message's own parts.
 from __future__ import annotations
 
 import functools
+import html as html_lib
 import logging
 import re
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 import css_inline
 import nh3
+
+from sealbox.mailstore import timelimit
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,11 @@ _STYLE_DANGER = re.compile(
     r"url\s*\(|expression\s*\(|javascript:|behavior|-moz-binding|@import", re.I
 )
 MAX_INLINE_CSS_INPUT = 2 * 1024 * 1024
+# css-inline matches every rule against every element: past this many
+# (rules times elements, counted generously) the <style> rules are left out.
+MAX_INLINE_CSS_WORK = 10_000_000
+# Larger HTML is not sanitised at all: the frame shows the message's text.
+MAX_HTML = 2 * 1024 * 1024
 
 
 @dataclass
@@ -93,7 +101,15 @@ class CleanHTML:
 SAFE_CSS_FUNCTIONS = {"rgb", "rgba", "hsl", "hsla", "calc"}
 _CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
 _CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\r\n\f]?|(.))", re.S)
-_CSS_FUNCTION = re.compile(r"([-\w]*)\s*\(")
+# The name before each "(", read backwards from the "(" so that every
+# character is looked at once. Read forwards, "([-\w]*)\s*\(" tried a long
+# word again from each of its letters: quadratic time, a minute for 480 KB.
+_CSS_FUNCTION_BACKWARDS = re.compile(r"\(\s*([-\w]*)")
+
+
+def css_function_names(text: str) -> list[str]:
+    """The name before every "(" in text ("" where there is none), in linear time."""
+    return [name[::-1] for name in _CSS_FUNCTION_BACKWARDS.findall(text[::-1])]
 
 
 def _css_unescape(match: re.Match[str]) -> str:
@@ -112,7 +128,7 @@ def _safe_declaration(decl: str) -> bool:
     text = css_as_read(decl)
     if _STYLE_DANGER.search(text):
         return False
-    return all(name.lower() in SAFE_CSS_FUNCTIONS for name in _CSS_FUNCTION.findall(text))
+    return all(name.lower() in SAFE_CSS_FUNCTIONS for name in css_function_names(text))
 
 
 MAX_STYLE = 8192
@@ -134,7 +150,9 @@ def _is_remote(url: str) -> bool:
     return lowered.startswith(("http://", "https://", "//"))
 
 
-_REMOTE_SRC = re.compile(r"""\bsrc\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+# Possessive (*+, ?+): "src=" and thousands of spaces would otherwise be
+# retried at every split of the spaces between the two \s, quadratic per tag.
+_REMOTE_SRC = re.compile(r"""\bsrc\s*+=\s*+["']?+\s*+(?:https?:)?//""", re.I)
 MAX_TAG = 4096
 
 
@@ -166,6 +184,9 @@ def inline_styles(html: str) -> str:
     """Apply <style> rules to the elements' style attributes, so the rules survive
     sanitising without a <style> element. No remote stylesheet is ever fetched."""
     if len(html) > MAX_INLINE_CSS_INPUT or "<style" not in html.lower():
+        return html
+    if html.count("{") * html.count("<") > MAX_INLINE_CSS_WORK:
+        log.info("a message's CSS is too much work to inline; its <style> rules are left out")
         return html
     try:
         return css_inline.inline(html, load_remote_stylesheets=False, keep_style_tags=False)
@@ -237,3 +258,61 @@ def _body_as_div(html: str) -> str:
     if not attributes.strip():
         return html
     return html[:start] + f"<div{attributes}>" + html[end + 1 :] + "</div>"
+
+
+def clean_html_in_time(
+    html: str,
+    cid_url: Callable[[str], str | None],
+    allow_remote: bool,
+    seconds: float,
+) -> CleanHTML | None:
+    """clean_html() within a budget: None, at once, for HTML larger than MAX_HTML,
+    or when sanitising takes longer than seconds (then it is stopped)."""
+    if len(html) > MAX_HTML:
+        log.info("a message's HTML is too large to sanitise (%d characters)", len(html))
+        return None
+    return timelimit.run(lambda: clean_html(html, cid_url, allow_remote), seconds)
+
+
+# A tag, comment start, doctype or processing instruction, up to its ">" or
+# the next "<": possessive, so each character is read once whatever the input.
+_MARKUP = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*+|!--|[!?])[^<>]*+>?")
+_HIDDEN = {"script", "style", "title", "head", "template", "xml", "svg", "math"}
+_LONG_CHARREF = re.compile(r"&#[xX]?[0-9a-fA-F]{9,}+;?")
+_HIDDEN_END = {name: re.compile(f"</{name}", re.I) for name in _HIDDEN}
+_HIDDEN_END["head"] = re.compile("</head|<body", re.I)  # an unclosed <head> ends at <body>
+_BREAKS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table",
+           "blockquote", "pre", "hr", "ul", "ol", "dl", "dt", "dd", "section", "article",
+           "header", "footer", "address"}  # fmt: skip
+
+
+def html_as_text(html: str) -> str:
+    """The words of an HTML body, for when sanitising it would cost too much.
+
+    Not a parser: tags, comments and what <style>, <script> and the like hold
+    are dropped, block elements become line breaks, entities are decoded. Linear
+    time on any input. The result is text, to be escaped where it is shown.
+    """
+    out: list[str] = []
+    pos = 0
+    while (match := _MARKUP.search(html, pos)) is not None:
+        out.append(html[pos : match.start()])
+        pos = match.end()
+        closing, name = match.group(1), match.group(2).lower()
+        if name == "!--":
+            end = html.find("-->", match.start() + 4)
+            pos = len(html) if end < 0 else end + 3
+        elif name in _HIDDEN and not closing:
+            hidden_end = _HIDDEN_END[name].search(html, pos)
+            pos = len(html) if hidden_end is None else hidden_end.start()
+        elif name in _BREAKS:
+            out.append("\n")
+    out.append(html[pos:])
+    # A numeric reference of thousands of digits would make unescape() fail.
+    text = html_lib.unescape(_LONG_CHARREF.sub("\ufffd", "".join(out)))
+    lines: list[str] = []
+    for line in text.splitlines():
+        words = " ".join(line.split())
+        if words or (lines and lines[-1]):  # one empty line at most between paragraphs
+            lines.append(words)
+    return "\n".join(lines).strip("\n")

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from sealbox import addresses
 from sealbox.accounts.models import User
 from sealbox.housekeeping import quota
 from sealbox.mailstore.models import Message
@@ -59,6 +60,20 @@ class OperatorAdmin(admin.ModelAdmin):
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         return lookup in self.allowed_lookups
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        """A whole address is searched for in canonical form, as accounts keep it.
+
+        Alice@EXAMPLE.net in fullwidth capitals finds alice@example.net; a part of an
+        address is searched for as typed.
+        """
+        try:
+            search_term = addresses.normalize(search_term)
+        except addresses.InvalidAddress:
+            pass
+        return super().get_search_results(request, queryset, search_term)
 
     def _audit(self, request: HttpRequest, what: str, objs: Iterable[Any]) -> None:
         if what in self.audited:

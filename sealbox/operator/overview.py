@@ -12,6 +12,7 @@ from django.utils import timezone
 from sealbox.accounts import throttle
 from sealbox.accounts.models import Passkey, Throttle, User
 from sealbox.housekeeping import quota, retention
+from sealbox.intake import loops
 from sealbox.mailstore.models import Message
 from sealbox.outbound import queue
 from sealbox.outbound.models import OutgoingEmail
@@ -100,6 +101,7 @@ class Stats:
     outgoing: dict[str, int]
     oldest_message_days: int | None
     expiring_within_7_days: int
+    routing_loops: dict[str, int]
 
 
 def stats() -> Stats:
@@ -120,6 +122,10 @@ def stats() -> Stats:
         expiring_within_7_days=Message.objects.filter(
             retention.expiring(timedelta(days=7))
         ).count(),
+        routing_loops={
+            "last_hour": loops.recent(hours=1),
+            "last_day": loops.recent(hours=24),
+        },
     )
 
 

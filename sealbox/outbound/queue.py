@@ -230,16 +230,26 @@ def in_state(qs: QuerySet[OutgoingEmail], state: str | None) -> QuerySet[Outgoin
 
 
 def retry(item: OutgoingEmail) -> bool:
-    """Operator's retry of a failed or waiting email: due now, with a fresh retry period.
+    """Operator's retry of one failed or waiting email (see retry_now).
 
     False when there is nothing to retry: the email was sent, or a worker is sending it.
     """
+    return retry_now(OutgoingEmail.objects.filter(id=item.id)) == 1
+
+
+def retry_now(qs: QuerySet[OutgoingEmail]) -> int:
+    """Make the waiting and failed emails in qs due now, say after a relay outage.
+
+    Waiting ones keep their retry period; failed ones get a fresh one. Emails sent
+    or being sent by a worker are left alone. Returns how many are due now.
+    """
     now = timezone.now()
-    waiting = [OutgoingEmail.Status.FAILED, OutgoingEmail.Status.QUEUED]
-    return bool(
-        OutgoingEmail.objects.filter(id=item.id, status__in=waiting).update(
+    with transaction.atomic():
+        # Waiting ones first: the failed ones below are not to be counted twice.
+        waiting = qs.filter(status=OutgoingEmail.Status.QUEUED).update(next_attempt_at=now)
+        failed = qs.filter(status=OutgoingEmail.Status.FAILED).update(
             status=OutgoingEmail.Status.QUEUED,
             next_attempt_at=now,
             give_up_at=now + timedelta(seconds=settings.OUTGOING_RETRY_FOR),
         )
-    )
+    return waiting + failed

@@ -3,8 +3,11 @@
 SEALBOX_READ_RECEIPTS is "off", "requested" (when the message carries
 Disposition-Notification-To) or "always" (to the requesting or, failing that,
 the original sender). A receipt goes out once per message, the first time the
-recipient opens it, only to the organisation's own addresses and never for a
-message the recipient sent.
+recipient opens it, only to the organisation's own addresses (decided on the
+address the receipt is actually sent to), never to Sealbox's own addresses,
+and never for a message the recipient sent or one another recipient wrote
+through the portal (Message.from_portal: its subject and both outside
+addresses would travel in the clear).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def _first_address(values: list[str]) -> str | None:
 def receipt_target(message: Message) -> str | None:
     """Where a receipt for this message goes under the configured policy, if anywhere."""
     mode = settings.READ_RECEIPTS
-    if mode == "off" or message.folder != Message.Folder.INBOX:
+    if mode == "off" or message.folder != Message.Folder.INBOX or message.from_portal:
         return None
     msg = parse_headers(blobs.read_head(message.blob))
     requested = _first_address([str(v) for v in msg.get_all("Disposition-Notification-To", [])])
@@ -60,7 +63,15 @@ def receipt_target(message: Message) -> str | None:
         target = sender or envelope
     if target is None or not addresses.is_internal(target) or not addresses.is_plain(target):
         return None
+    if target in _own_addresses():
+        return None
     return target
+
+
+def _own_addresses() -> set[str]:
+    """Sealbox's own sending addresses: a receipt there would only leak the subject."""
+    own = {_first_address([settings.NOTIFY_FROM]), _first_address([settings.PORTAL_ADDRESS])}
+    return {a for a in own if a}
 
 
 def build(message: Message, target: str) -> EmailMessage:

@@ -3,7 +3,8 @@
 SEALBOX_RELAY_URL is smtp://host[:25], smtp+starttls://host[:587] or
 smtps://host[:465], with optional user:password@. Without it, each email is
 written as an .eml file to $SEALBOX_DATA_DIR/outbox/ so that a new install
-shows what it would have sent.
+shows what it would have sent. Everything handed over carries Sealbox's
+mark (loopmark), so that the intake knows it if a gateway routes it back.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.utils import timezone
 
+from sealbox import addresses
 from sealbox.mailstore.blobs import fsync_dir
+from sealbox.outbound import loopmark
 
 SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
@@ -56,22 +59,18 @@ def parse_relay_url(url: str) -> Relay:
 
 
 def ascii_address(address: str) -> str:
-    """The address with its domain in IDNA (xn--) form when the local part is ASCII.
+    """The address with its domain in IDNA 2008 (xn--) form when the local part is ASCII.
 
     Mailboxes are kept under Unicode domains; this form reaches them through
-    relays without SMTPUTF8. An address whose domain does not survive the round
-    trip unchanged (IDNA 2003 maps "ß" to "ss") stays as it is.
+    relays without SMTPUTF8 ("ß" stays "ß": xn--strae-oqa, not "ss").
     """
     local, at, domain = address.rpartition("@")
     if not at or domain.isascii() or not local.isascii():
         return address
     try:
-        encoded = domain.encode("idna").decode("ascii")
-        if encoded.encode("ascii").decode("idna") != domain:
-            return address
-    except UnicodeError:
+        return f"{local}@{addresses.ascii_domain(domain)}"
+    except addresses.InvalidAddress:
         return address
-    return f"{local}@{encoded}"
 
 
 def configured_relay() -> Relay | None:
@@ -79,7 +78,8 @@ def configured_relay() -> Relay | None:
 
 
 def deliver(mail_from: str, recipients: list[str], data: bytes) -> str:
-    """Hand one message over; return a short description of where it went."""
+    """Hand one message over, with Sealbox's mark on it; return where it went."""
+    data = loopmark.mark(data)
     relay = configured_relay()
     if relay is None:
         try:

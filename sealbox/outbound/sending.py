@@ -149,13 +149,24 @@ def participants(original: Message) -> set[str]:
     return found
 
 
+def allowed_recipients() -> set[str]:
+    """SEALBOX_COMPOSE_ALLOWED_RECIPIENTS in canonical form (an invalid entry allows nothing)."""
+    found = set()
+    for entry in settings.COMPOSE_ALLOWED_RECIPIENTS:
+        try:
+            found.add(addresses.normalize(entry))
+        except addresses.InvalidAddress:
+            continue  # reported by `sealbox check` (sealbox.E021)
+    return found
+
+
 def check_allowed(user: User, recipients: list[str], original: Message | None) -> None:
     """The portal must never become a way to mail the world.
 
     New messages go only to the organisation's domains and the operator's
     allow-list; a reply may also go to the people on the original message.
     """
-    allowed = set(settings.COMPOSE_ALLOWED_RECIPIENTS)
+    allowed = allowed_recipients()
     if original is not None:
         allowed |= participants(original)
     refused = [a for a in recipients if not addresses.is_internal(a) and a not in allowed]
@@ -317,7 +328,9 @@ def send(
             if internal:
                 queue.enqueue(msg, kind=kind, recipients=internal, mail_from=envelope, data=data)
             if outside:
-                deliver(user.email, outside, data, bounce_full=False)
+                stored = deliver(user.email, outside, data, bounce_full=False)
+                # Portal-to-portal mail: never a read receipt (receipts.py).
+                Message.objects.filter(id__in=[m.id for m in stored]).update(from_portal=True)
             sent = store_sent(user, data)
             SendRecord.objects.create(user=user)
     except MailboxFull as e:

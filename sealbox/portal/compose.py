@@ -19,8 +19,9 @@ from django.views.decorators.cache import never_cache
 
 from sealbox import addresses
 from sealbox.accounts.models import User
-from sealbox.mailstore import mime, opened
+from sealbox.mailstore import mime, opened, timelimit
 from sealbox.mailstore.models import Message
+from sealbox.mailstore.sanitize import html_as_text
 from sealbox.outbound.sending import SendError, Upload, send
 from sealbox.portal.forms import MessageForm
 from sealbox.portal.lookup import owned_message
@@ -89,8 +90,15 @@ class _HTMLText(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
 
+def _html_text(html: str) -> str:
+    """An HTML body as text to quote: read with care within the time limit (nh3
+    takes quadratic time on some markup), roughly past it."""
+    text = timelimit.run(lambda: _HTMLText.text(html), settings.HTML_TIME_LIMIT)
+    return html_as_text(html[: MAX_QUOTED * 10]) if text is None else text
+
+
 def _quote(view: mime.MessageView, received: Message) -> str:
-    text = view.text.text if view.text else _HTMLText.text(view.html or "")
+    text = view.text.text if view.text else _html_text(view.html or "")
     sender = str(view.sender[0]) if view.sender else received.envelope_from
     # The date as mail clients write it, with its zone: the reader and the
     # people the reply goes to may be in different time zones.

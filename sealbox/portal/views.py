@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.cache import caches
@@ -31,10 +32,16 @@ from sealbox.accounts.signin import PREVIOUS
 from sealbox.housekeeping import retention
 from sealbox.mailstore import opened
 from sealbox.mailstore.models import Message
-from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES, clean_html, has_remote_images
+from sealbox.mailstore.sanitize import (
+    SAFE_IMAGE_TYPES,
+    clean_html_in_time,
+    has_remote_images,
+    html_as_text,
+)
 from sealbox.outbound import receipts
 from sealbox.portal.lookup import owned_message
 from sealbox.portal.textview import text_to_html
+from sealbox.service import diskspace
 
 PAGE_SIZE = 50
 MAX_INLINE_IMAGE = 10 * 1024 * 1024
@@ -166,8 +173,9 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     blocked = show == "html" and not remote and has_remote_images(view.html or "")
     text_html = text_to_html(view.text.text) if show == "text" and view.text else ""
     if msg.read_at is None:
-        # Marked read and the read receipt queued together, or neither.
-        with transaction.atomic():
+        # Marked read and the read receipt queued together, or neither (on a
+        # full disk: neither, until it is opened again with room).
+        with diskspace.unless_full("read mark"), transaction.atomic():
             first = Message.objects.filter(id=msg.id, read_at__isnull=True).update(
                 read_at=timezone.now()
             )
@@ -232,7 +240,11 @@ def _frame_document(msg: Message, remote: bool) -> str:
             budget[0] -= item.size  # every use is in the document: every use counts
         return encoded[item.index]
 
-    clean = clean_html(view.html, cid_url, allow_remote=remote)
+    clean = clean_html_in_time(view.html, cid_url, remote, settings.HTML_TIME_LIMIT)
+    if clean is None:  # too large or too slow to sanitise: its text, and why
+        text = view.text.text if view.text else html_as_text(view.html)
+        context = {"too_costly": True, "text_html": text_to_html(text)}
+        return render_to_string("portal/frame.html", context)
     return render_to_string("portal/frame.html", {"html": clean.html})
 
 

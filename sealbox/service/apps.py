@@ -8,3 +8,6 @@ class ServiceConfig(AppConfig):
 
     def ready(self) -> None:
         from sealbox.service import checks  # noqa: F401  (registers the system checks)
+        from sealbox.service.diskspace import install
+
+        install()  # the last sign-in time: a write that can wait on a full disk

@@ -149,3 +149,78 @@ def check_python(app_configs: Any, **kwargs: Any) -> list[Any]:
             )
         ]
     return []
+
+
+@register(Tags.compatibility)
+def check_address_settings(app_configs: Any, **kwargs: Any) -> list[Any]:
+    """Domains and addresses in settings must have a canonical form to be compared in."""
+    from sealbox import addresses
+
+    errors: list[Any] = []
+    for domain in settings.INTERNAL_DOMAINS:
+        try:
+            addresses.canonical_domain(domain.strip().lstrip("@"))
+        except addresses.InvalidAddress:
+            errors.append(
+                Error(
+                    f"SEALBOX_INTERNAL_DOMAINS: {domain!r} is not a valid domain.",
+                    hint="List mail domains such as example.org (IDNA 2008).",
+                    id="sealbox.E020",
+                )
+            )
+    for entry in settings.COMPOSE_ALLOWED_RECIPIENTS:
+        try:
+            addresses.normalize(entry)
+        except addresses.InvalidAddress:
+            errors.append(
+                Error(
+                    f"SEALBOX_COMPOSE_ALLOWED_RECIPIENTS: {entry!r} is not a valid address.",
+                    id="sealbox.E021",
+                )
+            )
+    return errors
+
+
+@register(Tags.database)
+def check_account_addresses(app_configs: Any, databases: Any = None, **kwargs: Any) -> list[Any]:
+    """Accounts not kept under their canonical form: no mail or sign-in reaches them.
+
+    A database check: `sealbox check --database default` (and `sealbox migrate`) run it.
+    """
+    if not databases or "default" not in databases:
+        return []
+    from django.db import DatabaseError, connection
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from sealbox import addresses
+    from sealbox.accounts.models import User
+
+    stranded = []
+    try:
+        if ("accounts", "0006_canonical_addresses") not in MigrationRecorder(
+            connection
+        ).applied_migrations():
+            return []  # `sealbox migrate` is about to put them in canonical form
+        for email in User.objects.values_list("email", flat=True).iterator():
+            try:
+                if addresses.normalize(email) == email:
+                    continue
+            except addresses.InvalidAddress:
+                pass
+            stranded.append(email)
+    except DatabaseError:
+        return []  # no database yet: `sealbox migrate` comes first
+    if not stranded:
+        return []
+    shown = ", ".join(repr(e) for e in stranded[:10])
+    more = f" and {len(stranded) - 10} more" if len(stranded) > 10 else ""
+    return [
+        Warning(
+            f"{len(stranded)} account(s) are kept under an address that is not in canonical "
+            f"form, so neither mail nor sign-in reaches them: {shown}{more}.",
+            hint="Run `sealbox migrate`. What it leaves are addresses that are no longer "
+            "valid (docs/operations.md, 'Addresses'): `sealbox mailbox list ADDRESS` shows "
+            "what one holds, `sealbox user delete ADDRESS` removes it.",
+            id="sealbox.W020",
+        )
+    ]

@@ -33,7 +33,9 @@ def test_the_page_asks_for_the_email_address(url: str, db: Any) -> None:
     assert r.status_code == 200
     html = page(r)
     assert '<label for="id_email">Email address</label>' in html
-    assert 'type="email" name="email" id="id_email" autocomplete="username"' in html
+    assert (
+        'type="text" inputmode="email" name="email" id="id_email" autocomplete="username"' in html
+    )
     assert "no-store" in r["Cache-Control"]
 
 

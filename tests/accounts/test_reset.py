@@ -10,7 +10,8 @@ import time_machine
 from django.conf import settings
 from django.test import Client
 
-from sealbox.accounts.models import LinkToken, User
+from sealbox.accounts import twofactor
+from sealbox.accounts.models import Activity, LinkToken, User
 from tests.accounts.helpers import (
     NEW_PASSWORD,
     PASSWORD,
@@ -20,6 +21,7 @@ from tests.accounts.helpers import (
     sent_emails,
     signed_in,
 )
+from tests.accounts.test_two_factor import enrolled, oathtool, password_step
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +203,140 @@ def test_the_password_form_without_a_link_says_the_link_no_longer_works(db: Any)
 
     assert r.status_code == 410
     assert "This link no longer works" in page(r)
+
+
+# With two-factor sign-in on, the emailed link is only half of a reset.
+
+
+def _two_factor_owner(user: User, now: datetime) -> tuple[str, Client]:
+    """Turn on app codes for the user; returns the secret and the owner's fully signed-in browser."""
+    secret = enrolled(user, now)
+    with time_machine.travel(now, tick=False):
+        owner = password_step(user)
+        assert owner.post("/signin/verify/", {"code": oathtool(secret, now)}).status_code == 302
+    assert is_signed_in(owner)
+    return secret, owner
+
+
+def _held_reset(user: User) -> Client:
+    """Someone with the owner's inbox: opens the reset link and chooses a password."""
+    stranger = Client()
+    stranger.get(reset_link(user))
+    r = choose(stranger)
+    assert r.status_code == 302 and r["Location"] == "/signin/verify/"
+    html = page(stranger.get("/signin/verify/"))
+    assert "Your new password takes effect once you confirm it is you." in html
+    return stranger
+
+
+def _password_works(user: User, password: str) -> bool:
+    r = Client().post("/signin/", {"username": user.email, "password": password})
+    return r.status_code == 302 and r["Location"] == "/signin/verify/"
+
+
+def test_with_two_factor_a_reset_link_without_the_code_changes_nothing(alice: User) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    _, owner = _two_factor_owner(alice, now)
+    link = reset_link(alice)
+    stranger = Client()
+    stranger.get(link)
+    assert choose(stranger)["Location"] == "/signin/verify/"
+
+    for code in ("", "000000", "abcd-efgh-jkmn"):
+        r = stranger.post("/signin/verify/", {"code": code})
+        assert r.status_code == 200
+    r = stranger.post("/signin/passkey/", {"credential": '{"id": "forged"}'})
+    assert r.status_code in (200, 400)
+
+    assert not is_signed_in(stranger)
+    assert is_signed_in(owner)
+    assert _password_works(alice, PASSWORD)
+    assert not _password_works(alice, NEW_PASSWORD)
+    assert not Activity.objects.filter(user=alice, kind=Activity.Kind.PASSWORD_RESET).exists()
+    # The link is not spent: the owner, who has the second factor, can still use it.
+    assert Client().get(link).status_code == 302
+
+
+@pytest.mark.parametrize("second_factor", ["app", "recovery"])
+def test_with_two_factor_the_new_password_takes_effect_with_the_code(
+    alice: User, second_factor: str
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    secret, other_device = _two_factor_owner(alice, now)
+    recovery = twofactor.new_recovery_codes(alice)[0]
+    later = now + timedelta(seconds=30)
+    with time_machine.travel(later, tick=False):
+        link = reset_link(alice)
+        client = Client()
+        client.get(link)
+        choose(client)
+        code = oathtool(secret, later) if second_factor == "app" else recovery
+
+        r = client.post("/signin/verify/", {"code": code}, follow=True)
+
+        assert r.redirect_chain[-1][0] == "/inbox/"
+        assert "Your password was changed. Other devices were signed out." in page(r)
+        assert is_signed_in(client)
+        assert not is_signed_in(other_device)
+    assert _password_works(alice, NEW_PASSWORD)
+    assert not _password_works(alice, PASSWORD)
+    assert Activity.objects.filter(user=alice, kind=Activity.Kind.PASSWORD_RESET).count() == 1
+    assert Client().get(link).status_code == 410
+
+
+def test_with_two_factor_a_held_password_lasts_five_minutes(alice: User) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    secret, owner = _two_factor_owner(alice, now)
+    with time_machine.travel(now, tick=False):
+        client = _held_reset(alice)
+    later = now + timedelta(minutes=5, seconds=1)
+    with time_machine.travel(later, tick=False):
+        r = client.post("/signin/verify/", {"code": oathtool(secret, later)}, follow=True)
+
+        assert r.redirect_chain[-1][0] == "/reset/set-password/"
+        assert "That took too long. Choose your new password again." in page(r)
+        assert not is_signed_in(client)
+        assert is_signed_in(owner)
+        assert _password_works(alice, PASSWORD)
+
+
+def test_with_two_factor_the_owners_own_reset_meanwhile_voids_the_held_one(alice: User) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    secret, _ = _two_factor_owner(alice, now)
+    later = now + timedelta(seconds=30)
+    with time_machine.travel(later, tick=False):
+        client = _held_reset(alice)
+        owners_reset = Client()
+        owners_reset.get(reset_link(alice))
+        choose(owners_reset, "the owners own new passphrase")
+        code = oathtool(secret, later)
+        assert owners_reset.post("/signin/verify/", {"code": code}).status_code == 302
+
+    with time_machine.travel(later + timedelta(seconds=30), tick=False):
+        code = oathtool(secret, later + timedelta(seconds=30))
+        r = client.post("/signin/verify/", {"code": code}, follow=True)
+
+    assert r.status_code == 410
+    assert "This link no longer works" in page(r)
+    assert not is_signed_in(client)
+    assert _password_works(alice, "the owners own new passphrase")
+    assert not _password_works(alice, NEW_PASSWORD)
+
+
+def test_with_two_factor_a_link_that_expires_before_the_code_changes_nothing(alice: User) -> None:
+    with time_machine.travel(START, tick=False):
+        secret, _ = _two_factor_owner(alice, START)
+        link = reset_link(alice)
+    almost = START + timedelta(hours=23, minutes=59, seconds=30)
+    with time_machine.travel(almost, tick=False):
+        client = Client()
+        client.get(link)
+        choose(client)
+    after = START + timedelta(hours=24, seconds=30)
+    with time_machine.travel(after, tick=False):
+        r = client.post("/signin/verify/", {"code": oathtool(secret, after)})
+
+        assert r.status_code == 410
+        assert "This link no longer works" in page(r)
+        assert not is_signed_in(client)
+    assert _password_works(alice, PASSWORD)

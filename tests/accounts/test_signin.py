@@ -38,7 +38,10 @@ def test_the_sign_in_page_asks_for_email_address_and_password(db: Any) -> None:
     html = page(r)
     assert '<label for="id_username">Email address</label>' in html
     assert '<label for="id_password">Password</label>' in html
-    assert 'type="email" name="username" id="id_username" autocomplete="username"' in html
+    assert (
+        'type="text" inputmode="email" name="username" id="id_username" autocomplete="username"'
+        in html
+    )
     assert (
         'type="password" name="password" id="id_password" autocomplete="current-password"' in html
     )

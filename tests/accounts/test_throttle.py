@@ -165,10 +165,17 @@ SPELLINGS = [
     "<alice@example.net>",
     "alice@example.net.",
     "alice@EXAMPLE.NET",
-    # Compatibility forms that Django's sign-in folds (NFKC) onto the same account.
+    # The domain in other spellings (IDNA's UTS-46 mapping): the same address.
+    "alice@\uff45xample.net",  # fullwidth e
+    "alice@example.net\u3002",  # ideographic full stop
+    "alice@example\uff0eNET",  # fullwidth full stop
+]
+# Lookalikes in the local part are other addresses (sealbox/addresses.py): they
+# neither sign in to alice's mailbox nor count against it.
+LOOKALIKES = [
     "\uff41lice@example.net",  # fullwidth a
-    "alice\uff20example.net",  # fullwidth @
     "\U0001d41alice@example.net",  # mathematical bold a
+    "alice\uff20example.net",  # fullwidth @: no address at all
 ]
 
 
@@ -182,6 +189,18 @@ def test_every_spelling_of_the_address_counts_against_the_one_account(alice: Use
         for spelling in SPELLINGS:
             r = sign_in(Client(REMOTE_ADDR="198.51.100.99"), spelling, PASSWORD)
             assert r.status_code == 429 and paused(15) in page(r), spelling
+
+
+def test_a_lookalike_of_the_address_neither_signs_in_nor_counts_against_it(alice: User) -> None:
+    with clock() as traveller:
+        for n in range(10):
+            client = Client(REMOTE_ADDR=f"198.51.100.{n + 1}")
+            spelling = LOOKALIKES[n % len(LOOKALIKES)]
+            r = persist(traveller, partial(sign_in, client, spelling, PASSWORD))
+            assert r.status_code == 200 and NOT_RIGHT in page(r), spelling
+        client = Client(REMOTE_ADDR="198.51.100.99")
+        r = sign_in(client, alice.email, PASSWORD)
+        assert r.status_code == 302 and is_signed_in(client)
 
 
 # --- 2. no telling who has a mailbox --------------------------------------------

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +19,7 @@ from tests.mail import make_message
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DAVE = "dave@example.com"
+AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
 
 def sealbox(
@@ -93,6 +98,61 @@ def test_an_unreachable_database_is_a_temporary_failure_in_one_line(settings: An
     assert "OperationalError" in line
     assert "Traceback" not in result.stderr
     assert not files_under("messages")
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"), reason="runs the command as nobody"
+)
+def test_an_unreadable_secret_key_is_a_temporary_failure_in_one_line(settings: Any) -> None:
+    # The data directory is readable, its secret_key only by root; the MTA runs us as nobody.
+    data_dir = Path(tempfile.mkdtemp(prefix="sealbox-deliver-"))
+    try:
+        data_dir.chmod(0o755)
+        (data_dir / "secret_key").write_text("only-root-reads-this\n")
+        (data_dir / "secret_key").chmod(0o600)
+        result = subprocess.run(
+            [*AS_NOBODY, *SEALBOX, "deliver", "--from", CAROL, DAVE],
+            input=make_message(),
+            env=process_env(data_dir, SEALBOX_SECRET_KEY=""),
+            capture_output=True,
+            timeout=60,
+        )
+    finally:
+        shutil.rmtree(data_dir)
+
+    stderr = result.stderr.decode()
+    assert result.returncode == 75, stderr
+    [line] = stderr.splitlines()
+    assert line.startswith("sealbox")
+    assert "Traceback" not in stderr
+
+
+def test_a_bad_command_line_is_a_temporary_failure_in_one_line(settings: Any) -> None:
+    for args in (["--from", CAROL], [DAVE], ["--from", CAROL, "--no-such-option", DAVE]):
+        result = sealbox(settings, "deliver", *args, stdin=make_message())
+
+        assert result.returncode == 75, args
+        [line] = result.stderr.splitlines()
+        assert line.startswith("sealbox deliver: 4.3.0 bad command line: ")
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("form", ["--from", "--from="])
+def test_a_sender_and_a_recipient_starting_with_a_dash_are_addresses(
+    settings: Any, form: str
+) -> None:
+    data = make_message(to="-dave@example.com")
+    if form == "--from":
+        args = ["--from", "-carol@corp.example", "-dave@example.com", DAVE]
+    else:
+        args = ["--from=-carol@corp.example", "--", "-dave@example.com", DAVE]
+    result = sealbox(settings, "deliver", *args, stdin=data)
+
+    assert result.returncode == 0, result.stderr
+    for rcpt in ("-dave@example.com", DAVE):
+        [message] = messages_for(rcpt)
+        assert message.envelope_from == "-carol@corp.example"
+        assert client_bytes(message) == data
 
 
 def test_a_misconfigured_smtp_certificate_does_not_stop_pipe_delivery(settings: Any) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import smtplib
+import socket
 import ssl
 import subprocess
 import threading
@@ -111,15 +112,17 @@ def test_it_refuses_a_message_that_turns_out_too_big(live_smtp: LiveSMTP, settin
     assert not User.objects.filter(email=DAVE).exists()
 
 
-def test_it_refuses_a_client_outside_the_allowed_networks(
-    live_smtp: LiveSMTP, settings: Any
+def test_it_refuses_a_client_outside_the_allowed_networks_at_connect(
+    live_smtp: LiveSMTP, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.SMTP_ALLOWED_NETWORKS = [ipaddress.ip_network("10.0.0.0/8")]
-    with connect(live_smtp) as client, pytest.raises(smtplib.SMTPSenderRefused) as refused:
-        client.sendmail(CAROL, [DAVE], make_message(to=DAVE))
+    with socket.create_connection((live_smtp.host, live_smtp.port), timeout=10) as sock:
+        greeting = sock.makefile("rb").read()  # all it says before it closes
 
-    assert refused.value.smtp_code == 550
-    assert b"not allowed" in refused.value.smtp_error
+    assert greeting.startswith(b"554 5.7.1 ")
+    assert b"not allowed" in greeting
+    assert greeting.count(b"\r\n") == 1
+    assert "not in SEALBOX_SMTP_ALLOWED_NETWORKS" in caplog.text
     assert_stored_nothing()
 
 
@@ -323,7 +326,7 @@ def test_it_does_not_offer_starttls_without_a_certificate(live_smtp: LiveSMTP) -
         assert client.docmd("STARTTLS") == (454, b"TLS not available")
 
 
-def test_a_disk_failure_answers_451_and_keeps_nothing(
+def test_a_full_disk_answers_452_4_3_1_and_keeps_nothing(
     live_smtp: LiveSMTP, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_write = blobs.write
@@ -338,7 +341,8 @@ def test_a_disk_failure_answers_451_and_keeps_nothing(
     monkeypatch.setattr(blobs, "write", disk_fills_up)
     code, reply = send(live_smtp, [DAVE, ERIN], make_message(to=f"{DAVE}, {ERIN}"))
 
-    assert (code, reply[:6]) == (451, b"4.3.0 ")
+    # Insufficient system storage (RFC 3463): temporary, the gateway keeps it.
+    assert (code, reply[:6]) == (452, b"4.3.1 ")
     assert written, "the first copy was written before the disk filled up"
     assert_stored_nothing()
     assert not User.objects.exists()
@@ -404,8 +408,29 @@ def test_it_takes_the_message_again_after_a_temporary_failure(
 
     data = make_message(to=DAVE)
     monkeypatch.setattr(blobs, "write", disk_full)
-    assert send(live_smtp, [DAVE], data)[0] == 451
+    assert send(live_smtp, [DAVE], data)[0] == 452
     monkeypatch.undo()
 
     assert send(live_smtp, [DAVE], data)[0] == 250
     assert [client_bytes(m) for m in messages_for(DAVE)] == [data]
+
+
+def test_it_refuses_a_recipient_that_is_not_utf8_for_good(live_smtp: LiveSMTP) -> None:
+    with connect(live_smtp) as client:
+        assert client.mail(CAROL, ["SMTPUTF8"])[0] == 250
+        client.send(b"RCPT TO:<d\xffve@example.com>\r\n")
+        code, reply = client.getreply()
+        assert client.rcpt(DAVE)[0] == 250
+
+    assert code == 553
+    assert reply.startswith(b"5.1.3 ")
+    assert not User.objects.exists()
+
+
+def test_it_refuses_a_sender_that_is_not_utf8_for_good(live_smtp: LiveSMTP) -> None:
+    with connect(live_smtp) as client:
+        client.send(b"MAIL FROM:<c\xffrol@corp.example> SMTPUTF8\r\n")
+        code, reply = client.getreply()
+
+    assert code == 553
+    assert reply.startswith(b"5.1.7 ")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from html.parser import HTMLParser
 
 import pytest
 
-from sealbox.mailstore.sanitize import CleanHTML, clean_html, has_remote_images
+from sealbox.mailstore.sanitize import CleanHTML, clean_html, has_remote_images, html_as_text
 
 PNG_DATA = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 EVIL = "https://evil.example"
@@ -381,3 +382,31 @@ def test_the_bodys_look_is_kept_on_a_wrapping_div() -> None:
     ).html
 
     assert html == ('<div bgcolor="#eeeeee" style="background:#f3f5f8;color:#222"><p>hi</p></div>')
+
+
+def test_style_rules_too_costly_to_apply_are_left_out_and_the_content_kept() -> None:
+    # css-inline matches every rule against every element: 20,000 of each took 32 s.
+    html = "<style>" + "p { color: red }" * 20_000 + "</style>" + "<p>row</p>" * 20_000
+
+    started = time.process_time()
+    result = clean(html)
+    elapsed = time.process_time() - started
+
+    assert result.html == "<p>row</p>" * 20_000
+    assert elapsed < 5
+
+
+def test_html_as_text_keeps_the_words_and_drops_markup_and_hidden_content() -> None:
+    html = (
+        "<html><head><title>Title</title><STYLE>p { color: red }</style></head>"
+        "<body><h1>Offer</h1><p>Tom &amp; Jerry&nbsp;say <b>hi</b> &#x1F600; &#"
+        + "9"
+        * 5000
+        + ";</p><!-- <p>hidden</p> --><script>alert(1)</SCRIPT>"
+        "<ul><li>one</li><li>two</li></ul>1 < 2 <p></p><p></p><p>end"
+    )
+
+    assert html_as_text(html) == (
+        "Offer\n\nTom & Jerry say hi \U0001f600 \ufffd\n\none\n\ntwo\n\n1 < 2\n\nend"
+    )
+    assert html_as_text("<head><title>T</title><body>Body text") == "Body text"

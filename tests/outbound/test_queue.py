@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import subprocess
 import sys
@@ -41,6 +42,7 @@ def make_email(subject: str = "Your secure mailbox", bcc: str | None = None) -> 
     if bcc:
         msg["Bcc"] = bcc
     msg["Subject"] = subject
+    msg["Message-ID"] = "<queue-test@portal.test>"
     msg.set_content("A secure message is waiting for you.\n")
     return msg
 
@@ -60,6 +62,13 @@ def outbox(*args: str) -> str:
     return out.getvalue()
 
 
+def unmarked(sent: bytes) -> bytes:
+    """What was sent, without the Sealbox-Loop mark the relay puts on top of everything."""
+    mark, rest = sent.split(b"\r\n", 1)
+    assert re.fullmatch(rb"Sealbox-Loop: v1 [0-9a-f]{32}", mark), mark
+    return rest
+
+
 def test_it_hands_a_queued_email_to_the_relay_and_forgets_its_body(relay_sink: Any) -> None:
     item = queue_one(bcc="bob@example.org")
     queued_bytes = bytes(item.data)
@@ -69,7 +78,7 @@ def test_it_hands_a_queued_email_to_the_relay_and_forgets_its_body(relay_sink: A
     [got] = relay_sink.received
     assert got.mail_from == "secure@corp.example"
     assert got.rcpt_tos == ["alice@example.net", "bob@example.org"]
-    assert got.data == queued_bytes
+    assert unmarked(got.data) == queued_bytes
     assert b"Subject: Your secure mailbox\r\n" in got.data
     assert b"A secure message is waiting for you." in got.data
     assert b"Bcc:" not in got.data
@@ -235,6 +244,21 @@ def test_it_gives_up_after_the_retry_period(
     assert f"{item.id}" in outbox("list", "--state", "failed")
 
 
+def test_an_email_without_a_message_id_goes_out_with_one_under_its_mark(relay_sink: Any) -> None:
+    """The mark binds the Message-ID, so the relay must not be left to add one."""
+    email = make_email()
+    del email["Message-ID"]
+    with transaction.atomic():
+        queue.enqueue(email, kind="notification")
+
+    queue.process_due()
+
+    [got] = relay_sink.received
+    added, rest = unmarked(got.data).split(b"\r\n", 1)
+    assert re.fullmatch(rb"Message-ID: <[^@>]+@[^@>]+>", added), added
+    assert rest.startswith(b"From: Sealbox <secure@corp.example>\r\n")
+
+
 def test_it_writes_the_email_to_the_outbox_folder_without_a_relay(settings: Any) -> None:
     item = queue_one()
     queued_bytes = bytes(item.data)
@@ -243,7 +267,7 @@ def test_it_writes_the_email_to_the_outbox_folder_without_a_relay(settings: Any)
 
     files = list(settings.OUTBOX_DIR.iterdir())
     assert [f.suffix for f in files] == [".eml"]
-    assert files[0].read_bytes() == queued_bytes
+    assert unmarked(files[0].read_bytes()) == queued_bytes
     item.refresh_from_db()
     assert item.status == OutgoingEmail.Status.SENT
 
@@ -471,3 +495,66 @@ def test_it_does_not_send_what_another_worker_took_over_meanwhile(settings: Any)
     assert other.status == OutgoingEmail.Status.SENDING
     assert other.claimed_by == "other-host~4242"
     assert other.attempts == 0
+
+
+def after_an_outage(relay_sink: Any, settings: Any) -> tuple[OutgoingEmail, OutgoingEmail]:
+    """One email retrying in an hour after a long outage, one failed; the relay is back."""
+    relay_url = settings.RELAY_URL
+    settings.RELAY_URL = closed_port_url()
+    waiting = queue_one(subject="waiting")
+    # Seven failed attempts: the next one is an hour away.
+    for _ in range(7):
+        with time_machine.travel(OutgoingEmail.objects.get(id=waiting.id).next_attempt_at):
+            queue.process_due()
+    settings.RELAY_URL = relay_url
+    relay_sink.handler.reply = "554 5.7.1 policy"
+    failed = queue_one(subject="failed")
+    queue.process_due()
+    relay_sink.handler.reply = None
+    waiting.refresh_from_db()
+    failed.refresh_from_db()
+    assert waiting.retrying and waiting.next_attempt_at > timezone.now() + timedelta(minutes=50)
+    assert failed.status == OutgoingEmail.Status.FAILED
+    assert queue.process_due() == 0
+    return waiting, failed
+
+
+def sent_subjects(relay_sink: Any) -> list[str]:
+    return sorted(str(message_from_bytes(r.data)["Subject"]) for r in relay_sink.received)
+
+
+def test_outbox_retry_all_sends_waiting_and_failed_mail_now(relay_sink: Any, settings: Any) -> None:
+    waiting, _ = after_an_outage(relay_sink, settings)
+    give_up_at = waiting.give_up_at
+
+    assert outbox("retry", "--all") == "2 email(s) queued to be sent now\n"
+    assert queue.process_due() == 2
+
+    assert sent_subjects(relay_sink) == ["failed", "waiting"]
+    assert outbox("list") == "The outgoing queue is empty.\n"
+    waiting.refresh_from_db()
+    assert waiting.give_up_at == give_up_at
+
+
+def test_outbox_retry_by_state_sends_only_that_state(relay_sink: Any, settings: Any) -> None:
+    _, failed = after_an_outage(relay_sink, settings)
+
+    assert outbox("retry", "--state", "retrying") == "1 email(s) queued to be sent now\n"
+    assert queue.process_due() == 1
+    assert sent_subjects(relay_sink) == ["waiting"]
+    assert f"{failed.id}" in outbox("list", "--state", "failed")
+
+    assert outbox("retry", "--state", "failed") == "1 email(s) queued to be sent now\n"
+    failed.refresh_from_db()
+    # A fresh retry period, as for one email retried by its ID.
+    assert failed.give_up_at > timezone.now() + timedelta(days=4)
+    assert queue.process_due() == 1
+    assert sent_subjects(relay_sink) == ["failed", "waiting"]
+
+
+def test_outbox_retry_wants_an_id_or_a_state_or_all(db: Any) -> None:
+    for args in ((), ("--all", "x"), ("--state", "failed", "x")):
+        with pytest.raises(CommandError, match="give one email's ID, --state"):
+            outbox("retry", *args)
+    with pytest.raises(CommandError):
+        outbox("retry", "--all", "--state", "failed")

@@ -17,7 +17,15 @@ from sealbox.outbound import queue
 from sealbox.outbound.models import OutgoingEmail
 from tests.conftest import CAROL, RelaySink, free_port
 from tests.portal.pages import deliver_to
-from tests.portal.writing import ORIGINAL_ID, PORTAL_ADDRESS, original_mail, parse, text_body
+from tests.portal.writing import (
+    ORIGINAL_ID,
+    PORTAL_ADDRESS,
+    original_mail,
+    parse,
+    reply_url,
+    send_form,
+    text_body,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -204,3 +212,92 @@ def test_a_receipt_waits_in_the_queue_while_the_relay_is_down(
         [receipt] = receipts_sent(relay_sink)
 
     assert mdn_fields(receipt)["Original-Message-ID"] == ORIGINAL_ID
+
+
+@pytest.mark.parametrize("reply_from", ["portal", "portal, since moved", "user"])
+def test_always_sends_nothing_for_mail_another_recipient_wrote_through_the_portal(
+    reader: Client, alice: User, bob: User, relay_sink: RelaySink, settings: Any, reply_from: str
+) -> None:
+    settings.READ_RECEIPTS = "always"
+    settings.REPLY_FROM = reply_from.split(",")[0]
+    original = deliver_to(alice, original_mail(cc="Bob <bob@example.org>"))
+    r = send_form(
+        reader, reply_url(original), to="bob@example.org", subject="Confidential", body="Bob: yes."
+    )
+    assert r.status_code == 302
+    [received] = Message.objects.filter(owner=bob, folder=Message.Folder.INBOX)
+    if reply_from.endswith("moved"):
+        # The operator gave the portal another address: the old one is a plain internal one now.
+        settings.PORTAL_ADDRESS = settings.NOTIFY_FROM = "securemail@corp.example"
+    bobs_browser = Client()
+    bobs_browser.force_login(bob)
+
+    open_message(bobs_browser, received)
+
+    assert receipts_sent(relay_sink) == []
+    assert not OutgoingEmail.objects.filter(kind="receipt").exists()
+    # Carol's own message to Alice still gets its receipt.
+    open_message(reader, original)
+    [receipt] = receipts_sent(relay_sink)
+    assert [a.addr_spec for a in receipt["To"].addresses] == [CAROL]
+
+
+@pytest.mark.parametrize("mode", ["requested", "always"])
+def test_no_receipt_goes_to_an_outside_sender_who_asks_for_one(
+    reader: Client, alice: User, relay_sink: RelaySink, settings: Any, mode: str
+) -> None:
+    settings.READ_RECEIPTS = mode
+    message = deliver_to(
+        alice,
+        original_mail(
+            sender="Eve <eve@example.com>", disposition_notification_to="Eve <eve@example.com>"
+        ),
+    )
+
+    open_message(reader, message)
+
+    assert receipts_sent(relay_sink) == []
+    assert not OutgoingEmail.objects.exists()
+
+
+def test_no_receipt_goes_to_sealboxs_own_address(
+    reader: Client, alice: User, relay_sink: RelaySink, settings: Any
+) -> None:
+    settings.READ_RECEIPTS = "always"
+    message = deliver_to(
+        alice,
+        original_mail(
+            sender=f"Someone via Sealbox <{PORTAL_ADDRESS}>",
+            disposition_notification_to=PORTAL_ADDRESS,
+        ),
+    )
+
+    open_message(reader, message)
+
+    assert receipts_sent(relay_sink) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_portal_mail_stored_before_the_marker_is_marked_by_the_migration(
+    alice: User, bob: User
+) -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("mailstore", "0003_retention_usage")]
+    after = [("mailstore", "0004_message_from_portal")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("mailstore", "Message")
+    common = {"owner_id": bob.pk, "size": 1, "folder": "inbox"}
+    from_alice = old.objects.create(blob="a", envelope_from=alice.email, **common)
+    from_carol = old.objects.create(blob="c", envelope_from=CAROL, **common)
+    alices_sent = old.objects.create(
+        blob="s", envelope_from=alice.email, **{**common, "owner_id": alice.pk, "folder": "sent"}
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+
+    marked = dict(Message.objects.values_list("id", "from_portal"))
+    assert marked == {from_alice.id: True, from_carol.id: False, alices_sent.id: False}

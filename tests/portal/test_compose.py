@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,6 +83,22 @@ def test_replying_to_an_html_only_message_quotes_its_text_as_read(
     assert "color" not in body
     assert "alert" not in body
     assert "Figures" not in body
+
+
+def test_replying_to_html_too_slow_to_read_carefully_quotes_its_words_in_time(
+    reader: Client, alice: User, settings: Any
+) -> None:
+    settings.HTML_TIME_LIMIT = 1
+    # Deeply nested elements take nh3 time quadratic in their number (about 40 s here).
+    html = "<div>" * 100_000 + "<p>Deep &amp; nested</p><script>alert(1)</script>"
+    original = deliver_to(alice, original_mail(body=html, subtype="html"))
+
+    started = time.monotonic()
+    body = form_fields(reader.get(reply_url(original)))["body"]
+    elapsed = time.monotonic() - started
+
+    assert body.endswith(" wrote:\n> Deep & nested\n")
+    assert elapsed < 10  # the limit, plus starting and stopping the work on a loaded machine
 
 
 def test_reply_goes_to_the_reply_to_address_when_there_is_one(reader: Client, alice: User) -> None:

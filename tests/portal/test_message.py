@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -318,6 +319,83 @@ def test_a_nested_message_lists_its_attachment_but_not_its_inline_logo(
     section = doc.one("section", cls="attachments")
     assert section.one("h2").text == "1 attachment"
     assert [a.text for a in section.find_all("a")] == ["Q3 report.pdf"]
+
+
+# --- HTML that would cost too much to sanitise ------------------------------------------
+
+TOO_COSTLY_NOTICE = "This message's formatting is too large or too complex to show safely"
+
+
+def frame_of(reader: Client, message: Message) -> Any:
+    response = reader.get(message_url(message, "message-body"))
+    assert response.status_code == 200
+    policy = csp(response["Content-Security-Policy"])
+    assert policy["default-src"] == ["'none'"]
+    assert policy["sandbox"] == ["allow-popups", "allow-popups-to-escape-sandbox"]
+    return parse_html(response.content).one("body")
+
+
+def test_long_style_attributes_from_issue_13_render_quickly_and_safely(
+    reader: Client, alice: User
+) -> None:
+    # 60 elements of style="color:aaaa…N" (8,150 a's): 480 KB that took 55 s.
+    html = "".join(
+        f'<p style="color:{"a" * 8150}{i}" onclick="alert(1)">Row {i}</p>' for i in range(60)
+    )
+    message = deliver_to(alice, html_mail(html + "<script>alert(2)</script>"))
+
+    started = time.monotonic()
+    frame = frame_of(reader, message)
+    elapsed = time.monotonic() - started
+
+    assert TOO_COSTLY_NOTICE not in frame.text  # sanitised within its time limit, not given up
+    rows = frame.find_all("p")
+    assert [p.text for p in rows] == [f"Row {i}" for i in range(60)]
+    assert rows[7].attrs == {"style": f"color:{'a' * 8150}7"}
+    assert "alert" not in frame.raw_text and not frame.find_all("script")
+    assert elapsed < settings.HTML_TIME_LIMIT
+
+
+def test_html_too_slow_to_sanitise_shows_the_plain_text_with_a_notice(
+    reader: Client, alice: User, settings: Any
+) -> None:
+    settings.HTML_TIME_LIMIT = 1
+    # Deeply nested elements take nh3 time quadratic in their number (about 40 s here).
+    slow = "<div>" * 100_000 + "<p>Rich version</p>"
+    message = deliver_to(alice, html_mail(slow, text="Plain version\n  with <b>markup</b> as text"))
+
+    started = time.monotonic()
+    frame = frame_of(reader, message)
+    elapsed = time.monotonic() - started
+
+    assert TOO_COSTLY_NOTICE in frame.one("p", cls="sealbox-notice").text
+    assert frame.one("div", cls="sealbox-text").raw_text == (
+        "Plain version\n  with <b>markup</b> as text"
+    )
+    assert "Rich version" not in frame.raw_text
+    assert elapsed < 10  # the limit, plus starting and stopping the work on a loaded machine
+
+
+def test_html_too_large_to_sanitise_shows_its_words_without_markup(
+    reader: Client, alice: User
+) -> None:
+    html = (
+        "<html><head><style>p { color: red }</style></head><body>"
+        "<p>Hello &amp; welcome <a href='javascript:alert(1)'>here</a></p>"
+        "<script>alert(2)</script><!-- <p>hidden</p> -->"
+        + "<p>filler</p>" * 200_000  # 2.6 MB, more than MAX_HTML
+        + "</body></html>"
+    )
+    message = deliver_to(alice, html_mail(html))
+
+    frame = frame_of(reader, message)
+
+    assert TOO_COSTLY_NOTICE in frame.one("p", cls="sealbox-notice").text
+    text = frame.one("div", cls="sealbox-text")
+    assert text.raw_text.startswith("Hello & welcome here\n\nfiller\n\nfiller")
+    assert not text.find_all("a") and not frame.find_all("script")
+    assert "alert" not in frame.raw_text and "hidden" not in frame.raw_text
+    assert "color: red" not in text.raw_text
 
 
 # --- Read state ---------------------------------------------------------------------------

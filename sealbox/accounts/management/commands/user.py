@@ -84,9 +84,11 @@ class Command(BaseCommand):
         unlock.add_argument("email", metavar="EMAIL|IP")
 
     def _user(self, email: str) -> User:
+        # An address with no canonical form is looked up as typed: an account
+        # the upgrade left under it (sealbox.W020) can still be shown and deleted.
         try:
-            return User.objects.get(email=addresses.normalize(email))
-        except (User.DoesNotExist, addresses.InvalidAddress):
+            return User.objects.get(email=_canonical(email) or email.strip())
+        except User.DoesNotExist:
             raise CommandError(f"no account {email}") from None
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -239,7 +241,15 @@ class Command(BaseCommand):
                 ending="",
             )
             self.stdout.flush()
-            if sys.stdin.readline().strip().lower() != user.email:
+            if _canonical(sys.stdin.readline()) != user.email:
                 raise CommandError("not confirmed; nothing deleted")
         removed = actions.delete_account(actor, user)
         self.stdout.write(f"Deleted {user.email} and {removed} message(s).")
+
+
+def _canonical(typed: str) -> str | None:
+    """A typed address in the form accounts are kept under; None if it is none."""
+    try:
+        return addresses.normalize(typed)
+    except addresses.InvalidAddress:
+        return None

@@ -5,7 +5,7 @@ import sys
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sealbox.intake.delivery import DeliveryError, MailboxFull, Trace, deliver
 
@@ -27,6 +27,20 @@ class Command(BaseCommand):
     # A problem elsewhere (say the SMTP certificate) must not bounce mail:
     # the MTA takes a failed system check's exit status 1 as permanent.
     requires_system_checks: list[str] = []
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # A bad command line raises CommandError (answered below), not argparse's exit 2.
+        parser.called_from_command_line = False
+        return parser
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        try:
+            super().run_from_argv([*argv[:2], *addresses_as_arguments(argv[2:])])
+        except CommandError as e:
+            # The pipe's configuration, not the message, is wrong: the MTA keeps the mail.
+            reason = str(e).removeprefix("Error: ")
+            sys.exit(self.fail(EX_TEMPFAIL, f"4.3.0 bad command line: {reason}"))
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -63,6 +77,32 @@ class Command(BaseCommand):
             return self.fail(EX_TEMPFAIL, f"4.3.0 temporary local problem{_cause(e)}")
         log.info("delivered to %d recipient(s)", len(stored))
         return EX_OK
+
+
+# Options that take a value: given as --name=VALUE, the value is never read as an option.
+_WITH_VALUE = ("--from", "-v", "--verbosity", "--settings", "--pythonpath")
+
+
+def addresses_as_arguments(words: list[str]) -> list[str]:
+    """The command line with every address an argument, never an option.
+
+    argparse reads "-dash@example.org" as an option, whether it follows --from or is a
+    recipient; the MTA passes addresses as they are. A word with an "@" is an address.
+    """
+    options: list[str] = []
+    recipients: list[str] = []
+    rest = iter(words)
+    for word in rest:
+        if word == "--":
+            recipients.extend(rest)
+        elif word in _WITH_VALUE:
+            value = next(rest, None)
+            options.append(word if value is None else f"{word}={value}")
+        elif word.startswith("-") and ("@" not in word or word.partition("=")[0] in _WITH_VALUE):
+            options.append(word)
+        else:
+            recipients.append(word)
+    return [*options, "--", *recipients]
 
 
 def _cause(cause: BaseException | None) -> str:

@@ -21,8 +21,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             email = addresses.normalize(options["email"])
+        except addresses.InvalidAddress:
+            email = options["email"].strip()  # as typed: an account left so by the upgrade
+        try:
             user = User.objects.get(email=email)
-        except (addresses.InvalidAddress, User.DoesNotExist):
+        except User.DoesNotExist:
             raise CommandError(f"no mailbox for {options['email']}") from None
         messages = Message.objects.filter(owner=user).order_by("received_at")
         state = "activated" if user.is_activated else "not activated yet"

@@ -51,6 +51,11 @@ class Command(BaseCommand):
                 f"{queue['pending']} pending, {queue['retrying']} retrying, "
                 f"{queue['failed']} failed",
             ),
+            (
+                "Routing loops",
+                f"{stats.routing_loops['last_hour']} refused in the last hour, "
+                f"{stats.routing_loops['last_day']} in the last day",
+            ),
         ]
         for label, value in lines:
             self.stdout.write(f"{label + ':':<20} {value}")

@@ -10,33 +10,54 @@ from sealbox.outbound import queue
 from sealbox.outbound.models import OutgoingEmail
 
 STATES = (*queue.STATES, "all")
+RETRY_STATES = ("retrying", "failed")
 
 
 class Command(BaseCommand):
-    help = "Inspect the outgoing mail queue: 'outbox list [--state failed]', 'outbox retry ID'."
+    help = (
+        "Inspect the outgoing mail queue: 'outbox list [--state failed]'; send waiting or failed "
+        "mail now: 'outbox retry ID', 'outbox retry --state retrying|failed', 'outbox retry --all'."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         lister = sub.add_parser("list", help="list queued, retrying and failed emails")
         lister.add_argument("--state", choices=STATES, default=None, help="only this state")
-        retry = sub.add_parser("retry", help="send a failed email again")
-        retry.add_argument("id")
+        retry = sub.add_parser("retry", help="send failed or waiting emails now")
+        retry.add_argument("id", nargs="?", help="one email")
+        which = retry.add_mutually_exclusive_group()
+        which.add_argument("--all", action="store_true", help="every email not sent yet")
+        which.add_argument("--state", choices=RETRY_STATES, help="every email in this state")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "retry":
-            try:
-                item = OutgoingEmail.objects.get(id=options["id"])
-            except (OutgoingEmail.DoesNotExist, ValidationError, ValueError) as e:
-                raise CommandError(f"no outgoing email {options['id']}") from e
-            if not queue.retry(item):
-                item.refresh_from_db()
-                if item.status == OutgoingEmail.Status.SENT:
-                    raise CommandError(f"{item.id} was already sent; nothing to retry")
-                raise CommandError(f"{item.id} is being sent right now; nothing to retry")
-            self.stdout.write(f"{item.id} queued again")
+            self.retry(options["id"], options["all"], options["state"])
+        else:
+            self.show(options["state"])
+
+    def retry(self, email_id: str | None, every: bool, state: str | None) -> None:
+        if (email_id is None) == (not every and state is None):
+            raise CommandError("give one email's ID, --state retrying|failed or --all")
+        if email_id is not None:
+            self.retry_one(email_id)
             return
+        n = queue.retry_now(queue.in_state(OutgoingEmail.objects.all(), state))
+        self.stdout.write(f"{n} email(s) queued to be sent now")
+
+    def retry_one(self, email_id: str) -> None:
+        try:
+            item = OutgoingEmail.objects.get(id=email_id)
+        except (OutgoingEmail.DoesNotExist, ValidationError, ValueError) as e:
+            raise CommandError(f"no outgoing email {email_id}") from e
+        if not queue.retry(item):
+            item.refresh_from_db()
+            if item.status == OutgoingEmail.Status.SENT:
+                raise CommandError(f"{item.id} was already sent; nothing to retry")
+            raise CommandError(f"{item.id} is being sent right now; nothing to retry")
+        self.stdout.write(f"{item.id} queued again")
+
+    def show(self, state: str | None) -> None:
         qs = OutgoingEmail.objects.order_by("created")
-        state = options["state"]
         if state != "all":
             qs = queue.in_state(qs, state)
         rows = list(qs)

@@ -13,6 +13,7 @@ from django.db import close_old_connections
 
 from sealbox.housekeeping import reminders, retention
 from sealbox.outbound import notify, queue
+from sealbox.service import diskspace
 from sealbox.vault import unlock
 
 log = logging.getLogger("sealbox.outbound.worker")
@@ -64,6 +65,8 @@ class Command(BaseCommand):
             # Each job on its own: one failing (a database outage, a damaged
             # row) must neither end the worker nor hold up the others.
             busy = _guarded(notify.send_due) + _guarded(queue.process_due)
+            # The data directory's reserve, once a full disk is over (service/diskspace.py).
+            _guarded(diskspace.restore_reserve)
             if options["once"]:
                 break
             if not busy:

@@ -1,0 +1,64 @@
+"""Work on hostile input within a time limit: in a forked child, stopped when its time is up.
+
+The libraries that sanitise a message's HTML (nh3, css-inline) run as native
+code that Python cannot interrupt, and some input takes them time quadratic in
+its size: 500 KB of nested <div>s keep nh3 busy for 40 s, 400 KB of style rules
+and elements keep css-inline busy for 30 s. Run in a child, such work costs at
+most its time limit and never holds a web worker longer.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def run(work: Callable[[], T], seconds: float) -> T | None:
+    """work()'s result, computed in a child process; None if the child takes
+    longer than seconds (it is killed) or fails."""
+    if not hasattr(os, "fork"):  # no fork (Windows): in this process, unlimited
+        return work()
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(work, sender, seconds), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(seconds):
+            log.warning("work on a message took longer than %ss and was stopped", seconds)
+            return None
+        ok, value = receiver.recv()
+    except (EOFError, OSError):
+        log.warning("work on a message ended without a result (exit code %s)", child.exitcode)
+        return None
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+    if not ok:
+        log.warning("work on a message failed: %s", value)
+        return None
+    result: T = value
+    return result
+
+
+def _child(work: Callable[[], Any], sender: Connection, seconds: float) -> None:
+    # Should the parent be killed while it waits, the child still ends in time.
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_REAL, seconds + 1)
+    try:
+        outcome: tuple[bool, Any] = (True, work())
+    except Exception as e:
+        outcome = (False, repr(e))
+    sender.send(outcome)
+    sender.close()
