@@ -9,13 +9,14 @@ import sys
 import time
 from types import FrameType
 
-from bench import cleanup, intake, portal
+from bench import bigmail, cleanup, intake, portal
 from bench.util import Context, Database, Section, machine_note
 
 # In the order they run; add new sections here.
 SECTIONS: list[Section] = [
     intake.SECTION,
     portal.SECTION,
+    bigmail.SECTION,
     cleanup.SECTION,
 ]
 

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sealbox.vault.middleware.LockedMiddleware",
+    "sealbox.portal.busy.BusyMiddleware",
     "sealbox.service.diskspace.FullDiskMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -306,6 +307,8 @@ ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", True)
 REPLY_FROM = env.choice("REPLY_FROM", "portal", ("portal", "user"))
 PORTAL_ADDRESS = env.str("PORTAL_ADDRESS", parseaddr(NOTIFY_FROM)[1] or f"noreply@{BASE_HOST}")
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", 25, minimum=1)
+# Big messages (over 8 MB) each process parses at once; more wait, then get 503.
+PARSE_SLOTS = env.int("PARSE_SLOTS", 2, minimum=1)
 ALLOW_COMPOSE = env.bool("ALLOW_COMPOSE", False)
 COMPOSE_ALLOWED_RECIPIENTS = [a.lower() for a in env.list("COMPOSE_ALLOWED_RECIPIENTS")]
 COMPOSE_PER_HOUR = env.int("COMPOSE_PER_HOUR", 20, minimum=0)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from sealbox.accounts import activity, throttle
 from sealbox.accounts.models import LinkToken, User
 from sealbox.housekeeping import quota
-from sealbox.mailstore import blobs
+from sealbox.mailstore import blobs, opened
 from sealbox.mailstore.models import Message
 from sealbox.operator.models import AuditEntry
 from sealbox.vault import maintenance
@@ -248,6 +248,7 @@ def _sweep(now: datetime, force: bool = False) -> tuple[int, bool]:
                 return 0, True
             for rel in strays:
                 blobs.delete(rel)
+            opened.sweep_strays()
     except maintenance.Busy:
         log.info("clean-up: stray files left for later, a storage command is running")
         return 0, True

@@ -18,17 +18,21 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from django.conf import settings
 
 from sealbox import processes
-from sealbox.vault import seal
+from sealbox.vault import seal, stream
 
 log = logging.getLogger(__name__)
 
 MESSAGES = "messages"
+# What is derived from a message (its parsed view, sealbox/mailstore/opened.py):
+# derived/xx/<id>.json, or <id>.<set id>.p7m sealed like the message.
+DERIVED = "derived"
 SEALED_SUFFIX = ".p7m"
 TMP = "tmp"
 # Temporary files older than this are left-overs whatever process made them.
@@ -110,8 +114,142 @@ def read_stored(rel: str) -> bytes:
     return (root() / rel).read_bytes()
 
 
+CHUNK = stream.CHUNK
+
+
+class Reader(Protocol):
+    """A stored message's bytes as received, read a range at a time."""
+
+    size: int
+
+    def chunks(
+        self, start: int = 0, end: int | None = None, size: int = CHUNK
+    ) -> Iterator[bytes]: ...
+
+
+class PlainReader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = path.stat().st_size
+
+    def chunks(self, start: int = 0, end: int | None = None, size: int = CHUNK) -> Iterator[bytes]:
+        end = self.size if end is None else min(end, self.size)
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            left = end - start
+            while left > 0:
+                data = f.read(min(size, left))
+                if not data:
+                    return
+                left -= len(data)
+                yield data
+
+
+class BytesReader:
+    """A message already in memory (a sealed file of a shape stream.py does not read)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+
+    def chunks(self, start: int = 0, end: int | None = None, size: int = CHUNK) -> Iterator[bytes]:
+        end = self.size if end is None else min(end, self.size)
+        view = memoryview(self.data)
+        for pos in range(start, end, size):
+            yield bytes(view[pos : min(pos + size, end)])
+
+
+def reader(rel: str) -> Reader:
+    """The stored message as received, for reading in ranges without loading all of it.
+
+    A sealed file is decrypted range by range (sealbox/vault/stream.py); raises
+    like read().
+    """
+    path = root() / rel
+    if not rel.endswith(SEALED_SUFFIX):
+        with open(path, "rb") as f:
+            if seal.is_sealed(f.read(32)):  # sealed but named plain: open it as read() does
+                return BytesReader(read(rel))
+        return PlainReader(path)
+    with open(path, "rb") as f:
+        if not seal.is_sealed(f.read(32)):
+            raise seal.Unreadable("the file is not encrypted data")
+    try:
+        return stream.SealedReader(path)
+    except stream.Unsupported:
+        return BytesReader(read(rel))
+
+
+MAX_HEAD = 1024 * 1024
+
+
+def read_head(rel: str) -> bytes:
+    """The start of the stored message, through its header block (at most MAX_HEAD bytes):
+    for reading headers without reading, or decrypting, a big message whole."""
+    data = b""
+    for chunk in reader(rel).chunks(0, MAX_HEAD, 64 * 1024):
+        data += chunk
+        if b"\n\n" in data or b"\n\r\n" in data:
+            break
+    return data
+
+
 def delete(rel: str) -> None:
     (root() / rel).unlink(missing_ok=True)
+
+
+def derived_path(message_id: uuid.UUID, set_id: str | None = None) -> Path:
+    hexid = message_id.hex
+    name = f"{hexid}.{set_id}{SEALED_SUFFIX}" if set_id else f"{hexid}.json"
+    return root() / DERIVED / hexid[:2] / name
+
+
+def derived_files(message_id: uuid.UUID) -> list[Path]:
+    """The files derived from a message, of any certificate set or none."""
+    hexid = message_id.hex
+    directory = root() / DERIVED / hexid[:2]
+    try:
+        return [directory / e.name for e in os.scandir(directory) if e.name.split(".")[0] == hexid]
+    except FileNotFoundError:
+        return []
+
+
+def write_derived(message_id: uuid.UUID, data: bytes, set_id: str | None) -> Path:
+    """Write a derived file in place (atomically, not fsynced: it can be made again)."""
+    final = derived_path(message_id, set_id)
+    tmp_dir = root() / TMP
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / _tmp_name()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.rename(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final
+
+
+def delete_derived(message_id: uuid.UUID) -> None:
+    for path in derived_files(message_id):
+        path.unlink(missing_ok=True)
+
+
+def all_derived() -> Iterator[tuple[uuid.UUID, Path]]:
+    """Every derived file, with the id of its message."""
+    top = root() / DERIVED
+    if not top.is_dir():
+        return
+    for directory in os.scandir(top):
+        if not directory.is_dir():
+            continue
+        for entry in os.scandir(directory.path):
+            try:
+                yield uuid.UUID(entry.name.split(".")[0]), Path(entry.path)
+            except ValueError:
+                continue
 
 
 def clear_stale_tmp() -> int:

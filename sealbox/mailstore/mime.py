@@ -3,11 +3,20 @@
 Any message that could be stored must open. Broken MIME, unknown or lying
 charsets, huge parts and deep nesting degrade (replacement characters, fewer
 parts shown, a raw view) rather than fail.
+
+Each attachment records where its bytes lie in the message as received (a
+byte range, and its transfer encoding), so that it can be read and decoded in
+chunks later without parsing the message again (attachment_chunks). A message
+read from a file is parsed as its skeleton (skeleton.py): the email package
+never holds its big base64 runs.
 """
 
 from __future__ import annotations
 
+import binascii
+import copy
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message as EmailMessage
@@ -15,14 +24,32 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
+from sealbox.mailstore import skeleton
+from sealbox.mailstore.blobs import BytesReader, Reader
 from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES
-from sealbox.mailstore.summary import _header_text, decode_bytes, decode_header_value, parse
+from sealbox.mailstore.summary import (
+    _LONE_CR,
+    _header_text,
+    _one_line_ending,
+    decode_bytes,
+    decode_header_value,
+    parse,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 40
 MAX_PARTS = 2000
 MAX_TEXT_CHARS = 4 * 1024 * 1024  # what is shown of one text part; the rest is in the download
+# What is read of one text part to show MAX_TEXT_CHARS of it (base64 of 4-byte characters).
+MAX_TEXT_READ = 6 * MAX_TEXT_CHARS
+# A forwarded message is saved from its parsed form: the pieces that are not
+# ranges of the stored file are kept with the view up to this size; above it
+# its download parses the message again.
+MAX_KEPT_LITERAL = 1024 * 1024
+
+# Bytes, or a range [start, end) of the stored message.
+Segment = bytes | tuple[int, int]
 
 
 @dataclass
@@ -44,6 +71,8 @@ class Attachment:
     size: int
     content_id: str = ""
     inline: bool = False  # shown in the body (a cid: image), listed only if not referenced
+    encoding: str = ""  # the transfer encoding its body is in ("" none, "base64", ...)
+    body: list[Segment] | None = None  # where its bytes are; None: parse the message again
 
 
 @dataclass
@@ -199,8 +228,69 @@ def unflow(text: str, delsp: bool = False) -> str:
     return "\n".join(out)
 
 
+class _Locator:
+    """Where each part's payload lies in the message, found in what the parser read."""
+
+    def __init__(self, shape: skeleton.Skeleton, reader: Reader, parts: list[EmailMessage]):
+        self.shape = shape
+        self.reader = reader
+        self.ranges: dict[int, tuple[int, int]] = {}  # id(part) -> range in the skeleton
+        parsed = _one_line_ending(shape.data)  # what parse() read: same length, same offsets
+        # Where _one_line_ending() stops changing lone CRs, in the message.
+        changed = len(shape.data) if parsed is not shape.data else 0
+        if changed:
+            end = shape.data.find(b"\n\r\n")
+            end = shape.data.find(b"\n\n") if end < 0 else end
+            changed = end + 1 if end >= 0 else len(shape.data)
+        self.changed_until = shape.to_original(changed) or 0
+        cursor = 0
+        for part in parts:
+            # The payload as parsed: get_payload() would decode 8-bit text by its charset.
+            payload = part._payload  # type: ignore[attr-defined]
+            if not isinstance(payload, str):
+                continue
+            try:
+                data = payload.encode("ascii", "surrogateescape")
+            except UnicodeError:
+                continue
+            # The parts come in the order of the message, so each payload is
+            # found at or after the end of the one before. An earlier match
+            # is the same bytes (a token can only match where it is).
+            pos = parsed.find(data, cursor)
+            while pos >= 0 and (
+                shape.to_original(pos) is None or shape.to_original(pos + len(data)) is None
+            ):
+                pos = parsed.find(data, pos + 1)
+            if pos < 0:
+                continue
+            self.ranges[id(part)] = (pos, pos + len(data))
+            cursor = pos + len(data)
+
+    def original(self, part: EmailMessage) -> tuple[int, int] | None:
+        found = self.ranges.get(id(part))
+        if found is None:
+            return None
+        start, end = (self.shape.to_original(x) for x in found)
+        assert start is not None and end is not None
+        return start, end
+
+    def readable(self, part: EmailMessage) -> EmailMessage:
+        """The part with its whole payload as received (up to MAX_TEXT_READ bytes), for text."""
+        found = self.ranges.get(id(part))
+        if found is None or not self.shape.has_cuts(*found):
+            return part
+        start, end = self.original(part) or (0, 0)
+        data = b"".join(self.reader.chunks(start, min(end, start + MAX_TEXT_READ)))
+        if start < self.changed_until:  # as parse() read it
+            cut = self.changed_until - start
+            data = _LONE_CR.sub(b" ", data[:cut]) + data[cut:]
+        clone = copy.copy(part)
+        clone.set_payload(data.decode("ascii", "surrogateescape"))
+        return clone
+
+
 class _Builder:
-    def __init__(self, msg: EmailMessage) -> None:
+    def __init__(self, msg: EmailMessage, shape: skeleton.Skeleton, reader: Reader) -> None:
         self.view = MessageView()
         self._html_lower: tuple[str, str] = ("", "")
         self.index: dict[int, int] = {}
@@ -210,6 +300,10 @@ class _Builder:
                 break
             self.index[id(part)] = i
             self.view.parts.append(part)
+        self.where = _Locator(shape, reader, self.view.parts)
+
+    def text(self, part: EmailMessage) -> TextPart:
+        return part_text(self.where.readable(part))
 
     def attachment(self, part: EmailMessage, inline: bool = False) -> None:
         i = self.index.get(id(part))
@@ -223,11 +317,29 @@ class _Builder:
                 subject = decode_header_value(inner[0].get("Subject"))
                 name = (subject or "message")[:100] + ".eml"
         cid = str(part.get("Content-ID") or "").strip().strip("<>")
+        encoding = ""
+        body: list[Segment] | None = None
         if ctype == "message/rfc822":
-            size = len(rfc822_bytes(part, self.view.linesep))
+            shape = self.where.shape
+            saved = rfc822_bytes(part, self.view.linesep)
+            body = shape.segments(saved)
+            size = sum(len(s) if isinstance(s, bytes) else s[1] - s[0] for s in body)
+            kept = sum(len(s) for s in body if isinstance(s, bytes))
+            whole_tokens = sum(isinstance(s, tuple) for s in body)
+            if kept > MAX_KEPT_LITERAL or (shape.nonce and saved.count(shape.nonce) > whole_tokens):
+                body = None  # too big to keep, or a token not written back whole: parse again
         else:
-            size = len(payload_bytes(part))
-        self.view.attachments.append(Attachment(i, name, ctype, size, cid, inline))
+            found = self.where.original(part)
+            encoding = transfer_encoding(part)
+            if found is None:
+                data = payload_bytes(part)
+                body, encoding = [data], ""
+            else:
+                body = [found]
+                if encoding == "base64" and not _plain_base64(_raw(self.where.reader, body)):
+                    encoding = WHOLE + encoding  # decoded as the email package does, at once
+            size = sum(len(c) for c in attachment_chunks(self.where.reader, body, encoding))
+        self.view.attachments.append(Attachment(i, name, ctype, size, cid, inline, encoding, body))
         if cid:
             self.view.content_ids.setdefault(cid, i)
 
@@ -256,20 +368,20 @@ class _Builder:
                 if not found:
                     found = self.body(child, depth + 1)
                 elif self.is_text(child):
-                    self.view.more_text.append(part_text(child))
+                    self.view.more_text.append(self.text(child))
                 else:
                     self.other(child, depth + 1)
             return found
         if part.get_content_maintype() == "multipart":
             # A multipart whose boundary never occurs: its body as plain text.
             self.view.problems.append("broken")
-            self.view.text = part_text(part)
+            self.view.text = self.text(part)
             return True
         if disposition != "attachment" and ctype == "text/html":
-            self.view.html = part_text(part).text
+            self.view.html = self.text(part).text
             return True
         if self.is_text(part):
-            self.view.text = part_text(part)
+            self.view.text = self.text(part)
             return True
         self.other(part, depth)
         return False
@@ -303,7 +415,7 @@ class _Builder:
             for child in part.get_payload():
                 if isinstance(child, EmailMessage):
                     if self.is_text(child):
-                        self.view.more_text.append(part_text(child))
+                        self.view.more_text.append(self.text(child))
                     else:
                         self.other(child, depth + 1)
             return
@@ -347,19 +459,37 @@ def parse_headers(raw: bytes) -> EmailMessage:
 
 def view(raw: bytes) -> MessageView:
     """Everything the message page shows, from the stored bytes."""
+    return _view(skeleton.whole(raw), BytesReader(raw))
+
+
+def view_of(reader: Reader) -> MessageView:
+    """view() of a message read in chunks: parsed as its skeleton, never held whole.
+
+    Its parts are not kept: attachments are read with attachment_chunks().
+    """
+    result = _view(skeleton.build(reader.chunks()), reader)
+    result.parts = []
+    return result
+
+
+def _head(reader: Reader) -> bytes:
+    return b"".join(reader.chunks(0, MAX_TEXT_CHARS))
+
+
+def _view(shape: skeleton.Skeleton, reader: Reader) -> MessageView:
+    raw = shape.data
     try:
         msg = parse(raw)
     except Exception:
         log.warning("a stored message could not be parsed at all", exc_info=True)
-        result = MessageView(
-            text=TextPart(decode_bytes(raw[:MAX_TEXT_CHARS], "utf-8")), problems=["unparsable"]
-        )
+        head = _head(reader)
+        result = MessageView(text=TextPart(decode_bytes(head, "utf-8")), problems=["unparsable"])
         try:  # the header block alone may still be readable
-            _headers(result, parse_headers(raw))
+            _headers(result, parse_headers(head))
         except Exception:
             log.info("nor could its headers", exc_info=True)
         return result
-    builder = _Builder(msg)
+    builder = _Builder(msg, shape, reader)
     result = builder.view
     newline = raw.find(b"\n")
     result.linesep = "\r\n" if newline > 0 and raw[newline - 1 : newline] == b"\r" else "\n"
@@ -375,8 +505,104 @@ def view(raw: bytes) -> MessageView:
         result.problems.append("defects")
     if result.html is None and result.text is None and not result.attachments:
         # Nothing recognisable: show the raw message rather than nothing.
-        result.text = TextPart(
-            decode_bytes(raw[:MAX_TEXT_CHARS], "utf-8"), len(raw) > MAX_TEXT_CHARS
-        )
+        result.text = TextPart(decode_bytes(_head(reader), "utf-8"), reader.size > MAX_TEXT_CHARS)
         result.problems.append("raw")
     return result
+
+
+# --- Attachment bytes, decoded in chunks ------------------------------------------------
+
+_NOT_BASE64 = bytes(
+    b
+    for b in range(256)
+    if chr(b) not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+)
+_UUENCODE = ("x-uuencode", "uuencode", "uue", "x-uue")
+# Before an encoding: the body is decoded at once by the email package (damaged base64).
+WHOLE = "whole "
+
+
+def transfer_encoding(part: EmailMessage) -> str:
+    """The encoding get_payload(decode=True) undoes; "" for none."""
+    cte = str(part.get("content-transfer-encoding", "")).lower().strip()
+    return cte if cte in ("base64", "quoted-printable", *_UUENCODE) else ""
+
+
+def _plain_base64(chunks: Iterable[bytes]) -> bool:
+    """Whether _base64() decodes it as the email package does: no data after
+    the padding, and no single character left over at the end."""
+    count = 0
+    padded = False
+    for chunk in chunks:
+        data = chunk.translate(None, _NOT_BASE64)
+        if padded:
+            if data.strip(b"="):
+                return False
+            continue
+        pad = data.find(b"=")
+        if pad < 0:
+            count += len(data)
+            continue
+        if data[pad:].strip(b"="):
+            return False
+        count += pad
+        padded = True
+    return count % 4 != 1
+
+
+def _base64(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """As the email package decodes base64: characters outside the alphabet
+    skipped, the end padded, nothing after the padding."""
+    carry = b""
+    for chunk in chunks:
+        data = carry + chunk.translate(None, _NOT_BASE64)
+        pad = data.find(b"=")
+        if pad >= 0:
+            data = data[:pad]
+            whole = len(data) - len(data) % 4
+            yield binascii.a2b_base64(data[:whole])
+            carry = data[whole:]
+            break
+        whole = len(data) - len(data) % 4
+        if whole:
+            yield binascii.a2b_base64(data[:whole])
+        carry = data[whole:]
+    if len(carry) in (2, 3):
+        yield binascii.a2b_base64(carry + b"=" * (4 - len(carry)))
+
+
+def _quoted_printable(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """quopri.decodestring() a line at a time (it reads each line on its own)."""
+    carry = b""
+    for chunk in chunks:
+        data = carry + chunk
+        cut = data.rfind(b"\n") + 1
+        carry = data[cut:]
+        if cut:
+            yield binascii.a2b_qp(data[:cut])
+    if carry:
+        yield binascii.a2b_qp(carry)
+
+
+def _raw(reader: Reader, body: list[Segment]) -> Iterator[bytes]:
+    for segment in body:
+        if isinstance(segment, bytes):
+            yield segment
+        else:
+            yield from reader.chunks(*segment)
+
+
+def attachment_chunks(reader: Reader, body: list[Segment], encoding: str) -> Iterator[bytes]:
+    """An attachment's bytes, decoded, a chunk at a time."""
+    raw = _raw(reader, body)
+    if encoding == "base64":
+        yield from _base64(raw)
+    elif encoding == "quoted-printable":
+        yield from _quoted_printable(raw)
+    elif encoding in _UUENCODE or encoding.startswith(WHOLE):
+        part = EmailMessage()
+        part["Content-Transfer-Encoding"] = encoding.removeprefix(WHOLE)
+        part.set_payload(b"".join(raw).decode("ascii", "surrogateescape"))
+        yield payload_bytes(part)
+    else:
+        yield from raw

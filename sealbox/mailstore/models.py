@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sealbox.housekeeping import quota
-from sealbox.mailstore import blobs, sealed
+from sealbox.mailstore import blobs, opened, sealed
 from sealbox.service.diskspace import retry_when_full
 
 
@@ -36,10 +36,13 @@ class MessageManager(models.Manager["Message"]):
                 freed[owner_id] += size
             quota.release(freed)
             blob_names = [row[1] for row in doomed]
+            ids = [row[0] for row in doomed]
 
             def remove_files() -> None:
                 for name in blob_names:
                     blobs.delete(name)
+                for message_id in ids:
+                    opened.remove(message_id)  # its parsed view too
 
             transaction.on_commit(remove_files)
         return len(doomed)

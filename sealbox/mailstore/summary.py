@@ -18,6 +18,7 @@ from email.message import Message as EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 
+from sealbox.mailstore import skeleton as skeletons
 from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def _charset(label: str | None) -> str:
     label = label.strip().strip('"').lower()
     try:
         name = codecs.lookup(label).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
         return "utf-8"
     # Mail labelled Latin-1 is, in practice, very often Windows-1252.
     if name in ("iso8859-1", "latin-1"):
@@ -192,12 +193,11 @@ def count_attachments(msg: EmailMessage, depth: int = 0) -> int:
 
 
 # Lines of base64 body text: nothing in them matters to the summary.
-_BASE64_LINE = re.compile(rb"^[A-Za-z0-9+/=]{40,}\r?\n", re.MULTILINE)
 SKELETON_ABOVE = 256 * 1024
 
 
 def skeleton(raw: bytes) -> bytes:
-    """The message with its base64 body lines left out, for a cheap parse.
+    """The message with its long base64 runs cut out, for a cheap parse (skeleton.py).
 
     Headers, MIME boundaries and short parts stay, so structure, names and
     attachment counts come out the same; a 50 MiB attachment costs kilobytes
@@ -205,7 +205,7 @@ def skeleton(raw: bytes) -> bytes:
     """
     if len(raw) <= SKELETON_ABOVE:
         return raw
-    return _BASE64_LINE.sub(b"", raw)
+    return skeletons.build((raw,)).data
 
 
 def summarize(raw: bytes) -> Summary:

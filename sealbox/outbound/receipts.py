@@ -50,7 +50,7 @@ def receipt_target(message: Message) -> str | None:
     mode = settings.READ_RECEIPTS
     if mode == "off" or message.folder != Message.Folder.INBOX or message.from_portal:
         return None
-    msg = parse_headers(blobs.read(message.blob))
+    msg = parse_headers(blobs.read_head(message.blob))
     requested = _first_address([str(v) for v in msg.get_all("Disposition-Notification-To", [])])
     sender = _first_address([str(v) for v in msg.get_all("From", [])])
     envelope = _first_address([message.envelope_from]) if message.envelope_from else None
@@ -120,7 +120,7 @@ def build(message: Message, target: str) -> EmailMessage:
     report.attach(notification)
 
     original_headers = EmailMessage(policy=SMTP)
-    original = parse_headers(blobs.read(message.blob))
+    original = parse_headers(blobs.read_head(message.blob))
     # The original's own header lines where they are plain ASCII (encoded
     # words intact), decoded text where the sender used raw 8-bit.
     header_text = "".join(

@@ -129,7 +129,7 @@ def parse_recipients(value: str) -> list[str]:
 
 def participants(original: Message) -> set[str]:
     """Everyone on the original message: who a reply may go to."""
-    msg = parse_headers(blobs.read(original.blob))
+    msg = parse_headers(blobs.read_head(original.blob))
     found = set()
     for header in ("From", "Reply-To", "To", "Cc", "Sender"):
         try:
@@ -265,7 +265,7 @@ def build(
 
 
 def _references(original: Message) -> list[str]:
-    msg = parse_headers(blobs.read(original.blob))
+    msg = parse_headers(blobs.read_head(original.blob))
     value = " ".join(str(v) for v in msg.get_all("References", []))
     return [ref for ref in value.split() if message_id(ref)][-20:]
 

@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 
 from sealbox import addresses
 from sealbox.accounts.models import User
-from sealbox.mailstore import blobs, mime, timelimit
+from sealbox.mailstore import mime, opened, timelimit
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import html_as_text
 from sealbox.outbound.sending import SendError, Upload, send
@@ -186,7 +186,7 @@ def reply(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
         if done is not None:
             return done
     else:
-        view = mime.view(blobs.read(original.blob))
+        view = opened.view(original)
         form = MessageForm(initial=_reply_initial(_user(request), original, view, everyone))
     return render(
         request,

@@ -6,6 +6,7 @@ import base64
 import re
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import quote
 
@@ -15,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -29,7 +30,7 @@ from django.views.decorators.http import require_GET, require_POST
 from sealbox.accounts.models import User
 from sealbox.accounts.signin import PREVIOUS
 from sealbox.housekeeping import retention
-from sealbox.mailstore import blobs, mime
+from sealbox.mailstore import opened
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import (
     SAFE_IMAGE_TYPES,
@@ -164,7 +165,7 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     msg = owned_message(request, message_id)
     owner = request.user
     assert isinstance(owner, User)
-    view = mime.view(blobs.read(msg.blob))
+    view = opened.view(msg)
     remote = request.GET.get("remote") == "1"
     show = request.GET.get("view", "html" if view.html is not None else "text")
     if view.html is None or view.text is None or show not in ("html", "text"):
@@ -175,10 +176,10 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
         # Marked read and the read receipt queued together, or neither (on a
         # full disk: neither, until it is opened again with room).
         with diskspace.unless_full("read mark"), transaction.atomic():
-            opened = Message.objects.filter(id=msg.id, read_at__isnull=True).update(
+            first = Message.objects.filter(id=msg.id, read_at__isnull=True).update(
                 read_at=timezone.now()
             )
-            if opened and msg.receipt_sent_at is None:
+            if first and msg.receipt_sent_at is None:
                 receipts.message_opened(msg)
     context = {
         "message": msg,
@@ -214,7 +215,7 @@ def message_body(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
 
 
 def _frame_document(msg: Message, remote: bool) -> str:
-    view = mime.view(blobs.read(msg.blob))
+    view = opened.view(msg)
     if view.html is None:
         raise Http404("This message has no HTML part")
     inline = {a.index: a for a in view.attachments if a.content_type in SAFE_IMAGE_TYPES}
@@ -233,8 +234,7 @@ def _frame_document(msg: Message, remote: bool) -> str:
         if item is None or item.size > MAX_INLINE_IMAGE or item.size > budget[0]:
             return None
         if item.index not in encoded:
-            part = view.part(item.index)
-            data = base64.b64encode(mime.payload_bytes(part)).decode("ascii") if part else None
+            data = base64.b64encode(opened.attachment_bytes(msg, item)).decode("ascii")
             encoded[item.index] = f"data:{item.content_type};base64,{data}" if data else None
         if encoded[item.index] is not None:
             budget[0] -= item.size  # every use is in the document: every use counts
@@ -248,43 +248,33 @@ def _frame_document(msg: Message, remote: bool) -> str:
     return render_to_string("portal/frame.html", {"html": clean.html})
 
 
-def _part(
-    request: HttpRequest, message_id: uuid.UUID, index: int
-) -> tuple[Message, mime.Attachment, bytes]:
-    msg = owned_message(request, message_id)
-    view = mime.view(blobs.read(msg.blob))
-    listed = {a.index: a for a in view.attachments}
-    part = view.part(index)
-    if index not in listed or part is None:
-        raise Http404("No such attachment")
-    if part.get_content_type() == "message/rfc822":
-        data = mime.rfc822_bytes(part, view.linesep)
-    else:
-        data = mime.payload_bytes(part)
-    return msg, listed[index], data
-
-
 @login_required
 @never_cache
 @require_GET
-def attachment(request: HttpRequest, message_id: uuid.UUID, index: int) -> HttpResponse:
-    _msg, item, data = _part(request, message_id, index)
+def attachment(request: HttpRequest, message_id: uuid.UUID, index: int) -> StreamingHttpResponse:
+    """One attachment, decoded from the stored file as it is sent."""
+    msg = owned_message(request, message_id)
+    found = opened.attachment(msg, index)
+    if found is None:
+        raise Http404("No such attachment")
+    item, chunks = found
     ctype = item.content_type
     if not _SIMPLE_TYPE.match(ctype) or ctype in ACTIVE_TYPES or ctype.endswith(("+xml", "script")):
         ctype = "application/octet-stream"
     name = item.filename or _("attachment")
-    return _download(data, ctype, name)
+    return _download(chunks, item.size, ctype, name)
 
 
 @login_required
 @never_cache
 @require_GET
-def eml(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+def eml(request: HttpRequest, message_id: uuid.UUID) -> StreamingHttpResponse:
     """The stored message, byte for byte."""
     msg = owned_message(request, message_id)
     stem = "".join(ch for ch in (msg.subject or "message")[:80] if ch.isalnum() or ch in " -_.,()")
     stem = " ".join(stem.split()).strip(" .") or "message"
-    return _download(blobs.read(msg.blob), "message/rfc822", stem + ".eml")
+    stored = opened.reader(msg)
+    return _download(stored.chunks(), stored.size, "message/rfc822", stem + ".eml")
 
 
 def disposition(filename: str) -> str:
@@ -301,8 +291,11 @@ def disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=utf-8''{quote(filename, safe='')}"
 
 
-def _download(data: bytes, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=content_type)
+def _download(
+    chunks: Iterator[bytes], size: int, content_type: str, filename: str
+) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type=content_type)
+    response["Content-Length"] = str(size)
     response["Content-Disposition"] = disposition(filename)
     response["Content-Security-Policy"] = DOWNLOAD_CSP
     return response

@@ -25,7 +25,7 @@ from typing import IO, Any
 from django.db import transaction
 from django.db.models import Q
 
-from sealbox.mailstore import blobs, sealed
+from sealbox.mailstore import blobs, opened, sealed
 from sealbox.mailstore.models import Message
 from sealbox.outbound.models import OutgoingEmail
 from sealbox.vault import seal
@@ -237,6 +237,7 @@ def encrypt_existing(stream: IO[str] | None = None) -> Outcome:
         sweep_superseded()
         outcome = _reseal_all(Q(blob__endswith=".eml"), to, "encrypting", stream)
         outcome.queued = _reseal_queue(to, plain_only=True)
+        opened.remove_derived_except(to.set_id)  # parsed views are made again, sealed
         # Sent emails keep only their envelope; their subjects go too.
         OutgoingEmail.objects.filter(status=OutgoingEmail.Status.SENT).exclude(subject="").update(
             subject=""
@@ -258,6 +259,7 @@ def rotate(to: seal.Recipients, stream: IO[str] | None = None) -> Outcome:
         pending = ~Q(blob__endswith=f".{to.set_id}{blobs.SEALED_SUFFIX}")
         outcome = _reseal_all(pending, to, "re-encrypting", stream)
         outcome.queued = _reseal_queue(to, plain_only=False)
+        opened.remove_derived_except(to.set_id)  # parsed views are made again, sealed
     log.info(
         "rotate: %d message(s) and %d queued email(s) sealed to set %s, %d left unreadable",
         outcome.changed,

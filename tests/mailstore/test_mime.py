@@ -72,6 +72,14 @@ def test_a_date_it_cannot_read_is_left_out() -> None:
     assert view(b"Date: the day after tomorrow\r\n\r\nhi\r\n").date is None
 
 
+def test_a_nul_in_a_charset_label_is_read_as_utf_8() -> None:
+    raw = b"From: =?utf\x00-8?q?Andr=C3=A9?= <andre@example.fr>\r\nSubject: hi\r\n\r\nbody\r\n"
+
+    result = view(raw)
+
+    assert [str(a) for a in result.sender] == ["André <andre@example.fr>"]
+
+
 def test_a_huge_header_is_cut_rather_than_decoded_for_ever() -> None:
     raw = b"Subject: " + b"=?utf-8?q?a?= " * 100_000 + b"\r\n\r\nbody\r\n"
 

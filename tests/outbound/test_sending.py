@@ -255,7 +255,7 @@ def test_bob_reads_the_reply_all_in_his_own_portal_mailbox(
     assert PDF_NAME in text
     download = bobs.get(reverse("attachment", args=[copy.id, 2]))
     assert download.status_code == 200
-    assert download.content == PDF
+    assert b"".join(download.streaming_content) == PDF
 
 
 def test_a_reply_only_to_outside_people_sends_nothing_through_the_relay(

@@ -176,7 +176,7 @@ def test_a_listed_content_type_cannot_pass_as_a_script(alice: User) -> None:
     download = client.get(link)
 
     assert download.status_code == 200
-    assert download.content == b"alert(1)"
+    assert b"".join(download.streaming_content) == b"alert(1)"
     assert download["Content-Type"] == "application/octet-stream"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sealbox.mailstore import sealed
+from sealbox.mailstore import opened, sealed
 from sealbox.vault import keys, seal
 
 SERVICE_PASSWORD = "service key password 1"
@@ -56,6 +56,7 @@ def vault_files(tmp_path_factory: pytest.TempPathFactory) -> Vault:
 def forget_everything() -> None:
     seal.forget()
     sealed.clear_cache()
+    opened.clear_memory()
 
 
 @pytest.fixture
