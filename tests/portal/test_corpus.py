@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -127,20 +126,18 @@ def test_the_plain_text_of_a_nested_message_is_one_click_away(reader: Client, al
     assert "Q3 report.pdf" in text
 
 
-def test_a_20_mb_attachment_opens_and_downloads_quickly(reader: Client, alice: User) -> None:
+def test_a_20_mb_attachment_opens_and_downloads_whole(reader: Client, alice: User) -> None:
+    # How fast: `make bench` (bigmail); a timed assertion here only measured the machine's load.
     sample = big_attachment()
     [expected] = sample.attachments
     message = deliver_to(alice, sample.raw)
 
-    started = time.monotonic()
     doc = page(reader.get(message_url(message)))
     [item] = listed_attachments(doc)
     data = content(reader.get(item.url))
-    elapsed = time.monotonic() - started
 
     assert item.size == "20.0 MB"
     assert data == expected.data
-    assert elapsed < 5, f"page and download took {elapsed:.1f} s"
 
 
 def test_a_message_that_is_nothing_but_bytes_still_opens(reader: Client, alice: User) -> None:
