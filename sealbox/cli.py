@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    from sealbox import datadir
+    from sealbox import datadir, processes
+
+    processes.follow_serve()
 
     try:
         refusal = datadir.prepare(command_name(args))
