@@ -24,6 +24,8 @@ from sealbox.accounts.models import User
 INTERNAL = "corp.example"
 CAROL = f"carol@{INTERNAL}"
 
+# The private umask every Sealbox process sets (sealbox/cli.py, sealbox/wsgi.py).
+os.umask(0o077)
 # What `sealbox migrate` generates into the data directory (importing the settings writes nothing).
 django_settings.SECRET_KEY = "test-secret-key-for-this-process-only"
 
