@@ -207,8 +207,6 @@ def read_secret_key(data_dir: Path) -> str:
         return key_file.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         return ""
-    except OSError as e:
-        raise ConfigError(f"cannot read the secret key {key_file}: {e.strerror}") from None
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:
