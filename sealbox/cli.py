@@ -10,7 +10,16 @@ from typing import NoReturn
 ALIASES = {"generate-cert": "generate_cert"}
 
 
+def command_name(args: list[str]) -> str:
+    """The management command the arguments name; "help" for help and the version."""
+    if not args or args[0].startswith("-") or {"-h", "--help"} & set(args):
+        return "help"
+    return args[0]
+
+
 def main(argv: list[str] | None = None) -> None:
+    # Whatever this process and its children create is the service user's alone.
+    os.umask(0o077)  # datadir.PRIVATE_UMASK, before anything is imported that may write
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sealbox.settings")
     args = list(sys.argv[1:] if argv is None else argv)
     if args:
@@ -18,7 +27,15 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    from sealbox import datadir, processes
+
+    processes.follow_serve()
+
     try:
+        refusal = datadir.prepare(command_name(args))
+        if refusal:
+            sys.stderr.write(f"sealbox: {refusal}\n")
+            sys.exit(75 if args[:1] == ["deliver"] else 2)
         execute_from_command_line(["sealbox", *args])
     except ImproperlyConfigured as e:
         # A configuration mistake is the operator's to fix: say it in one line.

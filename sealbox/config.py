@@ -200,19 +200,27 @@ class Env:
         return Path(value).expanduser().absolute() if value else None
 
 
+def read_secret_key(data_dir: Path) -> str:
+    """The secret key kept in the data directory; empty if there is none yet."""
+    key_file = data_dir / "secret_key"
+    try:
+        return key_file.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return ""
+
+
 def load_or_create_secret_key(data_dir: Path) -> str:
     """Read the secret key kept in the data directory, creating it once."""
     import secrets
 
     key_file = data_dir / "secret_key"
-    try:
-        return key_file.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        pass
+    key = read_secret_key(data_dir)
+    if key:
+        return key
     key = secrets.token_urlsafe(50)
     tmp = data_dir / f".secret_key.{os.getpid()}"
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as e:
         raise ConfigError(

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from sealbox.config import ConfigError, Env, load_env_file, load_or_create_secret_key
+from sealbox.config import ConfigError, Env, load_env_file, read_secret_key
 
 ENV_FILE = load_env_file(os.environ)
 env = Env(os.environ)
@@ -23,11 +23,9 @@ env = Env(os.environ)
 BASE_DIR = Path(__file__).resolve().parent
 
 # --- Data directory and database -------------------------------------------
+# Created (0700) by `sealbox migrate` or `serve`, never by importing this
+# module: other commands refuse a data directory that is not set up (datadir.py).
 DATA_DIR: Path = env.path("DATA_DIR", "./var") or Path("var").absolute()
-try:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-except OSError as e:
-    raise ConfigError(f"SEALBOX_DATA_DIR: cannot create {DATA_DIR}: {e.strerror}") from None
 
 _db_url = env.secret("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'sealbox.sqlite3'}"
 try:
@@ -49,7 +47,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Core --------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", False)
-SECRET_KEY = env.secret("SECRET_KEY") or load_or_create_secret_key(DATA_DIR)
+# Empty until `sealbox migrate` or `serve` generates it into the data directory.
+SECRET_KEY = env.secret("SECRET_KEY") or read_secret_key(DATA_DIR)
 SITE_NAME = env.str("SITE_NAME", "Sealbox")
 # localhost rather than 127.0.0.1: passkeys need a host name, never an IP address.
 BASE_URL = env.str("BASE_URL", "http://localhost:8000").rstrip("/")

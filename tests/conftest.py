@@ -16,12 +16,18 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
+from django.conf import settings as django_settings
 from django.db import connection
 
 from sealbox.accounts.models import User
 
 INTERNAL = "corp.example"
 CAROL = f"carol@{INTERNAL}"
+
+# The private umask every Sealbox process sets (sealbox/cli.py, sealbox/wsgi.py).
+os.umask(0o077)
+# What `sealbox migrate` generates into the data directory (importing the settings writes nothing).
+django_settings.SECRET_KEY = "test-secret-key-for-this-process-only"
 
 
 @pytest.fixture(autouse=True, scope="session")

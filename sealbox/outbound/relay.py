@@ -94,7 +94,8 @@ def write_to_outbox(data: bytes) -> Path:
     outbox.mkdir(parents=True, exist_ok=True)
     name = f"{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:12]}.eml"
     tmp = outbox / f".{name}.tmp"
-    with open(tmp, "wb") as f:
+    # Readable by the service user alone, whatever the umask (it may hold a reply's text).
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

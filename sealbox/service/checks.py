@@ -16,6 +16,14 @@ from sealbox.outbound.relay import parse_relay_url
 @register(Tags.compatibility)
 def check_data_dir(app_configs: Any, **kwargs: Any) -> list[Any]:
     data_dir = settings.DATA_DIR
+    if not data_dir.is_dir():
+        return [
+            Error(
+                f"The data directory {data_dir} does not exist.",
+                hint="`sealbox migrate` creates it; or set SEALBOX_DATA_DIR to the data directory.",
+                id="sealbox.E001",
+            )
+        ]
     if not os.access(data_dir, os.W_OK | os.X_OK):
         return [
             Error(
@@ -223,4 +231,20 @@ def check_account_addresses(app_configs: Any, databases: Any = None, **kwargs: A
             "what one holds, `sealbox user delete ADDRESS` removes it.",
             id="sealbox.W020",
         )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_private_files(app_configs: Any, **kwargs: Any) -> list[Any]:
+    """Sessions, TOTP secrets and stored mail must be the service user's alone."""
+    from sealbox import datadir
+
+    return [
+        Error(
+            f"{path} is open to other users (mode {mode:04o}): they could read sessions, "
+            "two-factor secrets and stored mail.",
+            hint=f"chmod go= {path} (sealbox migrate does it for files this user owns).",
+            id="sealbox.E007",
+        )
+        for path, mode in datadir.exposed()
     ]

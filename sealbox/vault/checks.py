@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
 from django.conf import settings
@@ -133,3 +134,22 @@ def check_key_matches(app_configs: Any, **kwargs: Any) -> list[Any]:
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_key_file_private(app_configs: Any, **kwargs: Any) -> list[Any]:
+    """The private key is password-protected, but nobody else should get to try passwords on it."""
+    key = settings.ENCRYPTION_KEY
+    try:
+        mode = stat.S_IMODE(os.stat(key).st_mode) if key is not None else 0
+    except OSError:
+        return []  # reported by check_encryption
+    if not mode & 0o077:
+        return []
+    return [
+        Error(
+            f"SEALBOX_ENCRYPTION_KEY {key} is open to other users (mode {mode:04o}).",
+            hint=f"chmod 600 {key}",
+            id="sealbox.E107",
+        )
+    ]

@@ -203,7 +203,11 @@ def home() -> Iterator[Path]:
     (pytest's own temporary directories are private to root)."""
     path = Path(tempfile.mkdtemp(prefix="sealbox-postfix-"))
     path.chmod(0o755)
+    # Postfix makes its queue directories under the umask it is given: the usual one,
+    # not the private one the tests share with Sealbox (tests/conftest.py).
+    umask = os.umask(0o022)
     yield path
+    os.umask(umask)
     shutil.rmtree(path, ignore_errors=True)
 
 

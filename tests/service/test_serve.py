@@ -98,3 +98,67 @@ def test_a_closed_terminal_stops_serve_and_every_child(settings):
         smtplib.SMTP("127.0.0.1", smtp, timeout=2)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=2)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below pid, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_children_end_when_serve_is_killed_outright(settings):
+    """SIGKILL leaves serve no chance to stop them: they must notice and go themselves."""
+    http, smtp = free_port(), free_port()
+    env = process_env(settings.DATA_DIR, SEALBOX_WEB_WORKERS="2")
+    proc = subprocess.Popen(
+        [*SEALBOX, "serve", "--http", f"127.0.0.1:{http}", "--smtp", f"127.0.0.1:{smtp}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    children: set[int] = set()
+    try:
+        wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=5))
+        wait_for(lambda: smtplib.SMTP("127.0.0.1", smtp, timeout=5).quit())
+        deadline = time.monotonic() + 30
+        while len(children) < 5 and time.monotonic() < deadline:
+            children = descendants(proc.pid)
+            time.sleep(0.2)
+        assert len(children) == 5  # web (gunicorn and two workers), smtpd, worker
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while {pid for pid in children if running(pid)} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert {pid for pid in children if running(pid)} == set()
+        with pytest.raises(OSError):
+            smtplib.SMTP("127.0.0.1", smtp, timeout=2)
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in children:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
 import socket
 import subprocess
+import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,29 +71,58 @@ def inbox_subjects(reader: Any, pages: int) -> list[str]:
     return subjects
 
 
-def interrupt_part_way(env: dict[str, str], how: signal.Signals) -> tuple[int, int, str]:
-    """Start encrypt-existing, send it `how` once it reports progress; its pid, exit code, stderr."""
-    process = subprocess.Popen(
-        [*SEALBOX, "storage", "encrypt-existing"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    seen = []
+@contextlib.contextmanager
+def stalled_at(position: int) -> Iterator[None]:
+    """The message at `position` (in the order storage commands take them) cannot be read
+    meanwhile: its file is a FIFO that nobody writes to, so a run stops there however fast
+    it goes and however long a loaded machine keeps the test from interrupting it."""
+    rel = Message.objects.order_by("id").values_list("blob", flat=True)[position]
+    path = Path(settings.DATA_DIR) / rel
+    data = path.read_bytes()
+    path.unlink()
+    os.mkfifo(path, 0o600)
     try:
-        for line in process.stderr:
-            seen.append(line)
-            if re.match(r"encrypting: [1-9]\d*/", line):
-                process.send_signal(how)
-                break
-        seen.append(process.stderr.read())
-        return process.pid, process.wait(timeout=30), "".join(seen)
+        yield
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        path.unlink()
+        path.write_bytes(data)
+        path.chmod(0o600)
+
+
+def interrupt_part_way(env: dict[str, str], how: signal.Signals) -> tuple[int, int, str]:
+    """Start encrypt-existing, send it `how` once it reports progress; its pid, exit code, stderr.
+
+    It cannot get past the middle message before the signal (stalled_at): without that,
+    a test process kept off the CPU for a third of a second found the run finished. It
+    takes Ctrl-C as from a terminal even when the tests run as a background job (which
+    inherits SIGINT ignored), and is killed rather than waited for without end.
+    """
+    with stalled_at(Message.objects.count() // 2):
+        process = subprocess.Popen(
+            [*SEALBOX, "storage", "encrypt-existing"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        assert process.stderr is not None
+        seen = []
+        watchdog = threading.Timer(60, process.kill)
+        watchdog.start()
+        try:
+            for line in process.stderr:
+                seen.append(line)
+                if re.match(r"encrypting: [1-9]\d*/", line):
+                    process.send_signal(how)
+                    break
+            seen.append(process.stderr.read())
+            return process.pid, process.wait(timeout=30), "".join(seen)
+        finally:
+            watchdog.cancel()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def sealed_count() -> int:

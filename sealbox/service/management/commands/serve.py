@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandParser
 
+from sealbox import processes
 from sealbox.listen import split_host_port
 from sealbox.vault import seal, unlock
 
@@ -35,18 +36,26 @@ class Child:
     key_pipe: int | None = None
 
     def start(self, password: str | None) -> None:
-        env: dict[str, str] | None = None
+        # It follows serve: SIGTERM when serve dies, even by SIGKILL (processes.py).
+        env = {**os.environ, processes.SERVE_PID_ENV: str(os.getpid())}
         fds: tuple[int, ...] = ()
         if self.needs_key and settings.STORAGE_ENCRYPTION:
             if self.key_pipe is not None:  # restarted before the password came
                 os.close(self.key_pipe)
             read_end, self.key_pipe = os.pipe()
-            env, fds = {**os.environ, unlock.PASSWORD_FD_ENV: str(read_end)}, (read_end,)
+            env[unlock.PASSWORD_FD_ENV] = str(read_end)
+            fds = (read_end,)
         # It inherits stdout/stderr: one log stream. Its own session: a signal
         # from the terminal (Ctrl-C, the window closed) reaches serve alone,
         # which stops every child in order (gunicorn would take SIGHUP as
         # "reload" and outlive serve, holding the port).
-        self.process = subprocess.Popen(self.argv, env=env, pass_fds=fds, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.argv,
+            env=env,
+            pass_fds=fds,
+            start_new_session=True,
+            preexec_fn=processes.die_with(os.getpid()),
+        )
         self.started = time.monotonic()
         for fd in fds:
             os.close(fd)

@@ -1,0 +1,156 @@
+"""The data directory on disk: set up by the commands that may, private to its user.
+
+Every Sealbox process works under a private umask, so that what it creates is
+its user's alone (files 0600, directories 0700). `sealbox migrate` and
+`sealbox serve` create the data directory (0700) and its secret key; every
+other command refuses a data directory that was never set up, rather than make
+a stray one wherever it was started. Importing the settings writes nothing.
+
+An install made with wider modes is tightened where this user owns the files:
+`sealbox migrate` takes group and other permissions off everything in the data
+directory and the database files; every start of a service (serve, web, smtpd,
+worker) does so for the data directory itself, its direct entries and the
+database files. `sealbox check --deploy` reports what is still open.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from sealbox.config import ConfigError, load_or_create_secret_key
+
+PRIVATE_UMASK = 0o077
+# Group and other permission bits: none of them belongs on Sealbox's files.
+OPEN_BITS = 0o077
+
+# Commands that set the data directory up; `migrate` also tightens all of it.
+SETS_UP = {"migrate", "serve"}
+# Commands that start a long-running service: each start tightens the top of the tree.
+SERVICES = {"serve", "web", "smtpd", "worker"}
+# Commands that need no data: help, the version, configuration checks, key generation.
+NEEDS_NO_DATA = {"help", "version", "check", "diffsettings", "generate_cert"}
+
+
+def private_umask() -> None:
+    os.umask(PRIVATE_UMASK)
+
+
+def sqlite_file() -> Path | None:
+    db = settings.DATABASES["default"]
+    if not db["ENGINE"].endswith("sqlite3") or str(db["NAME"]) in ("", ":memory:"):
+        return None
+    return Path(db["NAME"])
+
+
+def database_files() -> list[Path]:
+    """The SQLite database and its -wal and -shm files (those that exist); none with PostgreSQL."""
+    db = sqlite_file()
+    if db is None:
+        return []
+    candidates = [db, Path(f"{db}-wal"), Path(f"{db}-shm")]
+    return [path for path in candidates if path.exists()]
+
+
+def _has_secret_key() -> bool:
+    try:
+        return bool(settings.SECRET_KEY)
+    except ImproperlyConfigured:  # Django's answer for an empty SECRET_KEY
+        return False
+
+
+def not_set_up() -> str | None:
+    """What is missing before this data directory can be used, or None."""
+    data_dir = Path(settings.DATA_DIR)
+    if not data_dir.is_dir():
+        return "it does not exist"
+    if not _has_secret_key():
+        return f"{data_dir / 'secret_key'} is missing"
+    db = sqlite_file()
+    if db is not None and not db.exists():
+        return f"the database {db} is missing"
+    return None
+
+
+def refusal(reason: str) -> str:
+    return (
+        f"SEALBOX_DATA_DIR {settings.DATA_DIR} is not set up ({reason}): run `sealbox migrate` "
+        "first, or point SEALBOX_DATA_DIR at the service's data directory"
+    )
+
+
+def set_up() -> None:
+    """Create the data directory (0700) and its secret key, unless SEALBOX_SECRET_KEY gives one."""
+    data_dir = Path(settings.DATA_DIR)
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"SEALBOX_DATA_DIR: cannot create {data_dir}: {e.strerror}") from None
+    if not _has_secret_key():
+        settings.SECRET_KEY = load_or_create_secret_key(data_dir)
+
+
+def _walk(top: Path) -> Iterator[Path]:
+    yield top
+    for root, dirs, files in os.walk(top):
+        for name in dirs + files:
+            yield Path(root, name)
+
+
+def tighten(everything: bool = False) -> list[Path]:
+    """Take group and other permissions off what this user owns; return what changed.
+
+    The data directory and its direct entries, or with `everything` all that is
+    in it; and the database files wherever they are. Symbolic links are left
+    as they are.
+    """
+    data_dir = Path(settings.DATA_DIR)
+    if everything:
+        paths = list(_walk(data_dir)) if data_dir.is_dir() else []
+    else:
+        paths = [data_dir, *data_dir.iterdir()] if data_dir.is_dir() else []
+    changed = []
+    me = os.geteuid()
+    for path in [*paths, *database_files()]:
+        try:
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode) or st.st_uid != me or not st.st_mode & OPEN_BITS:
+                continue
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~OPEN_BITS)
+        except FileNotFoundError:
+            continue
+        changed.append(path)
+    return changed
+
+
+def exposed() -> list[tuple[Path, int]]:
+    """The data directory, database files and secret key that group or others may open."""
+    data_dir = Path(settings.DATA_DIR)
+    found = []
+    for path in [data_dir, data_dir / "secret_key", *database_files()]:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            continue
+        if mode & OPEN_BITS:
+            found.append((path, mode))
+    return found
+
+
+def prepare(command: str) -> str | None:
+    """Before a `sealbox` command runs: set up, tighten, or say why it cannot run (one line)."""
+    if command in NEEDS_NO_DATA:
+        return None
+    if command in SETS_UP:
+        set_up()
+    reason = not_set_up() if command != "migrate" else None
+    if reason:
+        return refusal(reason)
+    if command in SERVICES or command == "migrate":
+        tighten(everything=command == "migrate")
+    return None
