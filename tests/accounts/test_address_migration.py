@@ -95,3 +95,13 @@ def test_of_two_activated_accounts_the_first_activated_keeps_its_password() -> N
     [kept] = User.objects.all()
     assert kept.pk == first.pk and kept.email == "dee@partner.example"
     assert kept.check_password(NEW_PASSWORD)
+
+
+def test_portal_mail_is_marked_from_the_old_addresses_before_they_are_rewritten() -> None:
+    # mailstore 0004 recognises portal mail by its sender's address as stored:
+    # run after 0006, it missed every account 0006 had renamed or merged.
+    from django.db.migrations.loader import MigrationLoader
+
+    plan = MigrationLoader(None).graph.forwards_plan(("accounts", AFTER))
+
+    assert ("mailstore", "0004_message_from_portal") in plan

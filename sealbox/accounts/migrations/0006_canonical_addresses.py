@@ -82,7 +82,8 @@ def canonical_addresses(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0005_expiry_reminded_at"),
-        ("mailstore", "0003_retention_usage"),
+        # After from_portal is filled in from the addresses as they were.
+        ("mailstore", "0004_message_from_portal"),
         ("outbound", "0001_initial"),
         ("operator", "0001_initial"),
     ]
