@@ -96,7 +96,7 @@ scache    unix  - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
 """
 
-# The recipes of docs/operations.md ("Behind Postfix"), with this test's port.
+# The recipes of the README ("Behind Postfix"), with this test's port.
 HEADER_RECIPE = """\
 /^X-Secure: *yes/            FILTER smtp:[127.0.0.1]:{sealbox}
 /^Subject: *\\[secure\\]/      FILTER smtp:[127.0.0.1]:{sealbox}
