@@ -71,11 +71,15 @@ biff = no
 # Everything not routed elsewhere goes to the sink: the rest of the world.
 relayhost = [127.0.0.1]:{relayhost}
 transport_maps = texthash:{home}/etc/transport
-header_checks = regexp:{home}/etc/header_checks
 """
 
+# The README's recipe: the checks only on the service the staff's mail arrives on,
+# through a cleanup service of its own.
 MASTER_CF = """\
 127.0.0.1:{port} inet n - n - - smtpd
+  -o cleanup_service_name=sealbox_cleanup
+sealbox_cleanup unix n - n - 0 cleanup
+  -o header_checks=regexp:{home}/etc/header_checks
 cleanup   unix  n - n - 0 cleanup
 qmgr      unix  n - n 300 1 qmgr
 rewrite   unix  - - n - - trivial-rewrite
@@ -226,7 +230,7 @@ def start_postfix(home: Path) -> Iterator[Callable[..., Postfix]]:
         (etc / "main.cf").write_text(
             MAIN_CF.format(home=home, internal=INTERNAL, relayhost=relayhost)
         )
-        (etc / "master.cf").write_text(MASTER_CF.format(port=port) + services)
+        (etc / "master.cf").write_text(MASTER_CF.format(port=port, home=home) + services)
         (etc / "transport").write_text(transport)
         (etc / "header_checks").write_text(header_checks)
         postfix = Postfix(home, port)
