@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -95,37 +94,59 @@ def set_up() -> None:
         settings.SECRET_KEY = load_or_create_secret_key(data_dir)
 
 
-def _walk(top: Path) -> Iterator[Path]:
-    yield top
-    for root, dirs, files in os.walk(top):
-        for name in dirs + files:
-            yield Path(root, name)
+# Each entry is opened without following a symbolic link and changed through its
+# descriptor: an entry swapped for a link between a look and a change (by anyone who
+# can write in the data directory) cannot lead a chmod, run as root, outside it.
+_NO_FOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _tighten_at(name: str, dir_fd: int | None, me: int) -> bool:
+    """Take group and other bits off one entry this user owns; whether it changed."""
+    try:
+        fd = os.open(name, _NO_FOLLOW, dir_fd=dir_fd)
+    except OSError:  # a symbolic link (ELOOP), gone, a socket, unreadable: left as it is
+        return False
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != me or not st.st_mode & OPEN_BITS:
+            return False
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~OPEN_BITS)
+        return True
+    finally:
+        os.close(fd)
 
 
 def tighten(everything: bool = False) -> list[Path]:
     """Take group and other permissions off what this user owns; return what changed.
 
-    The data directory and its direct entries, or with `everything` all that is
-    in it; and the database files wherever they are. Symbolic links are left
-    as they are.
+    The data directory (the real directory, where SEALBOX_DATA_DIR is a link to
+    it) and its direct entries, or with `everything` all that is in it; and the
+    database files wherever they are. Symbolic links inside are not followed.
     """
-    data_dir = Path(settings.DATA_DIR)
-    if everything:
-        paths = list(_walk(data_dir)) if data_dir.is_dir() else []
-    else:
-        paths = [data_dir, *data_dir.iterdir()] if data_dir.is_dir() else []
-    changed = []
+    data_dir = Path(os.path.realpath(settings.DATA_DIR))
     me = os.geteuid()
-    for path in [*paths, *database_files()]:
-        try:
-            st = path.lstat()
-            if stat.S_ISLNK(st.st_mode) or st.st_uid != me or not st.st_mode & OPEN_BITS:
-                continue
-            os.chmod(path, stat.S_IMODE(st.st_mode) & ~OPEN_BITS)
-        except FileNotFoundError:
-            continue
-        changed.append(path)
-    return changed
+    changed: dict[Path, None] = {}
+    if data_dir.is_dir():
+        if _tighten_at(str(data_dir), None, me):
+            changed[data_dir] = None
+        if everything:
+            for root, dirs, files, root_fd in os.fwalk(data_dir):
+                for name in dirs + files:
+                    if _tighten_at(name, root_fd, me):
+                        changed[Path(root, name)] = None
+        else:
+            top_fd = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                for name in os.listdir(top_fd):
+                    if _tighten_at(name, top_fd, me):
+                        changed[data_dir / name] = None
+            finally:
+                os.close(top_fd)
+    for path in database_files():
+        real = Path(os.path.realpath(path.parent)) / path.name
+        if _tighten_at(str(real), None, me):
+            changed[real] = None
+    return list(changed)
 
 
 def exposed() -> list[tuple[Path, int]]:

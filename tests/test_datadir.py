@@ -200,3 +200,28 @@ def test_help_and_check_need_no_data_directory_and_make_none(tmp_path: Path) -> 
         check.stderr.decode()
     )
     assert list(elsewhere.iterdir()) == []
+
+
+def test_migrate_tightens_a_linked_data_directory_but_never_what_links_inside_lead_to(
+    open_parent: Path,
+) -> None:
+    real = open_parent / "real"
+    env = set_up_with_mail(real)
+    real.chmod(0o755)
+    (real / "sealbox.sqlite3").chmod(0o644)
+    # Someone who can write in the data directory leaves links to files of root's.
+    outside = open_parent / "passwd"
+    outside.write_text("root:x:0:0\n")
+    outside.chmod(0o644)
+    (real / "outbox" / "trap.eml").symlink_to(outside)
+    (real / "trap-dir").symlink_to(open_parent)
+    linked = open_parent / "linked"
+    linked.symlink_to(real)
+    env["SEALBOX_DATA_DIR"] = str(linked)
+
+    assert sealbox(env, "migrate", "--verbosity", "0").returncode == 0
+
+    assert {modes(real)[name] for name in (".", "sealbox.sqlite3")} == {"700", "600"}
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o644
+    assert stat.S_IMODE(open_parent.stat().st_mode) == 0o755
+    assert "sealbox.E007" not in sealbox(env, "check", "--deploy").stderr.decode()
