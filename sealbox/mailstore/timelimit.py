@@ -30,8 +30,14 @@ def run(work: Callable[[], T], seconds: float) -> T | None:
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(work, sender, seconds), daemon=True)
-    child.start()
-    sender.close()
+    try:
+        child.start()
+    except OSError as e:  # no fork to be had (EAGAIN, ENOMEM): as if it failed
+        receiver.close()
+        log.warning("work on a message could not start: %s", e)
+        return None
+    finally:
+        sender.close()
     try:
         if not receiver.poll(seconds):
             log.warning("work on a message took longer than %ss and was stopped", seconds)

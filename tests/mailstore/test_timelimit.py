@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from sealbox.mailstore import timelimit
 
 
@@ -62,3 +64,16 @@ def test_a_child_whose_waiting_parent_was_killed_still_stops_in_time(tmp_path: P
         time.sleep(0.1)
 
     assert not _running(child)  # its own alarm ended it, a second after its limit
+
+
+def test_a_child_that_cannot_be_started_gives_no_result_and_leaks_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_fork(self: object) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", no_fork)
+    before = len(os.listdir("/proc/self/fd"))
+
+    assert timelimit.run(lambda: "done", 1) is None
+    assert len(os.listdir("/proc/self/fd")) == before
