@@ -119,6 +119,16 @@ def hold_password(link: LinkToken, form: SetPasswordForm[User]) -> dict[str, str
     }
 
 
+def held_link_works(user: User, held: dict[str, str]) -> bool:
+    """Whether the link a held password came with is still unspent, unexpired and the user's.
+
+    Asked before a code is checked, so that a recovery code is not used up on a
+    link that can no longer change anything.
+    """
+    link = LinkToken.find_valid_hash(held.get("link", ""), held.get("purpose", ""))
+    return link is not None and link.user_id == user.pk
+
+
 def apply_held_password(user: User, held: dict[str, str]) -> bool:
     """After the second step: save the held password and spend the link (and all others).
 
@@ -127,6 +137,8 @@ def apply_held_password(user: User, held: dict[str, str]) -> bool:
     spent or expired meanwhile.
     """
     with transaction.atomic():
+        if not held_link_works(user, held):
+            return False
         if not _lock_unspent(held.get("link", ""), held.get("purpose", "")):
             return False
         user.password = held["password"]

@@ -250,6 +250,11 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
         refused = signin.attempt(request, user.email)
         if refused is not None:
             return _verify_page(request, user, CodeForm(), status=429, refusal=refused)
+        held = signin.held(request)
+        if held and not links.held_link_works(user, held):
+            # Before the code is checked: a recovery code is not spent on a dead link.
+            request.session.pop(signin.PENDING, None)
+            return _link_invalid(request)
         how = twofactor.verify_code(user, form.cleaned_data["code"])
         if how is not None:
             signin.succeeded(request, user.email)

@@ -340,3 +340,23 @@ def test_with_two_factor_a_link_that_expires_before_the_code_changes_nothing(ali
         assert "This link no longer works" in page(r)
         assert not is_signed_in(client)
     assert _password_works(alice, PASSWORD)
+
+
+def test_with_two_factor_a_recovery_code_is_not_used_up_on_a_link_that_expired(
+    alice: User,
+) -> None:
+    with time_machine.travel(START, tick=False):
+        _two_factor_owner(alice, START)
+        recovery = twofactor.new_recovery_codes(alice)[0]
+        link = reset_link(alice)
+    almost = START + timedelta(hours=23, minutes=59, seconds=30)
+    with time_machine.travel(almost, tick=False):
+        client = Client()
+        client.get(link)
+        choose(client)
+    with time_machine.travel(START + timedelta(hours=24, seconds=30), tick=False):
+        r = client.post("/signin/verify/", {"code": recovery})
+
+    assert r.status_code == 410
+    assert "This link no longer works" in page(r)
+    assert twofactor.unused_recovery_codes(alice) == 10
