@@ -25,6 +25,7 @@ from typing import Protocol
 from django.conf import settings
 
 from sealbox import processes
+from sealbox.mailstore.headblock import header_end
 from sealbox.vault import seal, stream
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ def read_head(rel: str) -> bytes:
     data = b""
     for chunk in reader(rel).chunks(0, MAX_HEAD, 64 * 1024):
         data += chunk
-        if b"\n\n" in data or b"\n\r\n" in data:
+        if header_end(data) < len(data):
             break
     return data
 
