@@ -26,7 +26,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from sealbox.mailstore import skeleton
 from sealbox.mailstore.blobs import BytesReader, Reader
 from sealbox.mailstore.headblock import header_end
-from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES
+from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES, html_as_text
 from sealbox.mailstore.summary import (
     _LONE_CR,
     _header_text,
@@ -107,6 +107,13 @@ class MessageView:
     @property
     def listed_attachments(self) -> list[Attachment]:
         return [a for a in self.attachments if not a.inline]
+
+    def body_text(self, max_html: int | None = None) -> str:
+        """The message as text: its plain text part, else the words of its HTML
+        (of its first max_html characters, if given)."""
+        if self.text is not None:
+            return self.text.text
+        return html_as_text((self.html or "")[:max_html])
 
 
 def _addresses(msg: EmailMessage, name: str) -> list[Address]:
