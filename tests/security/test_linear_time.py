@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
@@ -26,11 +27,14 @@ from sealbox.mailstore.sanitize import (
     has_remote_images,
     html_as_text,
 )
+from sealbox.outbound import loopmark
 from sealbox.portal import views
 from sealbox.portal.textview import text_to_html
 from sealbox.service.gunicorn import _TOKEN_PATH
 
 BOUND = 15
+
+T = TypeVar("T", str, bytes)
 
 
 MIN_RUN = 0.005  # seconds: shorter runs are repeated, so that timer and cache noise stay small
@@ -48,7 +52,7 @@ def _best(run: Callable[[], object], runs: int, repeat: int, stop_below: float =
     return best
 
 
-def assert_linear(work: Callable[[str], object], make: Callable[[int], str], n: int) -> None:
+def assert_linear(work: Callable[[T], object], make: Callable[[int], T], n: int) -> None:
     """work(make(10 n)) takes at most BOUND times as long as work(make(n))."""
     small_input, big_input = make(n), make(10 * n)
     gc.collect()
@@ -170,6 +174,14 @@ def test_base64_lines_are_skipped_in_linear_time() -> None:
 def test_plain_local_parts_are_recognised_in_linear_time() -> None:
     assert_linear(addresses.is_plain, lambda n: "a" * n + "!@example.org", 20_000)
     assert_linear(addresses.is_plain, lambda n: "a." * n + "!@example.org", 10_000)
+
+
+def test_the_header_block_is_read_for_loops_in_linear_time() -> None:
+    def received(lines: int) -> bytes:
+        return b"Received: from a\r\n\tby b\r\n" * lines + b"\r\n" + b"body\r\n" * lines
+
+    assert loopmark.read_headers(received(5_000)).received == 5_000
+    assert_linear(loopmark.read_headers, received, 5_000)
 
 
 # --- Text shown or quoted (sealbox/portal) ----------------------------------------------
