@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET
 
 from sealbox.intake import loops
 from sealbox.service import diskspace
+from sealbox.service.unavailable import quiet
 from sealbox.vault import seal
-from sealbox.vault.middleware import quiet
 
 
 @require_GET
