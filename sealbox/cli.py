@@ -18,8 +18,11 @@ def command_name(args: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    # Whatever this process and its children create is the service user's alone.
-    os.umask(0o077)  # datadir.PRIVATE_UMASK, before anything is imported that may write
+    # Whatever this process and its children create is the service user's alone:
+    # before anything is imported that may write (importing datadir writes nothing).
+    from sealbox import datadir
+
+    datadir.private_umask()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sealbox.settings")
     args = list(sys.argv[1:] if argv is None else argv)
     if args:
@@ -27,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    from sealbox import datadir, processes
+    from sealbox import processes
 
     processes.follow_serve()
 

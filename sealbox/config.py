@@ -210,7 +210,7 @@ def read_secret_key(data_dir: Path) -> str:
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:
-    """Read the secret key kept in the data directory, creating it once."""
+    """Read the secret key kept in the data directory (made by datadir.set_up), creating it once."""
     import secrets
 
     key_file = data_dir / "secret_key"
@@ -220,7 +220,6 @@ def load_or_create_secret_key(data_dir: Path) -> str:
     key = secrets.token_urlsafe(50)
     tmp = data_dir / f".secret_key.{os.getpid()}"
     try:
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as e:
         raise ConfigError(

@@ -147,6 +147,7 @@ def test_an_unreadable_secret_file_is_an_error_naming_it(tmp_path: Path) -> None
 
 def test_the_secret_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
+    data_dir.mkdir(mode=0o700)  # by datadir.set_up()
 
     key = load_or_create_secret_key(data_dir)
 
