@@ -133,15 +133,20 @@ class Env:
             raise ConfigError(f"{PREFIX}{name}: must be at least {minimum}, got {number}")
         return number
 
-    def duration(self, name: builtins.str, default: builtins.str) -> builtins.int:
-        """Seconds, from a number with an optional unit: 90, 30s, 5m, 2h, 5d."""
+    def duration(
+        self, name: builtins.str, default: builtins.str, minimum: builtins.int = 0
+    ) -> builtins.int:
+        """Seconds, from a number with an optional unit: 90, 30s, 5m, 2h, 5d; at least minimum."""
         value = self._raw(name) or default
         match = re.fullmatch(r"(\d+)\s*([smhd]?)", value.lower())
         if not match:
             raise ConfigError(
                 f"{PREFIX}{name}: expected a duration like 30s, 5m, 2h or 5d, got {value!r}"
             )
-        return int(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+        seconds = int(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+        if seconds < minimum:
+            raise ConfigError(f"{PREFIX}{name}: must be at least {minimum}s, got {value!r}")
+        return seconds
 
     def list(self, name: builtins.str, default: builtins.str = "") -> builtins.list[builtins.str]:
         value = self._raw(name)
