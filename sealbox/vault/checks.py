@@ -140,15 +140,16 @@ def check_key_matches(app_configs: Any, **kwargs: Any) -> list[Any]:
 @register(Tags.security, deploy=True)
 def check_key_file_private(app_configs: Any, **kwargs: Any) -> list[Any]:
     """The private key is password-protected, but nobody else should get to try passwords on it."""
-    key = settings.ENCRYPTION_KEY
-    # A key that cannot be read is reported by check_encryption.
-    mode = datadir.open_mode(Path(key)) if key is not None else None
-    if mode is None:
+    if settings.ENCRYPTION_KEY is None:
+        return []
+    key = Path(settings.ENCRYPTION_KEY)
+    mode = datadir.open_mode(key)
+    if mode is None:  # private, or cannot be read: reported by check_encryption
         return []
     return [
         Error(
             f"SEALBOX_ENCRYPTION_KEY {key} is open to other users (mode {mode:04o}).",
-            hint=datadir.close_hint(Path(key)),
+            hint=datadir.close_hint(key),
             id="sealbox.E107",
         )
     ]
