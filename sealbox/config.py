@@ -133,15 +133,20 @@ class Env:
             raise ConfigError(f"{PREFIX}{name}: must be at least {minimum}, got {number}")
         return number
 
-    def duration(self, name: builtins.str, default: builtins.str) -> builtins.int:
-        """Seconds, from a number with an optional unit: 90, 30s, 5m, 2h, 5d."""
+    def duration(
+        self, name: builtins.str, default: builtins.str, minimum: builtins.int = 0
+    ) -> builtins.int:
+        """Seconds, from a number with an optional unit: 90, 30s, 5m, 2h, 5d; at least minimum."""
         value = self._raw(name) or default
         match = re.fullmatch(r"(\d+)\s*([smhd]?)", value.lower())
         if not match:
             raise ConfigError(
                 f"{PREFIX}{name}: expected a duration like 30s, 5m, 2h or 5d, got {value!r}"
             )
-        return int(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+        seconds = int(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+        if seconds < minimum:
+            raise ConfigError(f"{PREFIX}{name}: must be at least {minimum}s, got {value!r}")
+        return seconds
 
     def list(self, name: builtins.str, default: builtins.str = "") -> builtins.list[builtins.str]:
         value = self._raw(name)
@@ -210,7 +215,7 @@ def read_secret_key(data_dir: Path) -> str:
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:
-    """Read the secret key kept in the data directory, creating it once."""
+    """Read the secret key kept in the data directory (made by datadir.set_up), creating it once."""
     import secrets
 
     key_file = data_dir / "secret_key"
@@ -220,7 +225,6 @@ def load_or_create_secret_key(data_dir: Path) -> str:
     key = secrets.token_urlsafe(50)
     tmp = data_dir / f".secret_key.{os.getpid()}"
     try:
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as e:
         raise ConfigError(

@@ -149,16 +149,27 @@ def tighten(everything: bool = False) -> list[Path]:
     return list(changed)
 
 
+def open_mode(path: Path) -> int | None:
+    """path's mode if group or others have any permission on it; None if not (or no such file)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    return mode if mode & OPEN_BITS else None
+
+
+def close_hint(path: Path) -> str:
+    """How an operator takes group and other permissions off path."""
+    return f"chmod go= {path}"
+
+
 def exposed() -> list[tuple[Path, int]]:
     """The data directory, database files and secret key that group or others may open."""
     data_dir = Path(settings.DATA_DIR)
     found = []
     for path in [data_dir, data_dir / "secret_key", *database_files()]:
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except OSError:
-            continue
-        if mode & OPEN_BITS:
+        mode = open_mode(path)
+        if mode is not None:
             found.append((path, mode))
     return found
 

@@ -94,8 +94,7 @@ MIDDLEWARE = [
     "sealbox.portal.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "sealbox.portal.uploads.RequestSizeMiddleware",
-    "sealbox.accounts.middleware.SessionIdleMiddleware",
-    "sealbox.accounts.middleware.SessionLifetimeMiddleware",
+    "sealbox.accounts.middleware.SessionLimitsMiddleware",
     "sealbox.accounts.middleware.RequireTwoFactorMiddleware",
     "sealbox.accounts.middleware.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -167,7 +166,7 @@ CACHES = {
     },
 }
 # Longest a message's HTML may take to sanitise; past it the frame shows its text.
-HTML_TIME_LIMIT = env.duration("HTML_TIME_LIMIT", "5s")
+HTML_TIME_LIMIT = env.duration("HTML_TIME_LIMIT", "5s", minimum=1)
 
 # --- Security ------------------------------------------------------------------
 SESSION_COOKIE_SECURE = HTTPS
@@ -244,8 +243,8 @@ SMTP_MAX_CONNECTIONS = env.int("SMTP_MAX_CONNECTIONS", 100, minimum=1)
 SMTP_MAX_CONNECTIONS_PER_CLIENT = env.int("SMTP_MAX_CONNECTIONS_PER_CLIENT", 50, minimum=1)
 # A session ends after this long without progress (junk commands do not count),
 # and after this long in all.
-SMTP_IDLE_TIMEOUT = max(env.duration("SMTP_IDLE_TIMEOUT", "5m"), 1)
-SMTP_SESSION_LIMIT = max(env.duration("SMTP_SESSION_LIMIT", "30m"), 1)
+SMTP_IDLE_TIMEOUT = env.duration("SMTP_IDLE_TIMEOUT", "5m", minimum=1)
+SMTP_SESSION_LIMIT = env.duration("SMTP_SESSION_LIMIT", "30m", minimum=1)
 SMTP_TLS_CERT = env.path("SMTP_TLS_CERT")
 SMTP_TLS_KEY = env.path("SMTP_TLS_KEY")
 INTERNAL_DOMAINS: list[str] = [d.lower().lstrip("@") for d in env.list("INTERNAL_DOMAINS")]

@@ -71,6 +71,11 @@ def test_it_refuses_an_unterminated_quote() -> None:
             "SEALBOX_RELAY_TIMEOUT: expected a duration like 30s, 5m, 2h or 5d, got '5 weeks'",
         ),
         (
+            ("duration", "HTML_TIME_LIMIT", "5s", 1),
+            "0s",
+            "SEALBOX_HTML_TIME_LIMIT: must be at least 1s, got '0s'",
+        ),
+        (
             ("networks", "SMTP_ALLOWED_NETWORKS", ""),
             "10.0.0.0/8, not-a-net",
             "SEALBOX_SMTP_ALLOWED_NETWORKS: 'not-a-net' is not an IP network",
@@ -147,6 +152,7 @@ def test_an_unreadable_secret_file_is_an_error_naming_it(tmp_path: Path) -> None
 
 def test_the_secret_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
+    data_dir.mkdir(mode=0o700)  # by datadir.set_up()
 
     key = load_or_create_secret_key(data_dir)
 
@@ -171,6 +177,23 @@ def test_sealbox_check_names_a_bad_setting_in_one_line(settings: Any, db: Any) -
     assert result.stderr.splitlines() == [
         "sealbox: configuration error: SEALBOX_SMTP_MAX_MESSAGE_MB: "
         "expected a whole number, got 'abc'"
+    ]
+
+
+@pytest.mark.parametrize("name", ["HTML_TIME_LIMIT", "SMTP_IDLE_TIMEOUT", "SMTP_SESSION_LIMIT"])
+def test_a_time_limit_of_zero_is_a_configuration_error(settings: Any, db: Any, name: str) -> None:
+    # Not "every HTML message shown as text", nor a silent second.
+    result = subprocess.run(
+        [*SEALBOX, "check"],
+        env=process_env(settings.DATA_DIR, **{f"SEALBOX_{name}": "0"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        f"sealbox: configuration error: SEALBOX_{name}: must be at least 1s, got '0'"
     ]
 
 

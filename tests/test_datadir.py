@@ -148,6 +148,7 @@ def test_check_deploy_reports_an_encryption_key_open_to_others(tmp_path: Path) -
     assert f"(sealbox.E107) SEALBOX_ENCRYPTION_KEY {key} is open to other users (mode 0640)" in (
         check.stderr.decode()
     )
+    assert f"HINT: chmod go= {key}\n" in check.stderr.decode()  # as for the data directory (E007)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import logout
+from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import ngettext
@@ -19,28 +20,7 @@ from sealbox.accounts import signin
 # therefore exact to within this many seconds.
 RENEW_EVERY = 60
 
-
-class SessionIdleMiddleware:
-    """Renew the session's expiry (SEALBOX_SESSION_IDLE_MINUTES) at most once a minute.
-
-    Django's SESSION_SAVE_EVERY_REQUEST would write the session on every page,
-    frame and image; marking it modified once a minute gives the same idle
-    timeout for a fraction of the writes.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        session = request.session
-        if session.get("_auth_user_id") is not None:
-            now = int(time.time())
-            if now - int(session.get("renewed", 0)) >= RENEW_EVERY:
-                session["renewed"] = now
-        return self.get_response(request)
-
-
-# When the session signed in (seconds since the epoch): see SessionLifetimeMiddleware.
+# When the session signed in (seconds since the epoch): see SessionLimitsMiddleware.
 SIGNED_IN_AT = "sealbox_signed_in_at"
 
 
@@ -50,32 +30,51 @@ def stamp_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs:
         request.session[SIGNED_IN_AT] = time.time()
 
 
-class SessionLifetimeMiddleware:
-    """Sign a session out SEALBOX_SESSION_MAX_HOURS after its sign-in, however busy it is.
+def _over_age(session: SessionBase) -> bool:
+    """Signed in for longer than SEALBOX_SESSION_MAX_HOURS, or since before the sign-in time was kept."""
+    at = session.get(SIGNED_IN_AT)
+    return not (
+        isinstance(at, (int, float)) and time.time() - at < settings.SESSION_MAX_HOURS * 3600
+    )
 
-    The idle timeout alone would let a session used every few minutes live
-    for ever. A signed-in session without a sign-in time (from before this
-    rule) counts as too old. The request goes on signed out: the page asks
-    for a sign-in as for anyone else (the admin's too), with a message why.
+
+class SessionLimitsMiddleware:
+    """How long a signed-in session lasts, checked in this order:
+
+    1. its absolute lifetime: SEALBOX_SESSION_MAX_HOURS after its sign-in it is
+       signed out, however busy it is (the idle timeout alone would let a
+       session used every few minutes live for ever). A signed-in session
+       without a sign-in time (from before this rule) counts as too old. The
+       request goes on signed out: the page asks for a sign-in as for anyone
+       else (the admin's too), with a message why;
+    2. its idle timeout (SEALBOX_SESSION_IDLE_MINUTES): Django's session expiry,
+       so a session unused that long arrives here signed out already;
+    3. renewal: a session within both has its expiry moved forward, at most once
+       a minute. Django's SESSION_SAVE_EVERY_REQUEST would write the session on
+       every page, frame and image; marking it modified once a minute gives the
+       same idle timeout for a fraction of the writes.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = request.session
+        if session.get("_auth_user_id") is not None and not _over_age(session):
+            now = int(time.time())
+            if now - int(session.get("renewed", 0)) >= RENEW_EVERY:
+                session["renewed"] = now
         return self.get_response(request)
 
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponse | None:
+        # Here rather than in __call__: the message why needs MessageMiddleware's storage.
         session = request.session
-        if session.get("_auth_user_id") is None:
-            return None
-        at = session.get(SIGNED_IN_AT)
-        hours = settings.SESSION_MAX_HOURS
-        if isinstance(at, (int, float)) and time.time() - at < hours * 3600:
+        if session.get("_auth_user_id") is None or not _over_age(session):
             return None
         logout(request)
+        hours = settings.SESSION_MAX_HOURS
         flash.info(
             request,
             ngettext(

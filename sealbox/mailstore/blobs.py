@@ -25,6 +25,7 @@ from typing import Protocol
 from django.conf import settings
 
 from sealbox import processes
+from sealbox.mailstore.headblock import header_end
 from sealbox.vault import seal, stream
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,16 @@ def write(message_id: uuid.UUID, chunks: Iterable[bytes], to: seal.Recipients | 
     if to is not None:
         chunks = (seal.seal(b"".join(chunks), to),)
     rel = relative_path(message_id, to.set_id if to else None)
-    final = root() / rel
+    _write_atomically(root() / rel, chunks, fsync=True)
+    return rel
+
+
+def _write_atomically(final: Path, chunks: Iterable[bytes], fsync: bool) -> None:
+    """Write a file under tmp/ (0600), fsynced if asked, then rename it to final.
+
+    A reader sees the whole file or none; a failure leaves no temporary file.
+    The rename is durable once final's directory is fsynced (sync_dirs()).
+    """
     tmp_dir = root() / TMP
     tmp_dir.mkdir(parents=True, exist_ok=True)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -82,13 +92,13 @@ def write(message_id: uuid.UUID, chunks: Iterable[bytes], to: seal.Recipients | 
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.rename(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return rel
 
 
 def sync_dirs(rels: Iterable[str]) -> None:
@@ -189,7 +199,7 @@ def read_head(rel: str) -> bytes:
     data = b""
     for chunk in reader(rel).chunks(0, MAX_HEAD, 64 * 1024):
         data += chunk
-        if b"\n\n" in data or b"\n\r\n" in data:
+        if header_end(data) < len(data):
             break
     return data
 
@@ -217,18 +227,7 @@ def derived_files(message_id: uuid.UUID) -> list[Path]:
 def write_derived(message_id: uuid.UUID, data: bytes, set_id: str | None) -> Path:
     """Write a derived file in place (atomically, not fsynced: it can be made again)."""
     final = derived_path(message_id, set_id)
-    tmp_dir = root() / TMP
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / _tmp_name()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.rename(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    _write_atomically(final, (data,), fsync=False)
     return final
 
 

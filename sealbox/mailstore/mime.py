@@ -20,13 +20,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message as EmailMessage
-from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
 from sealbox.mailstore import skeleton
 from sealbox.mailstore.blobs import BytesReader, Reader
-from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES
+from sealbox.mailstore.headblock import header_end
+from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES, html_as_text
 from sealbox.mailstore.summary import (
     _LONE_CR,
     _header_text,
@@ -34,6 +34,7 @@ from sealbox.mailstore.summary import (
     decode_bytes,
     decode_header_value,
     parse,
+    parse_headers,
 )
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,13 @@ class MessageView:
     @property
     def listed_attachments(self) -> list[Attachment]:
         return [a for a in self.attachments if not a.inline]
+
+    def body_text(self, max_html: int | None = None) -> str:
+        """The message as text: its plain text part, else the words of its HTML
+        (of its first max_html characters, if given)."""
+        if self.text is not None:
+            return self.text.text
+        return html_as_text((self.html or "")[:max_html])
 
 
 def _addresses(msg: EmailMessage, name: str) -> list[Address]:
@@ -237,11 +245,7 @@ class _Locator:
         self.ranges: dict[int, tuple[int, int]] = {}  # id(part) -> range in the skeleton
         parsed = _one_line_ending(shape.data)  # what parse() read: same length, same offsets
         # Where _one_line_ending() stops changing lone CRs, in the message.
-        changed = len(shape.data) if parsed is not shape.data else 0
-        if changed:
-            end = shape.data.find(b"\n\r\n")
-            end = shape.data.find(b"\n\n") if end < 0 else end
-            changed = end + 1 if end >= 0 else len(shape.data)
+        changed = header_end(shape.data) if parsed is not shape.data else 0
         self.changed_until = shape.to_original(changed) or 0
         cursor = 0
         for part in parts:
@@ -451,10 +455,6 @@ def _headers(result: MessageView, msg: EmailMessage) -> None:
     result.reply_to = _addresses(msg, "Reply-To")
     result.date = _date(msg)
     result.message_id = str(msg.get("Message-ID") or "").strip()
-
-
-def parse_headers(raw: bytes) -> EmailMessage:
-    return BytesHeaderParser(policy=compat32).parsebytes(raw)
 
 
 def view(raw: bytes) -> MessageView:

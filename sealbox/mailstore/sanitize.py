@@ -281,22 +281,33 @@ _HIDDEN = {"script", "style", "title", "head", "template", "xml", "svg", "math"}
 _LONG_CHARREF = re.compile(r"&#[xX]?[0-9a-fA-F]{9,}+;?")
 _HIDDEN_END = {name: re.compile(f"</{name}", re.I) for name in _HIDDEN}
 _HIDDEN_END["head"] = re.compile("</head|<body", re.I)  # an unclosed <head> ends at <body>
-_BREAKS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table",
-           "blockquote", "pre", "hr", "ul", "ol", "dl", "dt", "dd", "section", "article",
-           "header", "footer", "address"}  # fmt: skip
+# Blocks stand apart from what is around them (an empty line before and after);
+# a line break, list item or table row starts a new line, with no gap.
+_BLOCKS = {"p", "div", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
+           "hr", "ul", "ol", "dl", "section", "article", "header", "footer", "address"}  # fmt: skip
+_LINES = {"br", "li", "tr", "dt", "dd"}
+_SPACE = re.compile(r"\s+")
 
 
 def html_as_text(html: str) -> str:
-    """The words of an HTML body, for when sanitising it would cost too much.
+    """The words of an HTML body as a reader sees them: for a reply's quote, and
+    for the page when sanitising it would cost too much.
 
     Not a parser: tags, comments and what <style>, <script> and the like hold
-    are dropped, block elements become line breaks, entities are decoded. Linear
-    time on any input. The result is text, to be escaped where it is shown.
+    are dropped, white space is one space as in a browser, blocks stand apart
+    by an empty line, line breaks and list items start a line, entities are
+    decoded. Linear time on any input. The result is text, to be escaped where
+    it is shown.
     """
     out: list[str] = []
+
+    def words(piece: str) -> None:
+        # A numeric reference of thousands of digits would make unescape() fail.
+        out.append(_SPACE.sub(" ", html_lib.unescape(_LONG_CHARREF.sub("\ufffd", piece))))
+
     pos = 0
     while (match := _MARKUP.search(html, pos)) is not None:
-        out.append(html[pos : match.start()])
+        words(html[pos : match.start()])
         pos = match.end()
         closing, name = match.group(1), match.group(2).lower()
         if name == "!--":
@@ -305,14 +316,14 @@ def html_as_text(html: str) -> str:
         elif name in _HIDDEN and not closing:
             hidden_end = _HIDDEN_END[name].search(html, pos)
             pos = len(html) if hidden_end is None else hidden_end.start()
-        elif name in _BREAKS:
+        elif name in _BLOCKS:
+            out.append("\n\n")
+        elif name in _LINES and not closing:
             out.append("\n")
-    out.append(html[pos:])
-    # A numeric reference of thousands of digits would make unescape() fail.
-    text = html_lib.unescape(_LONG_CHARREF.sub("\ufffd", "".join(out)))
+    words(html[pos:])
     lines: list[str] = []
-    for line in text.splitlines():
-        words = " ".join(line.split())
-        if words or (lines and lines[-1]):  # one empty line at most between paragraphs
-            lines.append(words)
+    for line in "".join(out).split("\n"):
+        line = line.strip(" ")
+        if line or (lines and lines[-1]):  # one empty line at most between paragraphs
+            lines.append(line)
     return "\n".join(lines).strip("\n")

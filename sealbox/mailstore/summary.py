@@ -19,6 +19,7 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from sealbox.mailstore import skeleton as skeletons
+from sealbox.mailstore.headblock import header_end
 from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES
 
 log = logging.getLogger(__name__)
@@ -147,9 +148,7 @@ def _one_line_ending(raw: bytes) -> bytes:
     package takes it for one: "X: a\rFrom: CEO" would show a From that no
     other mail system sees. For reading, a lone CR in the header section
     becomes a space; the stored bytes stay as received."""
-    end = raw.find(b"\n\r\n")
-    end = raw.find(b"\n\n") if end < 0 else end
-    head = raw[: end + 1 if end >= 0 else len(raw)]
+    head = raw[: header_end(raw)]
     if b"\r" not in head or not _LONE_CR.search(head):
         return raw
     return _LONE_CR.sub(b" ", head) + raw[len(head) :]

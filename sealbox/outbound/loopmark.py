@@ -19,6 +19,8 @@ from email.utils import make_msgid
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from sealbox.mailstore.headblock import header_end
+
 HEADER = "Sealbox-Loop"
 VERSION = "v1"
 _SALT = "sealbox.outbound.loopmark"
@@ -31,14 +33,6 @@ class Headers:
     received: int = 0  # Received: lines, one per hop
     message_id: str = ""  # the first Message-ID, unfolded
     marks: list[str] = field(default_factory=list)  # every Sealbox-Loop value
-
-
-def header_end(data: bytes) -> int:
-    """Where the header block ends: the index of the empty line after it (len(data) if none)."""
-    if data.startswith((b"\n", b"\r\n")):
-        return 0
-    ends = [i + 1 for i in (data.find(b"\n\n"), data.find(b"\n\r\n")) if i >= 0]
-    return min(ends) if ends else len(data)
 
 
 def read_headers(data: bytes) -> Headers:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils.cache import add_never_cache_headers
 
 from sealbox.mailstore import opened
+from sealbox.service.unavailable import unavailable
 
 RETRY_AFTER_SECONDS = 10
 
@@ -23,7 +22,4 @@ class BusyMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, opened.Busy):
             return None
-        response = render(request, "portal/busy.html", status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        add_never_cache_headers(response)
-        return response
+        return unavailable(request, "portal/busy.html", RETRY_AFTER_SECONDS)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import html as html_lib
-import re
 import uuid
 from email.utils import format_datetime
-from html.parser import HTMLParser
 
-import nh3
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -19,9 +15,8 @@ from django.views.decorators.cache import never_cache
 
 from sealbox import addresses
 from sealbox.accounts.models import User
-from sealbox.mailstore import mime, opened, timelimit
+from sealbox.mailstore import mime, opened
 from sealbox.mailstore.models import Message
-from sealbox.mailstore.sanitize import html_as_text
 from sealbox.outbound.sending import SendError, Upload, send
 from sealbox.portal.forms import MessageForm
 from sealbox.portal.lookup import owned_message
@@ -35,70 +30,8 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-class _HTMLText(HTMLParser):
-    """The text of an HTML body as a reader sees it: entities decoded, a line
-    per paragraph, line break and list item, nothing from <head>, styles or scripts."""
-
-    BLOCKS = frozenset(
-        "address article blockquote div dl footer h1 h2 h3 h4 h5 h6 header hr ol p pre "
-        "section table ul".split()
-    )
-    LINES = frozenset(("br", "dd", "dt", "li", "tr"))  # a new line, no gap
-    HIDDEN = frozenset(("head", "script", "style", "template", "title"))
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.chunks: list[str] = []
-        self.hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":
-            self.hidden = 0  # an unclosed <head> ends here
-        elif tag in self.HIDDEN:
-            self.hidden += 1
-        elif tag in self.BLOCKS or tag in self.LINES:
-            self.chunks.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.HIDDEN:
-            self.hidden = max(self.hidden - 1, 0)
-        elif tag in self.BLOCKS:
-            self.chunks.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.hidden:
-            self.chunks.append(re.sub(r"\s+", " ", data.replace("\xa0", " ")))
-
-    @classmethod
-    def text(cls, html: str) -> str:
-        # The sanitiser first makes the markup well formed (html.parser can take
-        # quadratic time on runs of unclosed tags) and drops hidden content.
-        tidy = nh3.clean(
-            html[: MAX_QUOTED * 10],
-            tags=set(cls.BLOCKS | cls.LINES),
-            attributes={},
-            clean_content_tags={"head", "script", "style", "template", "title"},
-            link_rel=None,
-        )
-        parser = cls()
-        try:
-            parser.feed(tidy)
-            parser.close()
-        except Exception:  # html.parser gives up on some junk: keep the bare text
-            return html_lib.unescape(nh3.clean(tidy, tags=set()))
-        lines = [line.strip() for line in "".join(parser.chunks).split("\n")]
-        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
-
-
-def _html_text(html: str) -> str:
-    """An HTML body as text to quote: read with care within the time limit (nh3
-    takes quadratic time on some markup), roughly past it."""
-    text = timelimit.run(lambda: _HTMLText.text(html), settings.HTML_TIME_LIMIT)
-    return html_as_text(html[: MAX_QUOTED * 10]) if text is None else text
-
-
 def _quote(view: mime.MessageView, received: Message) -> str:
-    text = view.text.text if view.text else _html_text(view.html or "")
+    text = view.body_text(max_html=MAX_QUOTED * 10)
     sender = str(view.sender[0]) if view.sender else received.envelope_from
     # The date as mail clients write it, with its zone: the reader and the
     # people the reply goes to may be in different time zones.

@@ -36,7 +36,6 @@ from sealbox.mailstore.sanitize import (
     SAFE_IMAGE_TYPES,
     clean_html_in_time,
     has_remote_images,
-    html_as_text,
 )
 from sealbox.outbound import receipts
 from sealbox.portal.lookup import owned_message
@@ -242,8 +241,7 @@ def _frame_document(msg: Message, remote: bool) -> str:
 
     clean = clean_html_in_time(view.html, cid_url, remote, settings.HTML_TIME_LIMIT)
     if clean is None:  # too large or too slow to sanitise: its text, and why
-        text = view.text.text if view.text else html_as_text(view.html)
-        context = {"too_costly": True, "text_html": text_to_html(text)}
+        context = {"too_costly": True, "text_html": text_to_html(view.body_text())}
         return render_to_string("portal/frame.html", context)
     return render_to_string("portal/frame.html", {"html": clean.html})
 

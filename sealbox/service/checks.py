@@ -243,7 +243,7 @@ def check_private_files(app_configs: Any, **kwargs: Any) -> list[Any]:
         Error(
             f"{path} is open to other users (mode {mode:04o}): they could read sessions, "
             "two-factor secrets and stored mail.",
-            hint=f"chmod go= {path} (sealbox migrate does it for files this user owns).",
+            hint=f"{datadir.close_hint(path)} (sealbox migrate does it for files this user owns).",
             id="sealbox.E007",
         )
         for path, mode in datadir.exposed()

@@ -30,8 +30,8 @@ from typing import Any, ParamSpec, TypeVar
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils.cache import add_never_cache_headers
+
+from sealbox.service.unavailable import unavailable
 
 log = logging.getLogger("sealbox.service.diskspace")
 
@@ -242,10 +242,7 @@ class FullDiskMiddleware:
             request.path,
             exception,
         )
-        response = render(request, "service/disk_full.html", status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        add_never_cache_headers(response)
-        return response
+        return unavailable(request, "service/disk_full.html", RETRY_AFTER_SECONDS)
 
 
 def _skip_last_login_when_full(**kwargs: Any) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import stat
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from sealbox import datadir
 from sealbox.vault import keys, seal, unlock
 
 DOCS = "See docs/encryption.md."
@@ -122,7 +123,7 @@ def check_key_matches(app_configs: Any, **kwargs: Any) -> list[Any]:
             )
         ]
     except keys.KeyFileError as e:
-        return [Error(f"SEALBOX_ENCRYPTION_KEY: {e}.", id="sealbox.E104")]
+        return [Error(f"SEALBOX_ENCRYPTION_KEY: {e}.", id="sealbox.E108")]
     if keys.matching_certificate(private, certs) is None:
         return [
             Error(
@@ -139,17 +140,16 @@ def check_key_matches(app_configs: Any, **kwargs: Any) -> list[Any]:
 @register(Tags.security, deploy=True)
 def check_key_file_private(app_configs: Any, **kwargs: Any) -> list[Any]:
     """The private key is password-protected, but nobody else should get to try passwords on it."""
-    key = settings.ENCRYPTION_KEY
-    try:
-        mode = stat.S_IMODE(os.stat(key).st_mode) if key is not None else 0
-    except OSError:
-        return []  # reported by check_encryption
-    if not mode & 0o077:
+    if settings.ENCRYPTION_KEY is None:
+        return []
+    key = Path(settings.ENCRYPTION_KEY)
+    mode = datadir.open_mode(key)
+    if mode is None:  # private, or cannot be read: reported by check_encryption
         return []
     return [
         Error(
             f"SEALBOX_ENCRYPTION_KEY {key} is open to other users (mode {mode:04o}).",
-            hint=f"chmod 600 {key}",
+            hint=datadir.close_hint(key),
             id="sealbox.E107",
         )
     ]

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
+from sealbox.service.unavailable import unavailable
 from sealbox.vault import seal
 
 log = logging.getLogger("sealbox.vault")
@@ -19,20 +20,8 @@ RETRY_AFTER_SECONDS = 30
 
 
 def locked_page(request: HttpRequest) -> HttpResponse:
-    response = render(request, "vault/locked.html", status=503)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    add_never_cache_headers(response)
-    quiet(response)
-    return response
-
-
-def quiet(response: HttpResponse) -> None:
-    """Keep django.request from logging an error for each request while locked.
-
-    Waiting for the password is a known state, logged once when it begins;
-    Django skips responses it has marked as logged already.
-    """
-    response._has_been_logged = True  # type: ignore[attr-defined]
+    # Waiting for the password is a known state, logged once when it begins.
+    return unavailable(request, "vault/locked.html", RETRY_AFTER_SECONDS)
 
 
 class LockedMiddleware:

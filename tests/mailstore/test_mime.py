@@ -223,6 +223,17 @@ def test_text_keeps_its_whitespace_with_plain_line_ends() -> None:
     assert result.text is not None and result.text.text == "col1    col2\n\tindented\n\n\nlast  \n"
 
 
+def test_the_header_block_of_an_lf_message_ends_at_its_first_empty_line() -> None:
+    # The body later holds a CRLF empty line: the headers still end at the first "\n\n",
+    # so a lone CR in the body is body text, not a header's line break made a space.
+    raw = b"From: a@example.com\nSubject: hi\n\nline one\rstill\n\r\nmore\n"
+
+    result = view(raw)
+
+    assert result.subject == "hi"
+    assert result.text is not None and result.text.text.startswith("line one\rstill\n")
+
+
 def test_a_text_too_long_to_show_is_cut_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mime, "MAX_TEXT_CHARS", 10)
 

@@ -289,7 +289,7 @@ def test_parallel_opens_of_one_big_message_parse_it_once(alice: User) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_big_parses_beyond_the_slots_answer_busy_and_work_later(
-    alice: User, settings: Any, monkeypatch: pytest.MonkeyPatch
+    alice: User, settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.PARSE_SLOTS = 1
     monkeypatch.setattr(opened, "PARSE_WAIT_SECONDS", 0.01)
@@ -303,6 +303,9 @@ def test_big_parses_beyond_the_slots_answer_busy_and_work_later(
     busy = next(r for r in responses if r.status_code == 503)
     assert "Busy, please try again" in content(busy).decode()
     assert busy["Retry-After"] == "10"
+    # Logged once as a warning where it happens, not again as a server error per request.
+    assert "no parse slot free" in caplog.text
+    assert not [r for r in caplog.records if r.name == "django.request"]
     assert opened.parses == before + statuses.count(200)
     client = Client()
     client.force_login(alice)

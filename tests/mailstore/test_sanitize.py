@@ -407,6 +407,12 @@ def test_html_as_text_keeps_the_words_and_drops_markup_and_hidden_content() -> N
     )
 
     assert html_as_text(html) == (
-        "Offer\n\nTom & Jerry say hi \U0001f600 \ufffd\n\none\n\ntwo\n\n1 < 2\n\nend"
+        "Offer\n\nTom & Jerry say hi \U0001f600 \ufffd\n\none\ntwo\n\n1 < 2\n\nend"
     )
     assert html_as_text("<head><title>T</title><body>Body text") == "Body text"
+
+
+def test_html_as_text_reads_white_space_as_a_browser_does() -> None:
+    html = "<p>A paragraph\n  wrapped&#10;in\tthe source,<br>then a break</p>\n<ul>\n<li>one\n<li>two</ul>"
+
+    assert html_as_text(html) == "A paragraph wrapped in the source,\nthen a break\n\none\ntwo"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
@@ -26,12 +27,14 @@ from sealbox.mailstore.sanitize import (
     has_remote_images,
     html_as_text,
 )
+from sealbox.outbound import loopmark
 from sealbox.portal import views
-from sealbox.portal.compose import _HTMLText
 from sealbox.portal.textview import text_to_html
 from sealbox.service.gunicorn import _TOKEN_PATH
 
 BOUND = 15
+
+T = TypeVar("T", str, bytes)
 
 
 MIN_RUN = 0.005  # seconds: shorter runs are repeated, so that timer and cache noise stay small
@@ -49,7 +52,7 @@ def _best(run: Callable[[], object], runs: int, repeat: int, stop_below: float =
     return best
 
 
-def assert_linear(work: Callable[[str], object], make: Callable[[int], str], n: int) -> None:
+def assert_linear(work: Callable[[T], object], make: Callable[[int], T], n: int) -> None:
     """work(make(10 n)) takes at most BOUND times as long as work(make(n))."""
     small_input, big_input = make(n), make(10 * n)
     gc.collect()
@@ -173,6 +176,14 @@ def test_plain_local_parts_are_recognised_in_linear_time() -> None:
     assert_linear(addresses.is_plain, lambda n: "a." * n + "!@example.org", 10_000)
 
 
+def test_the_header_block_is_read_for_loops_in_linear_time() -> None:
+    def received(lines: int) -> bytes:
+        return b"Received: from a\r\n\tby b\r\n" * lines + b"\r\n" + b"body\r\n" * lines
+
+    assert loopmark.read_headers(received(5_000)).received == 5_000
+    assert_linear(loopmark.read_headers, received, 5_000)
+
+
 # --- Text shown or quoted (sealbox/portal) ----------------------------------------------
 
 TEXT_INPUTS = {
@@ -191,10 +202,8 @@ def test_links_in_plain_text_are_found_in_linear_time(make: Callable[[int], str]
 
 
 def test_html_is_made_text_for_a_quote_in_linear_time() -> None:
-    # (nh3, which tidies the HTML first, is not linear on every input: see
-    # tests/portal/test_compose.py for the time limit that covers it.)
-    assert_linear(_HTMLText.text, lambda n: "<p>" + " \t" * n + "x", 20_000)
-    assert_linear(_HTMLText.text, lambda n: "<p>x</p>" + "<br>" * n, 10_000)
+    assert_linear(html_as_text, lambda n: "<p>" + " \t" * n + "x", 20_000)
+    assert_linear(html_as_text, lambda n: "<p>x</p>" + "<br>" * n, 10_000)
 
 
 def test_html_is_made_text_without_a_parser_in_linear_time() -> None:

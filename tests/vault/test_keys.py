@@ -131,6 +131,21 @@ def test_checks_explain_each_misconfiguration(
     assert "written unencrypted" in ids(settings)["sealbox.W105"]
 
 
+def test_a_key_file_that_holds_no_key_has_its_own_check_id(
+    encryption: Vault, settings: Any, tmp_path: Path
+) -> None:
+    settings.ENCRYPTION_KEY = encryption.service.cert  # a certificate, not a key
+    settings.ENCRYPTION_KEY_PASSWORD = "whatever"
+    password_file = tmp_path / "missing-password"
+    settings.ENCRYPTION_KEY_PASSWORD_FILE = password_file
+
+    found = ids(settings, deploy=True)
+
+    # E104 is the unreadable password file; the broken key is E108, not a second E104.
+    assert "SEALBOX_ENCRYPTION_KEY: " in found["sealbox.E108"]
+    assert "PASSWORD_FILE: cannot read" in found["sealbox.E104"]
+
+
 def test_an_expired_certificate_is_a_warning(encryption: Vault, settings: Any) -> None:
     pair = keys.generate("old@corp.example", 1, 2048)
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3)

@@ -8,13 +8,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sealbox.intake.delivery import DeliveryError, MailboxFull, Trace, deliver
-
-# sysexits.h, as Postfix's pipe(8) understands them.
-EX_OK = 0
-EX_DATAERR = 65
-EX_NOUSER = 67
-EX_CANTCREAT = 73
-EX_TEMPFAIL = 75
+from sealbox.intake.exits import (
+    EX_CANTCREAT,
+    EX_DATAERR,
+    EX_NOUSER,
+    EX_OK,
+    EX_TEMPFAIL,
+    cause,
+    temporary_problem,
+)
 
 log = logging.getLogger("sealbox.intake.deliver")
 
@@ -67,14 +69,14 @@ class Command(BaseCommand):
             stored = deliver(sender, recipients, data, Trace(protocol="local (pipe)"))
         except DeliveryError as e:
             if e.temporary:
-                return self.fail(EX_TEMPFAIL, f"{e.status} {e.text}{_cause(e.__cause__)}")
+                return self.fail(EX_TEMPFAIL, f"{e.status} {e.text}{cause(e.__cause__)}")
             code = EX_NOUSER if e.status.startswith("5.1") else EX_DATAERR
             if isinstance(e, MailboxFull):
                 code = EX_CANTCREAT
             return self.fail(code, f"{e.status} {e.text}")
         except Exception as e:  # e.g. the database is unreachable before deliver() began
             log.error("delivery failed: %s", e)
-            return self.fail(EX_TEMPFAIL, f"4.3.0 temporary local problem{_cause(e)}")
+            return self.fail(EX_TEMPFAIL, temporary_problem(e))
         log.info("delivered to %d recipient(s)", len(stored))
         return EX_OK
 
@@ -103,12 +105,3 @@ def addresses_as_arguments(words: list[str]) -> list[str]:
         else:
             recipients.append(word)
     return [*options, "--", *recipients]
-
-
-def _cause(cause: BaseException | None) -> str:
-    """' (Kind: first line of the message)' for the error behind a failure, or ''."""
-    if cause is None:
-        return ""
-    lines = str(cause).strip().splitlines()
-    detail = f"{cause.__class__.__name__}: {lines[0]}" if lines else cause.__class__.__name__
-    return f" ({detail[:200]})"
