@@ -192,10 +192,15 @@ def test_with_encryption_uploads_stay_in_memory(vault_files: Vault, tmp_path: Pa
     from tests.conftest import process_env
 
     def upload_handlers(**extra: str) -> str:
-        code = "from django.conf import settings; print(settings.FILE_UPLOAD_HANDLERS)"
+        # diffsettings needs no data directory set up (shell would refuse one).
         env = process_env(tmp_path, SEALBOX_MAX_UPLOAD_MB="25", **extra)
-        done = subprocess.run([*SEALBOX, "shell", "-c", code], env=env, capture_output=True)
-        return done.stdout.decode().split("\n")[-2]
+        done = subprocess.run([*SEALBOX, "diffsettings"], env=env, capture_output=True)
+        [line] = [
+            line
+            for line in done.stdout.decode().splitlines()
+            if line.startswith("FILE_UPLOAD_HANDLERS = ")
+        ]
+        return line.removeprefix("FILE_UPLOAD_HANDLERS = ")
 
     # A reply's attachments are content: no temporary file for them on the disk,
     # with encryption on or off (tests/portal/test_uploads.py sends some).
