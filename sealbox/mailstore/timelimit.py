@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# What the work may allocate beyond what the child inherits: hostile markup can
+# make the sanitising libraries build output many times its size.
+MEMORY_LIMIT = 1024 * 1024 * 1024
+
 
 def run(work: Callable[[], T], seconds: float) -> T | None:
     """work()'s result, computed in a child process; None if the child takes
@@ -62,9 +66,24 @@ def _child(work: Callable[[], Any], sender: Connection, seconds: float) -> None:
     # Should the parent be killed while it waits, the child still ends in time.
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.setitimer(signal.ITIMER_REAL, seconds + 1)
+    _limit_memory()
     try:
         outcome: tuple[bool, Any] = (True, work())
     except Exception as e:
         outcome = (False, repr(e))
     sender.send(outcome)
     sender.close()
+
+
+def _limit_memory() -> None:
+    """Cap the child's address space at what it inherited plus MEMORY_LIMIT: past it an
+    allocation fails (MemoryError, or the native library aborts) and the child ends."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as statm:
+            inherited = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        limit = inherited + MEMORY_LIMIT
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, OSError, ValueError):  # no /proc, or no such limit here
+        pass

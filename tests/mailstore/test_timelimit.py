@@ -77,3 +77,11 @@ def test_a_child_that_cannot_be_started_gives_no_result_and_leaks_nothing(
 
     assert timelimit.run(lambda: "done", 1) is None
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_work_that_takes_more_memory_than_its_limit_gives_no_result() -> None:
+    def greedy() -> int:
+        return len(bytearray(2 * timelimit.MEMORY_LIMIT))
+
+    assert timelimit.run(greedy, 10) is None
+    assert timelimit.run(lambda: len(bytearray(1024 * 1024)), 10) == 1024 * 1024
