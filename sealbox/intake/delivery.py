@@ -217,9 +217,10 @@ def deliver(
 ) -> list[Message]:
     """Store data for every recipient with room; return the stored messages.
 
-    Raises DeliveryError when nothing was stored: permanent for a routing loop
-    (Sealbox's own mail coming back, too many hops) or a recipient we never accept, temporary for a disk or database problem, MailboxFull when
-    no recipient has room. When only some have room, the message is stored
+    Raises DeliveryError when nothing was stored: permanent for a routing
+    loop (Sealbox's own mail coming back, too many hops) or a recipient we
+    never accept, temporary for a disk or database problem (452 4.3.1 when
+    the disk is short of space), MailboxFull when no recipient has room. When only some have room, the message is stored
     for those and (with a permanent SEALBOX_QUOTA_FULL_REPLY and bounce_full)
     the sender is sent a delivery report for the others; otherwise nothing is
     stored and MailboxFull names the full mailboxes. Recipients refused for a
