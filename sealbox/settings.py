@@ -49,7 +49,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DEBUG = env.bool("DEBUG", False)
 # Empty until `sealbox migrate` or `serve` generates it into the data directory.
 SECRET_KEY = env.secret("SECRET_KEY") or read_secret_key(DATA_DIR)
-SITE_NAME = env.str("SITE_NAME", "Sealbox")
+# --- Branding (sealbox/branding.py; docs/branding.md) -------------------------
+# The portal's own name; empty: "Secure mailbox", in the reader's language.
+SITE_NAME = env.str("SITE_NAME", "")
+# The organisation that runs the portal, as its recipients know it.
+ORG_NAME = env.str("ORG_NAME", "")
+ORG_LOGO = env.path("ORG_LOGO")
+# "#rrggbb", or "#light,#dark" for a separate colour in dark mode.
+BRAND_COLOR = env.str("BRAND_COLOR", "")
+# Comma-separated: email addresses, phone numbers and web addresses.
+SUPPORT_CONTACT = env.list("SUPPORT_CONTACT")
+PRIVACY_URL = env.str("PRIVACY_URL", "")
+IMPRINT_URL = env.str("IMPRINT_URL", "")
+# Searched before the built-in templates, for any page or email.
+TEMPLATES_DIR = env.path("TEMPLATES_DIR")
 # localhost rather than 127.0.0.1: passkeys need a host name, never an IP address.
 BASE_URL = env.str("BASE_URL", "http://localhost:8000").rstrip("/")
 _base = urlsplit(BASE_URL)
@@ -110,7 +123,7 @@ AUTH_USER_MODEL = "accounts.User"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [TEMPLATES_DIR] if TEMPLATES_DIR else [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -144,7 +157,22 @@ LOGIN_URL = "signin"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "signin"
 
+# The languages the portal and its emails speak: adding one is a catalogue in
+# sealbox/locale/<code>/ and a line here. Names are each language's own.
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("nl", "Nederlands"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("ar", "العربية"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 LANGUAGE_CODE = env.str("LANGUAGE", "en")
+# Recipient domain -> language, "de:de,at:de,nl:nl": a recipient who chose no
+# language gets the one for the last label of their address's domain
+# (example.at), or for the whole domain (example.co.uk).
+LANGUAGE_BY_DOMAIN = env.str("LANGUAGE_BY_DOMAIN", "")
 TIME_ZONE = env.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -254,7 +282,8 @@ RELAY_URL = env.secret("RELAY_URL")
 RELAY_TIMEOUT = env.duration("RELAY_TIMEOUT", "60s")
 OUTGOING_RETRY_FOR = env.duration("OUTGOING_RETRY_FOR", "5d")
 OUTBOX_DIR = DATA_DIR / "outbox"
-NOTIFY_FROM = env.str("NOTIFY_FROM", f"{SITE_NAME} <noreply@{BASE_HOST}>")
+# An address alone takes the organisation's name as its display name (branding.py).
+NOTIFY_FROM = env.str("NOTIFY_FROM", f"noreply@{BASE_HOST}")
 NOTIFY_INCLUDE_SUBJECT = env.bool("NOTIFY_INCLUDE_SUBJECT", False)
 NOTIFY_INTERVAL = env.duration("NOTIFY_INTERVAL", "5m")
 ACTIVATION_DAYS = env.int("ACTIVATION_DAYS", 14, minimum=1)

@@ -48,6 +48,7 @@ def sealbox_settings(settings: Any, tmp_path: Path) -> Any:
     settings.RELAY_URL = None
     settings.BASE_URL = "http://portal.test"
     settings.NOTIFY_FROM = "Sealbox <secure@corp.example>"
+    settings.SITE_NAME = "Sealbox"
     settings.PORTAL_ADDRESS = "secure@corp.example"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return settings

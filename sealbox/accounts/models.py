@@ -95,6 +95,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     quota_full_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the last expiry reminder was queued: at most one a day, however steadily mail comes.
     expiry_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The language the recipient chose (a code from settings.LANGUAGES); empty:
+    # not chosen, so the browser, the address's domain or the default decides.
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    # The personal phrase every email to this recipient carries after
+    # activation, so that they can tell Sealbox's mail from a phishing copy.
+    phrase = models.CharField(_("personal phrase"), max_length=100, blank=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 

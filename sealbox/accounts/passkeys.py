@@ -35,6 +35,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from sealbox import branding
 from sealbox.accounts.models import Passkey, User
 
 CHALLENGE_SECONDS = 300
@@ -104,7 +105,7 @@ def _take_challenge(request: HttpRequest, purpose: str, user: User) -> bytes:
 def registration_options(request: HttpRequest, user: User) -> str:
     options = generate_registration_options(
         rp_id=settings.BASE_HOST,
-        rp_name=settings.SITE_NAME,
+        rp_name=str(branding.current().title),
         user_id=_user_handle(user),
         user_name=user.email,
         user_display_name=user.email,

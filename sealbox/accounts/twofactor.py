@@ -15,10 +15,10 @@ import secrets
 
 import pyotp
 import segno
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from sealbox import branding
 from sealbox.accounts.models import RecoveryCode, User
 
 STEP_SECONDS = 30
@@ -41,7 +41,9 @@ def grouped(secret: str) -> str:
 
 
 def provisioning_uri(email: str, secret: str) -> str:
-    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=settings.SITE_NAME)
+    return pyotp.TOTP(secret).provisioning_uri(
+        name=email, issuer_name=str(branding.current().title)
+    )
 
 
 def qr_svg(uri: str) -> str:

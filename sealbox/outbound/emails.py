@@ -11,6 +11,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from sealbox import branding
 from sealbox.outbound import queue, relay
 from sealbox.outbound.models import OutgoingEmail
 
@@ -18,17 +19,18 @@ from sealbox.outbound.models import OutgoingEmail
 def build(
     name: str, context: dict[str, Any], to: str, mail_from: str | None = None
 ) -> EmailMessage:
-    ctx = {"site_name": settings.SITE_NAME, "base_url": settings.BASE_URL, **context}
+    brand = branding.current()
+    ctx = {"brand": brand, "site_name": brand.title, "base_url": settings.BASE_URL, **context}
     with translation.override(settings.LANGUAGE_CODE):
         subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
         text = render_to_string(f"emails/{name}-body.txt", ctx)
         html = render_to_string(f"emails/{name}-body.html", ctx)
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = mail_from or settings.NOTIFY_FROM
+    msg["From"] = mail_from or branding.notify_from()
     msg["To"] = relay.ascii_address(to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(timezone.now())
-    msg["Message-ID"] = make_msgid(domain=settings.BASE_HOST)
+    msg["Message-ID"] = make_msgid(domain=branding.notify_domain())
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from sealbox import addresses
+from sealbox import addresses, branding
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import decode_header_value, parse_headers
@@ -82,7 +82,7 @@ def build(message: Message, target: str) -> EmailMessage:
         "subject": message.subject,
         "sent_date": message.sent_date,
         "read_at": message.read_at or timezone.now(),
-        "site_name": settings.SITE_NAME,
+        "site_name": str(branding.current().title),
     }
     with translation.override(settings.LANGUAGE_CODE):
         subject = " ".join(render_to_string("emails/receipt-subject.txt", context).split())

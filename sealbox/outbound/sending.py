@@ -22,7 +22,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sealbox import addresses
+from sealbox import addresses, branding
 from sealbox.accounts.models import User
 from sealbox.housekeeping import quota
 from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver, store_sent, tell_full
@@ -213,7 +213,7 @@ def sender_identity(user: User) -> tuple[str, str, str | None]:
         return own, user.email, None
     name = _("%(name)s via %(site)s") % {
         "name": user.display_name or user.email,
-        "site": settings.SITE_NAME,
+        "site": str(branding.current().title),
     }
     return _address(name, settings.PORTAL_ADDRESS), settings.PORTAL_ADDRESS, own
 

@@ -1,8 +1,10 @@
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
+
+from sealbox import branding
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
-    return {"site_name": settings.SITE_NAME}
+    brand = branding.current()
+    return {"brand": brand, "site_name": brand.title}

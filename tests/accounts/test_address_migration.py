@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from io import StringIO
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.core import checks
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 
 from sealbox.accounts.models import Activity, User
@@ -20,9 +23,16 @@ from tests.mail import make_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = "0005_expiry_reminded_at"
 AFTER = "0006_canonical_addresses"
 ANN = "ann@partner.example"
+
+
+def migrate_0006() -> None:
+    """Run 0006's data step on today's schema: rewinding the schema would leave later
+    columns out from under the models that set the data up."""
+    module = importlib.import_module(f"sealbox.accounts.migrations.{AFTER}")
+    with connection.schema_editor() as editor:
+        module.canonical_addresses(django_apps, editor)
 
 
 def kept_as(email: str, old_spelling: str, messages: int) -> User:
@@ -38,7 +48,6 @@ def kept_as(email: str, old_spelling: str, messages: int) -> User:
 def test_it_merges_old_spellings_into_the_activated_account_and_loses_no_mail(
     caplog: Any,
 ) -> None:
-    call_command("migrate", "accounts", BEFORE, verbosity=0)
     # Oldest, but never activated: it does not keep the address.
     first = kept_as("ann@partner2.example", "ann@p\uff41rtner.example", 2)
     ann = User.objects.create_user(ANN, PASSWORD)
@@ -50,7 +59,7 @@ def test_it_merges_old_spellings_into_the_activated_account_and_loses_no_mail(
     kept_as("zw@example.net", "z\u200bw@example.net", 1)
 
     with caplog.at_level(logging.WARNING, logger="sealbox.migrations"):
-        call_command("migrate", "accounts", AFTER, verbosity=0)
+        migrate_0006()
 
     assert sorted(User.objects.values_list("email", flat=True)) == sorted(
         [ANN, "bo@example.org", "z\u200bw@example.net"]
@@ -83,14 +92,13 @@ def test_it_merges_old_spellings_into_the_activated_account_and_loses_no_mail(
 
 
 def test_of_two_activated_accounts_the_first_activated_keeps_its_password() -> None:
-    call_command("migrate", "accounts", BEFORE, verbosity=0)
     later = User.objects.create_user("dee@partner.example", PASSWORD)
     first = User.objects.create_user("dee@partner9.example", NEW_PASSWORD)
     User.objects.filter(pk=first.pk).update(
         email="dee@PARTNER\uff0eexample", activated_at=later.activated_at.replace(year=2020)
     )
 
-    call_command("migrate", "accounts", AFTER, verbosity=0)
+    migrate_0006()
 
     [kept] = User.objects.all()
     assert kept.pk == first.pk and kept.email == "dee@partner.example"
