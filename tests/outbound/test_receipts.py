@@ -298,6 +298,10 @@ def test_portal_mail_stored_before_the_marker_is_marked_by_the_migration(
 
     executor = MigrationExecutor(connection)
     executor.migrate(after)
-
     marked = dict(Message.objects.values_list("id", "from_portal"))
+    # Rewinding mailstore took back what depends on it: every app goes forward again,
+    # else the next test in this process finds columns missing.
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
     assert marked == {from_alice.id: True, from_carol.id: False, alices_sent.id: False}
