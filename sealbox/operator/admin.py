@@ -332,8 +332,8 @@ class AccountAdmin(OperatorAdmin):
         for user in list(queryset):
             actions.delete_account(actions.Actor.of(request), user)
 
-    def _done(self, request: HttpRequest, count: int, text: str) -> None:
-        self.message_user(request, text % {"n": count}, messages.SUCCESS)
+    def _done(self, request: HttpRequest, text: str) -> None:
+        self.message_user(request, text, messages.SUCCESS)
 
     @admin.action(description=_("Set quota of selected accounts"))
     def set_quota(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
@@ -344,7 +344,13 @@ class AccountAdmin(OperatorAdmin):
             users = list(queryset)
             for user in users:
                 actions.set_quota(actor, user, mb)
-            self._done(request, len(users), str(_("Quota set for %(n)d account(s).")))
+            self._done(
+                request,
+                ngettext(
+                    "Quota set for %(n)d account.", "Quota set for %(n)d accounts.", len(users)
+                )
+                % {"n": len(users)},
+            )
             return None
         return self.action_page(
             request, "set_quota.html", _("Set quota"), form=form, accounts=queryset
@@ -357,13 +363,23 @@ class AccountAdmin(OperatorAdmin):
             self.message_user(request, _("You cannot disable your own account."), messages.ERROR)
             return
         n = sum(actions.disable(actor, user) for user in queryset)
-        self._done(request, n, str(_("%(n)d account(s) disabled; their sessions ended.")))
+        self._done(
+            request,
+            ngettext(
+                "%(n)d account disabled; its sessions ended.",
+                "%(n)d accounts disabled; their sessions ended.",
+                n,
+            )
+            % {"n": n},
+        )
 
     @admin.action(description=_("Enable selected accounts"))
     def enable(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         actor = actions.Actor.of(request)
         n = sum(actions.enable(actor, user) for user in queryset)
-        self._done(request, n, str(_("%(n)d account(s) enabled.")))
+        self._done(
+            request, ngettext("%(n)d account enabled.", "%(n)d accounts enabled.", n) % {"n": n}
+        )
 
     @admin.action(description=_("Reset two-factor sign-in of selected accounts"))
     def reset_two_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
@@ -381,8 +397,12 @@ class AccountAdmin(OperatorAdmin):
             actions.reset_two_factor(actor, user)
         self._done(
             request,
-            len(users),
-            str(_("Two-factor sign-in reset for %(n)d account(s); their sessions ended.")),
+            ngettext(
+                "Two-factor sign-in reset for %(n)d account; its sessions ended.",
+                "Two-factor sign-in reset for %(n)d accounts; their sessions ended.",
+                len(users),
+            )
+            % {"n": len(users)},
         )
 
     @admin.action(description=_("Resend the activation link to selected accounts"))
@@ -396,7 +416,15 @@ class AccountAdmin(OperatorAdmin):
             except actions.NotPossible as e:
                 self.message_user(request, str(e), messages.WARNING)
         if sent:
-            self._done(request, sent, str(_("A new activation link was sent to %(n)d account(s).")))
+            self._done(
+                request,
+                ngettext(
+                    "A new activation link was sent to %(n)d account.",
+                    "A new activation link was sent to %(n)d accounts.",
+                    sent,
+                )
+                % {"n": sent},
+            )
 
     @admin.action(description=_("Delete selected accounts with all their mail"))
     def delete_with_mail(
@@ -419,11 +447,14 @@ class AccountAdmin(OperatorAdmin):
         self.message_user(
             request,
             ngettext(
-                "%(n)d account deleted with %(m)d message(s).",
-                "%(n)d accounts deleted with %(m)d message(s).",
+                "%(n)d account deleted with its mail.",
+                "%(n)d accounts deleted with their mail.",
                 len(users),
             )
-            % {"n": len(users), "m": removed},
+            % {"n": len(users)}
+            + " "
+            + ngettext("%(m)d message removed.", "%(m)d messages removed.", removed)
+            % {"m": removed},
             messages.SUCCESS,
         )
         return None
@@ -540,7 +571,11 @@ class MessageAdmin(OperatorAdmin):
             )
         count = queryset.count()
         self.delete_queryset(request, queryset)
-        self.message_user(request, f"{count} message(s) deleted.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(n)d message deleted.", "%(n)d messages deleted.", count) % {"n": count},
+            messages.SUCCESS,
+        )
         return None
 
 
@@ -623,13 +658,21 @@ class OutgoingAdmin(OperatorAdmin):
     def retry(self, request: HttpRequest, queryset: QuerySet[OutgoingEmail]) -> None:
         actor = actions.Actor.of(request)
         n = sum(actions.retry_outgoing(actor, item) for item in queryset)
-        self.message_user(request, f"{n} email(s) queued again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(n)d email queued again.", "%(n)d emails queued again.", n) % {"n": n},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("Discard selected emails (not sent)"))
     def discard(self, request: HttpRequest, queryset: QuerySet[OutgoingEmail]) -> None:
         actor = actions.Actor.of(request)
         n = sum(actions.discard_outgoing(actor, item) for item in queryset)
-        self.message_user(request, f"{n} email(s) discarded.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(n)d email discarded.", "%(n)d emails discarded.", n) % {"n": n},
+            messages.SUCCESS,
+        )
 
 
 # --- The audit log -----------------------------------------------------------------------------

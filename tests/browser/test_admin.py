@@ -80,7 +80,7 @@ def test_an_operator_signs_in_with_a_code_filters_and_sets_a_quota(
     page.get_by_label("Quota in MiB").fill("3")
     page.get_by_role("button", name="Set quota").click()
 
-    expect(page.locator(".messagelist")).to_contain_text("Quota set for 1 account(s).")
+    expect(page.locator(".messagelist")).to_contain_text("Quota set for 1 account.")
     expect(rows.filter(has_text="newer@example.net")).to_contain_text("of 3.0 MiB")
     expect(rows.filter(has_text="new@example.net").first).not_to_contain_text("of 3.0 MiB")
     shoot("accounts", dark=False)

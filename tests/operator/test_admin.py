@@ -306,7 +306,7 @@ def test_set_quota_asks_for_the_size_then_sets_it_and_audits_it(ops: Client, ali
         assert bad.status_code == 200 and "Enter a whole number" in body(bad), wrong
     done = act(ops, "set_quota", [alice], apply="1", quota="5")
 
-    assert "Quota set for 1 account(s)." in body(done)
+    assert "Quota set for 1 account." in body(done)
     assert User.objects.get(pk=alice.pk).quota_mb == 5
     assert "of 5.0 MiB" in body(ops.get("/admin/accounts/user/"))
     act(ops, "set_quota", [alice], apply="1", quota="0")
@@ -355,7 +355,7 @@ def test_resend_activation_sends_a_new_link_and_skips_activated_accounts(
     dave = User.objects.get(email=DAVE)
     r = act(ops, "resend_activation", [dave, alice])
     assert "has already chosen a password" in body(r)
-    assert "A new activation link was sent to 1 account(s)." in body(r)
+    assert "A new activation link was sent to 1 account." in body(r)
     activation = [e for e in OutgoingEmail.objects.filter(kind="activation")]
     assert [e.recipients for e in activation] == [[DAVE]]
     assert LinkToken.objects.filter(user=dave, purpose="activate").count() == 1
@@ -377,7 +377,7 @@ def test_delete_asks_then_removes_the_account_its_rows_and_its_files(
 
     done = act(ops, "delete_with_mail", [alice], confirm="1")
 
-    assert "1 account deleted with 1 message(s)." in body(done)
+    assert "1 account deleted with its mail. 1 message removed." in body(done)
     assert not User.objects.filter(email=alice.email).exists()
     assert not Message.objects.filter(owner_id=alice.pk).exists()
     assert not any(f.exists() for f in files)
