@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core, the accessibility checker the browser tests run in each page (npm, pinned in package-lock.json).
+AXE := node_modules/axe-core/axe.min.js
 export SEALBOX_DATA_DIR ?= ./var
 
 .PHONY: run test check lint typecheck pytest bench install clean
@@ -13,7 +15,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $(AXE)
+
+install: $(STAMP) $(AXE)
 
 run: $(STAMP)
 	$(BIN)/sealbox migrate --verbosity 0
@@ -26,7 +32,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy sealbox
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(AXE)
 	SEALBOX_DATA_DIR=$$(mktemp -d) $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
@@ -40,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) node_modules build *.egg-info

@@ -21,8 +21,8 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
@@ -201,7 +201,8 @@ def message_body(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     """The message's HTML, sanitised, as a document for the sandboxed frame."""
     msg = owned_message(request, message_id)
     remote = request.GET.get("remote") == "1"
-    key = f"{msg.id}:{int(remote)}"
+    # The document names the portal's language and a title in it (for screen readers).
+    key = f"{msg.id}:{int(remote)}:{get_language()}"
     body = frames.get(key)
     if body is None:
         body = _frame_document(msg, remote)

@@ -1,0 +1,360 @@
+"""Every page a recipient sees passes axe-core's WCAG 2.2 A and AA rules, with no violation.
+
+axe-core is the npm package pinned in package.json (`make install` or `npm ci`
+puts it in node_modules/); the tests fail, never skip, when it is missing. The
+pages are audited at a phone's and a desktop's size in English, and at a
+phone's size in Arabic and in the dark colour scheme. Each test walks one part
+of the portal (signed out, the mailbox, settings and two-factor sign-in) and
+reports every violation of every page it saw at once: the rule, its impact,
+what it asks for and the elements that break it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, Frame, Page, expect
+
+from sealbox.accounts.models import LinkToken, Passkey, User
+from sealbox.intake.delivery import deliver
+from tests.browser.conftest import TIMEOUT_MS, VIEWPORTS, Portal, message_frame
+from tests.browser.content import newsletter, pdf
+from tests.conftest import CAROL
+from tests.mail import make_message
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse battery staple"  # alice's, from tests/conftest.py
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.0, 2.1 and 2.2, levels A and AA: axe-core's tags for them.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Variant:
+    size: str
+    language: str
+    scheme: str
+
+
+VARIANTS = [
+    Variant("phone", "en", "light"),
+    Variant("desktop", "en", "light"),
+    Variant("phone", "ar", "light"),
+    Variant("phone", "en", "dark"),
+]
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is not installed at {AXE}: run `make install` (or `npm ci`)")
+    return AXE.read_text(encoding="utf-8")
+
+
+@dataclass
+class Audit:
+    """Runs axe on each page it is shown and keeps what it found."""
+
+    source: str = field(repr=False)
+    found: dict[str, list[str]] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)
+
+    def check(self, where: Page | Frame, name: str) -> None:
+        where.wait_for_load_state()
+        if not where.evaluate("() => typeof window.axe === 'object'"):
+            where.evaluate(self.source)
+        # The message's frame has its own document, audited on its own (see
+        # test_the_mailbox); on the page only the <iframe> element is checked.
+        results = where.evaluate(
+            """(tags) => axe.run(document, {
+                runOnly: {type: 'tag', values: tags},
+                resultTypes: ['violations'],
+                iframes: false,
+            })""",
+            WCAG_TAGS,
+        )
+        self.seen.append(name)
+        lines = []
+        for v in results["violations"]:
+            lines.append(f"  {v['id']} ({v['impact']}): {v['help']}")
+            for node in v["nodes"]:
+                summary = " ".join((node.get("failureSummary") or "").split())
+                lines.append(f"    {node['target']}: {summary[:300]}")
+        if lines:
+            self.found[name] = lines
+
+    def report(self) -> str:
+        return "\n".join(f"{name}:\n" + "\n".join(lines) for name, lines in self.found.items())
+
+    def assert_clean(self) -> None:
+        assert self.found == {}, "axe-core found violations:\n" + self.report()
+
+
+@pytest.fixture(params=VARIANTS, ids=lambda v: f"{v.size}-{v.language}-{v.scheme}")
+def variant(request: pytest.FixtureRequest) -> Variant:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def page(browser: Browser, portal: Portal, variant: Variant) -> Iterator[Page]:
+    context = browser.new_context(
+        **VIEWPORTS[variant.size],
+        base_url=portal.url,
+        # Chromium sends the locale as Accept-Language, which picks the page's language.
+        locale=variant.language,
+        color_scheme=variant.scheme,  # type: ignore[arg-type]
+        timezone_id="Europe/Berlin",
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def audit(axe_source: str) -> Audit:
+    return Audit(axe_source)
+
+
+def visit(page: Page, path: str, variant: Variant) -> None:
+    page.goto(path)
+    expect(page.locator("html")).to_have_attribute("lang", variant.language)
+
+
+def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Sign in by the form's fields, whatever the language of their labels."""
+    page.goto("/signin/")
+    page.locator("#id_username").fill(email)
+    page.locator("#id_password").fill(password)
+    page.locator("main form button[type=submit]").click()
+
+
+def test_the_pages_before_signing_in(
+    page: Page, portal: Portal, alice: User, audit: Audit, variant: Variant
+) -> None:
+    visit(page, "/signin/", variant)
+    audit.check(page, "sign-in")
+    sign_in(page, alice.email, "not the password")
+    expect(page.locator("main .error")).to_be_visible()
+    audit.check(page, "sign-in, wrong password")
+
+    visit(page, "/link/new/", variant)
+    audit.check(page, "new link request")
+    page.locator("#id_email").fill("not an address")
+    page.locator("main form button[type=submit]").click()
+    audit.check(page, "new link request, bad address")
+    visit(page, "/password/forgot/", variant)
+    audit.check(page, "forgotten password")
+    visit(page, "/link/sent/", variant)
+    audit.check(page, "link sent")
+    visit(page, "/activate/not-a-real-token/", variant)
+    audit.check(page, "invalid link")
+
+    newcomer = User.objects.create_user("dora@example.net", password=None)
+    visit(page, f"/activate/{LinkToken.issue(newcomer, LinkToken.Purpose.ACTIVATE)}/", variant)
+    expect(page).to_have_url(re.compile(r"/activate/set-password/$"))
+    audit.check(page, "activation")
+    page.locator("#id_new_password1").fill("short")
+    page.locator("main form button[type=submit]").click()
+    audit.check(page, "activation, password refused")
+    visit(page, f"/reset/{LinkToken.issue(alice, LinkToken.Purpose.RESET)}/", variant)
+    expect(page).to_have_url(re.compile(r"/reset/set-password/$"))
+    audit.check(page, "password reset")
+
+    visit(page, "/no/such/page/", variant)
+    audit.check(page, "not found")
+    # A sign-in form whose CSRF cookie is gone: Django's CSRF failure page.
+    visit(page, "/signin/", variant)
+    page.context.clear_cookies()
+    page.locator("#id_username").fill(alice.email)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("h1")).to_be_visible()
+    audit.check(page, "CSRF failure")
+    audit.assert_clean()
+
+
+def test_the_mailbox(
+    page: Page,
+    portal: Portal,
+    alice: User,
+    bob: User,
+    settings: Any,
+    audit: Audit,
+    variant: Variant,
+) -> None:
+    settings.QUOTA_MB = 10
+    settings.ALLOW_COMPOSE = True
+    to = alice.email
+    [letter] = deliver(
+        CAROL,
+        [to],
+        make_message(
+            subject="Signed contract",
+            to=to,
+            body="Hello Alice,\n\nthe signed contract is attached: https://corp.example/c/1\n",
+            attachments=[("contract.pdf", "application/pdf", pdf())],
+        ),
+    )
+    [news] = deliver(CAROL, [to], newsletter(to, "http://127.0.0.1:9/remote.png"))
+    # Nearly full: the inbox warns.
+    User.objects.filter(pk=alice.pk).update(usage_bytes=9 * MIB)
+
+    sign_in(page, to)
+    expect(page).to_have_url(re.compile(r"/inbox/$"))
+    expect(page.locator("ul.messages li")).to_have_count(2)
+    expect(page.locator(".quota-alert")).to_be_visible()
+    audit.check(page, "inbox, two unread, almost full")
+
+    visit(page, f"/m/{letter.id}/", variant)
+    expect(page.locator(".attachments")).to_be_visible()
+    audit.check(page, "plain text message with an attachment")
+
+    visit(page, f"/m/{news.id}/", variant)
+    audit.check(page, "HTML message with attachments")
+    frame = message_frame(page)
+    expect(frame.locator("body")).to_contain_text("Revenue grew")
+    visit(page, f"/m/{news.id}/?remote=1", variant)
+    audit.check(page, "HTML message, remote content shown")
+
+    visit(page, f"/m/{letter.id}/reply/", variant)
+    audit.check(page, "reply")
+    page.locator("#id_body").fill("Thank you, signed and returned.")
+    page.locator("main form.compose button[type=submit]").click()
+    expect(page).not_to_have_url(re.compile(r"/reply/$"))
+    audit.check(page, "after sending a reply")
+    visit(page, "/sent/", variant)
+    expect(page.locator("ul.messages li")).to_have_count(1)
+    audit.check(page, "sent")
+    visit(page, "/write/", variant)
+    page.locator("main form.compose button[type=submit]").click()
+    audit.check(page, "new message, with errors")
+    # An attachment over the limit: the refusal page.
+    settings.MAX_UPLOAD_MB = 1
+    visit(page, "/write/", variant)
+    page.locator("#id_to").fill(CAROL)
+    page.locator("#id_attachments").set_input_files(
+        {"name": "big.bin", "mimeType": "application/octet-stream", "buffer": bytes(4 * MIB)}
+    )
+    page.locator("main form.compose button[type=submit]").click()
+    expect(page.locator("h1")).to_be_visible()
+    expect(page.locator("main form.compose")).to_have_count(0)
+    audit.check(page, "attachment too large")
+    visit(page, "/inbox/", variant)
+    audit.check(page, "inbox, one read")
+
+    # Bob's mailbox: empty, and full.
+    page.context.clear_cookies()
+    User.objects.filter(pk=bob.pk).update(usage_bytes=10 * MIB)
+    sign_in(page, bob.email, "another long passphrase here")
+    expect(page).to_have_url(re.compile(r"/inbox/$"))
+    expect(page.locator(".quota-alert")).to_be_visible()
+    audit.check(page, "empty inbox, full")
+    visit(page, "/sent/", variant)
+    audit.check(page, "sent, empty")
+    audit.assert_clean()
+
+
+def test_the_message_frame(
+    page: Page, browser: Browser, portal: Portal, alice: User, audit: Audit, variant: Variant
+) -> None:
+    """The document inside the sandboxed frame: Sealbox's own wrapper around a sender's HTML.
+
+    The frame runs no script (its sandbox and CSP say so), so axe cannot be
+    put into it where it is. It is opened as a page of its own instead, in a
+    context that ignores CSP: only so that axe can run in it; nothing else
+    in these tests depends on that.
+    """
+    to = alice.email
+    [news] = deliver(CAROL, [to], newsletter(to, "http://127.0.0.1:9/remote.png"))
+    sign_in(page, to)
+    expect(page).to_have_url(re.compile(r"/inbox/$"))
+    cookies = page.context.cookies()
+    context = browser.new_context(
+        **VIEWPORTS[variant.size],
+        base_url=portal.url,
+        locale=variant.language,
+        color_scheme=variant.scheme,  # type: ignore[arg-type]
+        bypass_csp=True,
+    )
+    try:
+        context.add_cookies(cookies)  # type: ignore[arg-type]
+        frame_page = context.new_page()
+        frame_page.goto(f"/m/{news.id}/body/")
+        expect(frame_page.locator("body")).to_contain_text("Revenue grew")
+        audit.check(frame_page, "the message frame's document")
+    finally:
+        context.close()
+    audit.assert_clean()
+
+
+def test_settings_and_two_factor_sign_in(
+    page: Page, portal: Portal, alice: User, audit: Audit, variant: Variant
+) -> None:
+    sign_in(page, alice.email)
+    expect(page).to_have_url(re.compile(r"/inbox/$"))
+    # A passkey to list (never used: it only has to be shown).
+    Passkey.objects.create(
+        user=alice, name="Work laptop", credential_id="a11y-test-credential", public_key=b"x"
+    )
+    visit(page, "/settings/", variant)
+    audit.check(page, "settings")
+    # The password section with its errors.
+    page.locator("#id_old_password").fill("not the password")
+    page.locator("form:has(#id_old_password) button[type=submit]").click()
+    expect(page.locator("main .errorlist, main .error").first).to_be_visible()
+    audit.check(page, "settings, password refused")
+    visit(page, "/activity/", variant)
+    audit.check(page, "activity")
+
+    visit(page, "/settings/two-factor/", variant)
+    audit.check(page, "two-factor enrolment")
+    page.locator("#id_code").fill("000000")
+    page.locator("main form button[type=submit]").click()
+    audit.check(page, "two-factor enrolment, wrong code")
+    secret = page.locator("code[data-secret]").inner_text().replace(" ", "")
+    page.locator("#id_code").fill(pyotp.TOTP(secret).now())
+    if page.locator("#id_password").count():
+        page.locator("#id_password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("ul[data-codes] code")).to_have_count(10)
+    audit.check(page, "recovery codes")
+    visit(page, "/settings/", variant)
+    audit.check(page, "settings, two-factor on")
+
+    page.context.clear_cookies()
+    sign_in(page, alice.email)
+    expect(page).to_have_url(re.compile(r"/signin/verify/$"))
+    audit.check(page, "two-factor sign-in")
+    page.locator("#id_code").fill("000000")
+    page.locator("form:has(#id_code) button[type=submit]").click()
+    expect(page.locator("main .error:not([hidden])")).to_be_visible()
+    audit.check(page, "two-factor sign-in, wrong code")
+    audit.assert_clean()
+
+
+def test_the_audit_reports_what_breaks_the_rules(browser: Browser, axe_source: str) -> None:
+    """The check itself can fail: a page without a language, an image without a text
+    alternative and grey text on grey each come out as a violation."""
+    context = browser.new_context(**VIEWPORTS["phone"], color_scheme="dark")
+    try:
+        page = context.new_page()
+        page.set_content(
+            "<!DOCTYPE html><title>Bad</title><main><h1>Bad</h1><img src='data:,'>"
+            "<p style='color:#777;background:#888'>Hard to read</p></main>"
+        )
+        audit = Audit(axe_source)
+        audit.check(page, "a bad page")
+    finally:
+        context.close()
+    found = "\n".join(audit.found["a bad page"])
+    for rule in ("html-has-lang", "image-alt", "color-contrast"):
+        assert f"  {rule} (" in found, found
