@@ -56,14 +56,18 @@ def sealbox_settings(settings: Any, tmp_path: Path) -> Any:
 
 @pytest.fixture
 def alice(db: Any) -> User:
-    """A recipient who has activated her mailbox."""
-    return User.objects.create_user("alice@example.net", "correct horse battery staple")
+    """A recipient who has activated her mailbox (and so has her personal phrase)."""
+    return User.objects.create_user(
+        "alice@example.net", "correct horse battery staple", phrase="amber otter lantern"
+    )
 
 
 @pytest.fixture
 def bob(db: Any) -> User:
-    """Another recipient, who has activated his mailbox."""
-    return User.objects.create_user("bob@example.org", "another long passphrase here")
+    """Another recipient, who has activated his mailbox (and has his personal phrase)."""
+    return User.objects.create_user(
+        "bob@example.org", "another long passphrase here", phrase="maple kettle harbor"
+    )
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from sealbox import addresses
-from sealbox.accounts import twofactor
+from sealbox.accounts import phrase, twofactor
 from sealbox.accounts.models import User
 
 NOT_RIGHT = _("The email address or password is not right.")
@@ -114,6 +114,26 @@ class PasskeyForm(forms.Form):
         if any(unicodedata.category(c).startswith("C") for c in name):
             raise ValidationError(_("Use letters, digits and punctuation only."), code="invalid")
         return name
+
+
+class PhraseForm(forms.Form):
+    """A new personal phrase: random words, or the recipient's own text (phrase.clean)."""
+
+    choice = forms.ChoiceField(
+        choices=[("random", "random"), ("own", "own")], widget=forms.HiddenInput
+    )
+    phrase = forms.CharField(label=_("Your own phrase"), required=False, strip=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("choice") == "own":
+            try:
+                data["phrase"] = phrase.clean(str(data.get("phrase") or ""))
+            except ValidationError as error:
+                self.add_error("phrase", error)
+        else:
+            data["phrase"] = ""
+        return data
 
 
 def period_label(days: int) -> str:

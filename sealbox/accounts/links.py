@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sealbox import addresses
+from sealbox.accounts import phrase
 from sealbox.accounts.models import LinkToken, User
 from sealbox.outbound import emails
 
@@ -77,11 +78,14 @@ def send_activation(user: User) -> None:
 def password_changed(user: User) -> None:
     """After any new password: the account counts as activated and no old link works any more.
 
-    Call inside the transaction that saved the password.
+    Activation gives the account its personal phrase (phrase.py), in the same
+    transaction: call inside the one that saved the password.
     """
     if user.activated_at is None:
         user.activated_at = timezone.now()
-        user.save(update_fields=["activated_at"])
+        if not user.phrase:
+            user.phrase = phrase.generate(phrase.language_of(user))
+        user.save(update_fields=["activated_at", "phrase"])
     LinkToken.objects.filter(user=user).delete()
 
 

@@ -93,6 +93,8 @@ ENROLMENT_PAGES = frozenset(
     {
         "settings",
         "settings-password",
+        "settings-phrase",
+        "phrase-new",
         "settings-totp",
         "settings-passkey-options",
         "settings-passkey-add",

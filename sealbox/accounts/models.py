@@ -289,6 +289,7 @@ class Activity(models.Model):
         PASSKEY_REMOVED = "passkey_removed", _("Passkey removed")
         TWO_FACTOR_RESET = "2fa_reset", _("Two-factor sign-in reset by an operator")
         RETENTION_CHANGED = "retention_changed", _("Retention period changed")
+        PHRASE_CHANGED = "phrase_changed", _("Personal phrase changed")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="activity")
     kind = models.CharField(max_length=20, choices=Kind.choices)

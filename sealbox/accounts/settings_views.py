@@ -1,4 +1,5 @@
-"""The settings page: storage, password, two-factor sign-in, passkeys, sessions; and recent activity."""
+"""The settings page: personal phrase, storage, password, two-factor sign-in, passkeys, sessions;
+and recent activity."""
 
 from __future__ import annotations
 
@@ -24,8 +25,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from sealbox.accounts import activity, links, passkeys, signin, throttle, twofactor
-from sealbox.accounts.forms import CodeForm, ConfirmForm, PasskeyForm, RetentionForm, period_label
+from sealbox.accounts import activity, links, passkeys, phrase, signin, throttle, twofactor
+from sealbox.accounts.forms import (
+    CodeForm,
+    ConfirmForm,
+    PasskeyForm,
+    PhraseForm,
+    RetentionForm,
+    period_label,
+)
 from sealbox.accounts.models import Activity, User
 from sealbox.mailstore.models import Message
 
@@ -54,6 +62,7 @@ def _settings(request: HttpRequest, status: int = 200, **forms: object) -> HttpR
         "totp_off_form": ConfirmForm(user, with_code=True),
         "recovery_form": ConfirmForm(user),
         "passkey_form": PasskeyForm(),
+        "phrase_form": PhraseForm(),
         "passkey_remove_form": ConfirmForm(user),
         "require_2fa": settings.REQUIRE_2FA,
         "need_password": not signin.recently_authenticated(request),
@@ -71,6 +80,41 @@ def _settings(request: HttpRequest, status: int = 200, **forms: object) -> HttpR
 @require_safe
 def settings_page(request: HttpRequest) -> HttpResponse:
     return _settings(request)
+
+
+@login_required
+@never_cache
+@require_POST
+@sensitive_post_parameters("password", "phrase")
+def change_phrase(request: HttpRequest) -> HttpResponse:
+    """A new personal phrase: random words, or the recipient's own text.
+
+    Asks for the password again unless this session proved who it is in the
+    last ten minutes (fresh), like adding a second factor: whoever borrows a
+    session must not set the phrase their own phishing emails will carry.
+    """
+    user = _user(request)
+    form = PhraseForm(request.POST)
+    if not form.is_valid():
+        return _settings(request, status=400, phrase_form=form)
+    proven = fresh(request, user)
+    if isinstance(proven, throttle.Refusal):
+        return _settings(request, status=429, refusal=proven)
+    if not proven:
+        form.add_error(None, _("The password is not right."))
+        return _settings(request, status=400, phrase_form=form)
+    own = form.cleaned_data["phrase"]
+    with transaction.atomic():
+        if own:
+            user.phrase = own
+            user.save(update_fields=["phrase"])
+        else:
+            phrase.assign(user)
+        # The log says how, never what: the phrase stays out of every log.
+        how = _("your own text") if own else _("random words")
+        activity.record(user, Activity.Kind.PHRASE_CHANGED, request, how)
+    flash.success(request, _("Your personal phrase was changed. Our emails show the new one now."))
+    return redirect(reverse("settings") + "#phrase")
 
 
 def older_than(user: User, periods: list[int]) -> dict[int, int]:

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sealbox import addresses
-from sealbox.accounts import activity, throttle
+from sealbox.accounts import activity, phrase, throttle
 from sealbox.accounts.clientip import client_ip
 from sealbox.accounts.models import Activity, User
 
@@ -188,7 +188,11 @@ def pending_user(request: HttpRequest) -> tuple[User, str] | None:
 def complete(
     request: HttpRequest, user: User, how: str = "", *, second_factor: bool = False
 ) -> None:
-    """Sign the account in: a new session, the log entry, the count cleared."""
+    """Sign the account in: a new session, the log entry, the count cleared.
+
+    An account activated before personal phrases existed gets its phrase now;
+    the caller's redirect goes through phrase.landing, which shows it.
+    """
     request.session.pop(PENDING, None)
     throttle.clear(throttle_keys(request, user.email)[:1])
     login(request, user, backend=BACKEND)
@@ -203,6 +207,8 @@ def complete(
             {"u": user.pk, "d": secrets.token_urlsafe(12)}, salt=DEVICE_SALT
         )
     activity.record(user, Activity.Kind.SIGNIN, request, how)
+    if phrase.upgrade(user):
+        phrase.show_next(request)
     previous = activity.previous_signin(user)
     if previous is not None:
         when = timezone.localtime(previous.at)

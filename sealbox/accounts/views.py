@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages as flash
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -15,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from sealbox.accounts import activity, links, passkeys, signin, throttle, twofactor
+from sealbox.accounts import activity, links, passkeys, phrase, signin, throttle, twofactor
 from sealbox.accounts.forms import AddressForm, CodeForm, SignInForm
 from sealbox.accounts.models import Activity, LinkToken, User
 
@@ -65,7 +66,9 @@ def _set_password(request: HttpRequest, purpose: str, template: str) -> HttpResp
         if reset:
             flash.success(request, _("Your password was changed. Other devices were signed out."))
         signin.complete(request, user, _("email link"))
-        return redirect("inbox")
+        if not reset:
+            phrase.show_next(request)
+        return redirect(phrase.landing(request, reverse("inbox")))
     return render(request, template, {"form": form, "mailbox": user.email})
 
 
@@ -169,7 +172,7 @@ class SignInView(auth_views.LoginView):
             signin.begin_second_step(self.request, user, self.get_success_url())
             return redirect("signin-verify")
         signin.complete(self.request, user, _("password"))
-        return HttpResponseRedirect(self.get_success_url())
+        return HttpResponseRedirect(phrase.landing(self.request, self.get_success_url()))
 
 
 signin_view = SignInView.as_view()
@@ -233,6 +236,8 @@ def _second_step_passed(request: HttpRequest, user: User, how: str) -> HttpRespo
         activity.record(user, kind, request)
         if reset:
             flash.success(request, _("Your password was changed. Other devices were signed out."))
+        else:
+            phrase.show_next(request)
     return None
 
 
@@ -271,7 +276,7 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
                     _("You used a recovery code; %(n)d are left. Create new ones in Settings.")
                     % {"n": left},
                 )
-            return HttpResponseRedirect(next_url or reverse("inbox"))
+            return HttpResponseRedirect(phrase.landing(request, next_url or reverse("inbox")))
         signin.failed(request, user.email, user, "code")
         form.add_error(
             None,
@@ -319,4 +324,15 @@ def signin_passkey(request: HttpRequest) -> HttpResponse:
     refusal = _second_step_passed(request, user, _("passkey “%(name)s”") % {"name": key.name})
     if refusal is not None:
         return refusal
-    return HttpResponseRedirect(next_url or reverse("inbox"))
+    return HttpResponseRedirect(phrase.landing(request, next_url or reverse("inbox")))
+
+
+@login_required
+@never_cache
+@require_safe
+def phrase_new(request: HttpRequest) -> HttpResponse:
+    """The recipient's new personal phrase, shown once right after it was made (phrase.py)."""
+    next_url = phrase.take_due(request)
+    if next_url is None:
+        return redirect("inbox")
+    return render(request, "accounts/phrase_new.html", {"next_url": next_url})

@@ -233,6 +233,7 @@ class AccountAdmin(OperatorAdmin):
         "last_sign_in",
         "message_count",
         "two_factor_on",
+        "phrase_set",
         "is_staff",
     )
     readonly_fields = tuple(f for f in fields if f not in ACCOUNT_EDITABLE)
@@ -307,6 +308,11 @@ class AccountAdmin(OperatorAdmin):
     @admin.display(description=_("two-factor"), boolean=True)
     def two_factor_on(self, user: User) -> bool:
         return bool(getattr(user, "two_factor", user.has_two_factor))
+
+    @admin.display(description=_("personal phrase set"), boolean=True)
+    def phrase_set(self, user: User) -> bool:
+        """Whether the account has a personal phrase; the phrase itself is never shown here."""
+        return bool(user.phrase)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         before = User.objects.get(pk=obj.pk)

@@ -93,7 +93,7 @@ def test_a_good_password_opens_the_mailbox_and_is_kept_with_argon2(settings: Any
     r = set_password(client, NEW_PASSWORD)
 
     assert r.status_code == 302
-    assert r["Location"] == "/inbox/"
+    assert r["Location"] == "/phrase/"  # the new personal phrase first (test_phrase.py)
     assert is_signed_in(client)
     user = User.objects.get(email=DAVE)
     assert user.password.startswith("argon2$argon2id$")
@@ -148,7 +148,7 @@ def test_the_new_link_from_an_expired_one_opens_the_mailbox(settings: Any) -> No
         r = set_password(client, NEW_PASSWORD)
 
     assert r.status_code == 302
-    assert r["Location"] == "/inbox/"
+    assert r["Location"] == "/phrase/"
     assert User.objects.get(email=DAVE).check_password(NEW_PASSWORD)
 
 

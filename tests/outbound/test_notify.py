@@ -382,7 +382,8 @@ def test_the_activation_link_leads_to_a_new_password_and_the_inbox(
         {"new_password1": GOOD_PASSWORD, "new_password2": GOOD_PASSWORD},
     )
     assert r.status_code == 302
-    assert r["Location"] == "/inbox/"
+    assert r["Location"] == "/phrase/"
+    assert 'href="/inbox/">Continue</a>' in client.get("/phrase/").content.decode()
 
     r = client.get("/inbox/")
     assert r.status_code == 200
