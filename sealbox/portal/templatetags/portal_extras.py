@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django import template
 from django.conf import settings
-from django.utils import dateformat, timezone
+from django.utils import dateformat, timezone, translation
 from django.utils.formats import number_format
 
 from sealbox.accounts.models import User
@@ -81,3 +82,27 @@ def long_day(value: datetime) -> str:
     local = timezone.localtime(value)
     this_year = timezone.localtime().year
     return dateformat.format(local, "j F" if local.year == this_year else "j F Y")
+
+
+@register.inclusion_tag("accounts/language_menu.html", takes_context=True)
+def language_menu(
+    context: template.Context, next_path: str = "", menu_id: str = ""
+) -> dict[str, Any]:
+    """The language menu: settings.LANGUAGES in their own names, posting back to this page.
+
+    Back to this page's path; on the sign-in page with the page to go to after it
+    (the sign-in view's `next`, already checked to be on this site).
+    """
+    request = context["request"]
+    if not next_path:
+        next_path = request.path
+        if context.get("next"):
+            next_path += "?" + urlencode({"next": context["next"]})
+    return {
+        "request": request,
+        "csrf_token": context.get("csrf_token"),
+        "choices": settings.LANGUAGES,
+        "current": translation.get_language(),
+        "next_path": next_path,
+        "menu_id": menu_id,
+    }
