@@ -7,21 +7,28 @@ STAMP := $(VENV)/.installed
 AXE := node_modules/axe-core/axe.min.js
 export SEALBOX_DATA_DIR ?= ./var
 
+# Compiled gettext catalogues: made by the install, remade when a .po is newer.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard sealbox/locale/*/LC_MESSAGES/django.po))
+
 .PHONY: run test check lint typecheck pytest bench install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m sealbox.catalogues --force
 	touch $(STAMP)
 
 $(AXE): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $(AXE)
 
-install: $(STAMP) $(AXE)
+%.mo: %.po | $(STAMP)
+	$(BIN)/python -m sealbox.catalogues
 
-run: $(STAMP)
+install: $(STAMP) $(CATALOGUES)
+
+run: $(STAMP) $(CATALOGUES)
 	$(BIN)/sealbox migrate --verbosity 0
 	exec $(BIN)/sealbox serve
 
@@ -32,14 +39,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy sealbox
 
-pytest: $(STAMP) $(AXE)
+pytest: $(STAMP) $(CATALOGUES) $(AXE)
 	SEALBOX_DATA_DIR=$$(mktemp -d) $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 # The fast lane for a developer's loop: lint, types, and the suite without the
 # browser and process-starting tests, on both cores.
-check: lint typecheck
+check: lint typecheck $(CATALOGUES)
 	SEALBOX_DATA_DIR=$$(mktemp -d) $(BIN)/pytest -q -n 2 -m "not browser and not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -102,10 +102,11 @@ MIDDLEWARE = [
     "sealbox.portal.busy.BusyMiddleware",
     "sealbox.service.diskspace.FullDiskMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "sealbox.portal.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # In place of Django's LocaleMiddleware: the account's saved language first.
+    "sealbox.accounts.languages.LanguageMiddleware",
     "sealbox.portal.uploads.RequestSizeMiddleware",
     "sealbox.accounts.middleware.SessionLimitsMiddleware",
     "sealbox.accounts.middleware.RequireTwoFactorMiddleware",
@@ -173,6 +174,12 @@ LANGUAGE_CODE = env.str("LANGUAGE", "en")
 # language gets the one for the last label of their address's domain
 # (example.at), or for the whole domain (example.co.uk).
 LANGUAGE_BY_DOMAIN = env.str("LANGUAGE_BY_DOMAIN", "")
+# The language menu's choice on this browser (accounts/languages.set_cookie).
+LANGUAGE_COOKIE_NAME = "sealbox_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SECURE = HTTPS
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -214,7 +214,6 @@ def complete(
         when = timezone.localtime(previous.at)
         request.session[PREVIOUS] = {
             "at": when.isoformat(),
-            "text": when.strftime("%Y-%m-%d %H:%M"),
             "ip": previous.ip or "",
             "browser": activity.browser(previous.user_agent),
         }

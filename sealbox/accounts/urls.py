@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sealbox.accounts import settings_views, views
+from sealbox.accounts import language_views, settings_views, views
 
 urlpatterns = [
     path("activate/set-password/", views.activate_set_password, name="activate-set-password"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("link/new/", views.link_new, name="link-new"),
     path("link/sent/", views.link_sent, name="link-sent"),
     path("password/forgot/", views.password_forgot, name="password-forgot"),
+    path("language/", language_views.choose, name="language"),
     path("signin/", views.signin_view, name="signin"),
     path("signin/verify/", views.signin_verify, name="signin-verify"),
     path("signin/passkey/options/", views.signin_passkey_options, name="signin-passkey-options"),

@@ -16,7 +16,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from sealbox.accounts import activity, links, passkeys, phrase, signin, throttle, twofactor
+from sealbox.accounts import (
+    activity,
+    languages,
+    links,
+    passkeys,
+    phrase,
+    signin,
+    throttle,
+    twofactor,
+)
 from sealbox.accounts.forms import AddressForm, CodeForm, SignInForm
 from sealbox.accounts.models import Activity, LinkToken, User
 
@@ -61,6 +70,8 @@ def _set_password(request: HttpRequest, purpose: str, template: str) -> HttpResp
             return _link_invalid(request)
         request.session.pop(SESSION_TOKEN[purpose], None)
         reset = purpose == LinkToken.Purpose.RESET
+        if not reset:
+            languages.keep_current(user)
         kind = Activity.Kind.PASSWORD_RESET if reset else Activity.Kind.PASSWORD_SET
         activity.record(user, kind, request)
         if reset:

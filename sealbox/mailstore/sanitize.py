@@ -244,6 +244,23 @@ def clean_html(
     return CleanHTML(cleaner.clean(_body_as_div(inline_styles(html))), blocked)
 
 
+_ROOT_TAG = re.compile(r"<(?:html|body)(?=[\s/>])([^>]{0,4096})>", re.IGNORECASE)
+_DIR = re.compile(r"""(?:^|[\s/"'])dir\s*=\s*["']?\s*(ltr|rtl|auto)\b""", re.IGNORECASE)
+
+
+def declared_direction(html: str) -> str | None:
+    """The direction a message sets on its <html> or <body> ("ltr", "rtl", "auto"), if any.
+
+    The frame's document takes it; without one the frame says dir="auto", so a
+    message keeps its own direction whatever the portal's language is.
+    """
+    for tag in _ROOT_TAG.finditer(html, 0, 65536):
+        found = _DIR.search(tag[1])
+        if found:
+            return found[1].lower()
+    return None
+
+
 def _body_as_div(html: str) -> str:
     """Keep the <body>'s look (background, font, bgcolor) on a wrapping <div>:
     the sanitised result is a fragment, where a <body> element would be dropped."""

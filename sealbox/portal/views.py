@@ -35,6 +35,7 @@ from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import (
     SAFE_IMAGE_TYPES,
     clean_html_in_time,
+    declared_direction,
     has_remote_images,
 )
 from sealbox.outbound import receipts
@@ -244,7 +245,8 @@ def _frame_document(msg: Message, remote: bool) -> str:
     if clean is None:  # too large or too slow to sanitise: its text, and why
         context = {"too_costly": True, "text_html": text_to_html(view.body_text())}
         return render_to_string("portal/frame.html", context)
-    return render_to_string("portal/frame.html", {"html": clean.html})
+    context = {"html": clean.html, "dir": declared_direction(view.html)}
+    return render_to_string("portal/frame.html", context)
 
 
 @login_required

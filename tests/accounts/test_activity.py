@@ -74,7 +74,7 @@ def test_the_activity_page_lists_sign_ins_failures_and_changes(alice: User) -> N
     assert len(rows) == 4
     # Newest first, each with time, what, where from and which browser.
     assert "Password changed" in rows[0] and "Safari on iPhone" in rows[0]
-    assert "Signed in" in rows[1] and "203.0.113.9" in rows[1] and "2026-11-25 09:30" in rows[1]
+    assert "Signed in" in rows[1] and "203.0.113.9" in rows[1] and "11/25/2026 9:30 a.m." in rows[1]
     assert (
         "Failed sign-in" in rows[3]
         and "198.51.100.7" in rows[3]
@@ -92,8 +92,8 @@ def test_the_inbox_shows_the_previous_sign_in(alice: User) -> None:
         second = sign_in_from(alice, "203.0.113.9", IPHONE)
         html = page(second.get("/inbox/"))
     assert "Your previous sign-in:" in html
-    assert "2026-11-24 08:00" in html
-    assert "from 198.51.100.7 (Firefox on Windows)" in html
+    assert "11/24/2026 8 a.m." in html
+    assert "from <bdi>198.51.100.7</bdi> (<bdi>Firefox on Windows</bdi>)" in html
 
 
 def test_entries_older_than_the_audit_period_are_removed(alice: User, settings: Any) -> None:

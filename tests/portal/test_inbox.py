@@ -95,7 +95,7 @@ def test_a_row_shows_sender_name_and_address_subject_date_and_size(
     )
     item = doc.one("ul", cls="messages").one("li")
     assert item.one("time").attrs["datetime"] == "2026-11-01T09:30:00+00:00"
-    assert item.one("time").text == "2026-11-01 09:30"
+    assert item.one("time").text == "11/01/2026 9:30 a.m."
     assert item.one(cls="size").text == f"{message.size} bytes"
     assert item.one("a").attrs["href"] == reverse("message", args=[message.id])
 

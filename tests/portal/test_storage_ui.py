@@ -194,11 +194,11 @@ def test_rows_say_when_they_will_be_deleted_within_the_last_week(
         assert deletions(client) == {
             "D": "",
             "C": "",  # 3 Dec 08:00: more than seven days away
-            "B": "deleted on 2 Dec",
-            "A": "deleted on 30 Nov",
+            "B": "deleted on December 2",
+            "A": "deleted on November 30",
         }
         assert message_notice(client, mailbox["A"]) == (
-            "This message will be deleted on 30 November, when its retention period runs out. "
+            "This message will be deleted on November 30, when its retention period runs out. "
             "Change how long messages are kept"
         )
         assert message_notice(client, mailbox["C"]) == ""
@@ -208,9 +208,9 @@ def test_rows_say_when_they_will_be_deleted_within_the_last_week(
 
         assert deletions(client) == {
             "D": "",
-            "C": "deleted on 3 Dec",
-            "B": "deleted on 2 Dec",
-            "A": "deleted on 30 Nov",
+            "C": "deleted on December 3",
+            "B": "deleted on December 2",
+            "A": "deleted on November 30",
         }
 
 
@@ -219,16 +219,16 @@ def test_a_deletion_next_year_gives_the_year(alice: User) -> None:
 
     with time_machine.travel(datetime(2026, 12, 29, 9, 0, tzinfo=UTC), tick=False):
         client = browser(alice)
-        assert deletions(client) == {"New year's": "deleted on 2 Jan 2027"}
+        assert deletions(client) == {"New year's": "deleted on Jan. 2, 2027"}
         [message] = Message.objects.filter(owner=alice)
-        assert "deleted on 2 January 2027," in message_notice(client, message)
+        assert "deleted on Jan. 2, 2027," in message_notice(client, message)
 
 
 def test_a_message_past_its_time_is_deleted_today_at_the_next_clean_up(alice: User) -> None:
     received(alice, START, "Overdue")
 
     with time_machine.travel(START + timedelta(days=90, hours=3), tick=False):
-        assert deletions(browser(alice)) == {"Overdue": "deleted on 30 Nov"}
+        assert deletions(browser(alice)) == {"Overdue": "deleted on November 30"}
         retention.cleanup()
         assert page(browser(alice).get("/inbox/")).find("ul", cls="messages") is None
 
@@ -253,10 +253,10 @@ def test_the_readers_own_period_is_the_one_shown(
 
     with time_machine.travel(START + timedelta(days=84), tick=False):
         assert deletions(browser(alice)) == {
-            "D": "deleted on 27 Nov",
-            "C": "deleted on 24 Nov",  # overdue: the next clean-up
-            "B": "deleted on 24 Nov",
-            "A": "deleted on 24 Nov",
+            "D": "deleted on November 27",
+            "C": "deleted on November 24",  # overdue: the next clean-up
+            "B": "deleted on November 24",
+            "A": "deleted on November 24",
         }
         assert deletions(browser(bob)) == {"For Bob": ""}
 
@@ -273,7 +273,7 @@ def test_sent_messages_say_when_they_will_be_deleted_too(alice: User) -> None:
         )
 
     with time_machine.travel(START + timedelta(days=88), tick=False):
-        assert deletions(browser(alice), "/sent/") == {"My reply": "deleted on 30 Nov"}
+        assert deletions(browser(alice), "/sent/") == {"My reply": "deleted on November 30"}
 
 
 def test_the_inbox_asks_the_database_as_often_for_many_rows_as_for_one(

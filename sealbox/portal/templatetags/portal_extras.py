@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django import template
 from django.conf import settings
-from django.utils import dateformat, timezone
+from django.utils import formats, timezone, translation
 from django.utils.formats import number_format
 
 from sealbox.accounts.models import User
@@ -67,17 +68,54 @@ def storage_warning(user: User, link: bool = True) -> dict[str, Any]:
     return {**usage(user), "link": link}
 
 
+# Dates and times are written in the active language's formats (Django's format
+# localisation, e.g. "Dec. 2, 2026" in English, "2. Dezember 2026" in German), in
+# the portal's time zone; portal.js rewrites them in the reader's own time zone.
+
+
 @register.filter
 def day(value: datetime) -> str:
-    """A short date in the portal's time zone: "2 Dec", with the year when not this year."""
+    """A date alone: "December 2", with the year when not this year ("2 déc. 2026")."""
     local = timezone.localtime(value)
     this_year = timezone.localtime().year
-    return dateformat.format(local, "j M" if local.year == this_year else "j M Y")
+    return formats.date_format(
+        local, "MONTH_DAY_FORMAT" if local.year == this_year else "DATE_FORMAT"
+    )
 
 
 @register.filter
 def long_day(value: datetime) -> str:
-    """A date in words: "2 December", with the year when not this year."""
-    local = timezone.localtime(value)
-    this_year = timezone.localtime().year
-    return dateformat.format(local, "j F" if local.year == this_year else "j F Y")
+    """A date in words: the same as `day` (the languages' formats already spell the month)."""
+    return day(value)
+
+
+@register.filter
+def when(value: datetime | str) -> str:
+    """A date and time, short: "12/02/2026 9:30 a.m." in English; accepts ISO 8601 text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+
+
+@register.inclusion_tag("accounts/language_menu.html", takes_context=True)
+def language_menu(
+    context: template.Context, next_path: str = "", menu_id: str = ""
+) -> dict[str, Any]:
+    """The language menu: settings.LANGUAGES in their own names, posting back to this page.
+
+    Back to this page's path; on the sign-in page with the page to go to after it
+    (the sign-in view's `next`, already checked to be on this site).
+    """
+    request = context["request"]
+    if not next_path:
+        next_path = request.path
+        if context.get("next"):
+            next_path += "?" + urlencode({"next": context["next"]})
+    return {
+        "request": request,
+        "csrf_token": context.get("csrf_token"),
+        "choices": settings.LANGUAGES,
+        "current": translation.get_language(),
+        "next_path": next_path,
+        "menu_id": menu_id,
+    }

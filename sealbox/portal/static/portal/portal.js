@@ -9,6 +9,8 @@
     day: { day: "numeric", month: "short" },
     "day-long": { day: "numeric", month: "long" }
   };
+  // In the page's language (the server chose it), not the browser's.
+  var language = document.documentElement.lang || undefined;
   var thisYear = new Date().getFullYear();
   document.querySelectorAll("time[data-local]").forEach(function (el) {
     var when = new Date(el.getAttribute("datetime"));
@@ -18,7 +20,7 @@
       format = Object.assign({ year: "numeric" }, format);
     }
     try {
-      el.textContent = when.toLocaleString(undefined, format);
+      el.textContent = when.toLocaleString(language, format);
       el.title = when.toString();
     } catch (e) { /* keep the server's text */ }
   });
