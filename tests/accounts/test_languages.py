@@ -208,7 +208,7 @@ def test_choosing_a_language_on_the_activation_page_stays_on_it_and_is_kept() ->
     assert language_of(again) == "fr"
     assert "dave@example.com" in page(again)  # still the same link's form
 
-    assert set_password(client)["Location"] == "/inbox/"
+    assert set_password(client)["Location"] == "/phrase/"
     dave.refresh_from_db()
     assert dave.language == "fr"
     assert dave.is_activated

@@ -98,7 +98,7 @@ def test_the_message_frame_keeps_the_messages_direction(
 ) -> None:
     message = deliver_to(alice, html_mail(html))
     frame = reader.get(message_url(message, "message-body"), headers={"accept_language": "ar"})
-    assert re.search(rf'<html dir="{direction}">', page(frame))
+    assert re.search(rf'<html lang="[a-z-]+" dir="{direction}">', page(frame))
 
 
 def test_plain_text_keeps_its_own_direction(reader: Client, alice: User) -> None:
