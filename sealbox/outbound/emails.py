@@ -135,13 +135,18 @@ def build(
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     if logo is not None:
-        html_part = msg.get_payload()[1]
-        html_part.add_related(
-            logo.data, maintype="image", subtype="png", cid=f"<{logo.cid}>", filename="logo.png"
+        # multipart/alternative [text/plain, multipart/related [text/html, image/png]]
+        html_part = next(
+            part for part in msg.iter_parts() if part.get_content_type() == "text/html"
         )
-        # Shown in the header, not offered as an attachment.
-        html_part.get_payload()[1].replace_header(
-            "Content-Disposition", 'inline; filename="logo.png"'
+        assert isinstance(html_part, EmailMessage)
+        html_part.add_related(
+            logo.data,
+            maintype="image",
+            subtype="png",
+            cid=f"<{logo.cid}>",
+            disposition="inline",
+            filename="logo.png",
         )
     return msg
 

@@ -48,7 +48,7 @@ def png(width: int, height: int) -> bytes:
 
 def brand(settings: Any, tmp_path: Path, logo: bool = True) -> None:
     """A realistic organisation: its name, PNG logo, colour, contacts and links."""
-    settings.ORG_NAME = "Example Bank"
+    settings.ORG_NAME = "Harbour Bank"
     settings.NOTIFY_FROM = "secure@corp.example"
     settings.BASE_URL = "https://secure.corp.example"
     settings.BRAND_COLOR = "#0b5cad"

@@ -57,7 +57,7 @@ def test_the_phrase_is_at_the_top_of_both_parts_after_activation(kind: str) -> N
 
     assert text(msg).startswith(f"Your personal phrase: {PHRASE}\r\n{PHRASE_LINE}\r\n")
     shown = visible(html(msg))
-    assert shown.startswith(f"Your personal phrase: {PHRASE} {PHRASE_LINE} Example Bank")
+    assert shown.startswith(f"Your personal phrase: {PHRASE} {PHRASE_LINE} Harbour Bank")
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_before_activation_there_is_no_phrase(kind: str) -> None:
     msg = samples.KINDS[kind]()
 
     assert "phrase" not in text(msg) and "phrase" not in html(msg)
-    assert text(msg).startswith("Example Bank\r\n")
+    assert text(msg).startswith("Harbour Bank\r\n")
 
 
 def test_a_reset_for_an_account_without_a_phrase_yet_has_none() -> None:
@@ -79,9 +79,9 @@ def test_a_reset_for_an_account_without_a_phrase_yet_has_none() -> None:
 def test_before_activation_the_notification_says_who_sent_what_when_and_where_it_leads() -> None:
     msg = samples.notification(NEW)
 
-    assert msg["Subject"] == "Example Bank: a protected message from Carol Sender"
+    assert msg["Subject"] == "Harbour Bank: a protected message from Carol Sender"
     body = text(msg)
-    assert "Example Bank has a protected message for you." in body
+    assert "Harbour Bank has a protected message for you." in body
     assert "From: Carol Sender (carol@corp.example)" in body
     # Sent 09:30 UTC, shown in the operator's time zone (SEALBOX_TIME_ZONE).
     assert "Sent: Nov. 20, 2026, 10:30 a.m. (CET)" in body
@@ -105,7 +105,7 @@ def test_before_activation_the_notification_says_who_sent_what_when_and_where_it
 def test_several_messages_are_each_named_with_their_sender() -> None:
     msg = samples.notification(NEW, 3)
 
-    assert msg["Subject"] == "Example Bank: 3 protected messages for you"
+    assert msg["Subject"] == "Harbour Bank: 3 protected messages for you"
     assert text(msg).count("From: Carol Sender (carol@corp.example)") == 3
     assert "To read them, open your secure mailbox at secure.corp.example." in text(msg)
 
@@ -174,7 +174,7 @@ def test_an_svg_logo_is_left_out_and_the_name_shown(settings: Any, tmp_path: Pat
 
     assert not [p for p in msg.walk() if p.get_content_maintype() == "image"]
     assert "<img" not in html(msg)
-    assert ">Example Bank</span>" in html(msg)
+    assert ">Harbour Bank</span>" in html(msg)
 
 
 def test_an_account_in_german_gets_its_email_in_german() -> None:
@@ -215,7 +215,7 @@ def test_arabic_is_right_to_left() -> None:
 def test_headers_name_the_organisation_and_mark_the_email_automatic() -> None:
     msg = samples.notification(NEW)
 
-    assert msg["From"] == "Example Bank <secure@corp.example>"
+    assert msg["From"] == "Harbour Bank <secure@corp.example>"
     assert msg["To"] == NEW
     assert msg["Auto-Submitted"] == "auto-generated"
     assert re.fullmatch(r"<[^@<>]+@corp\.example>", msg["Message-ID"])
