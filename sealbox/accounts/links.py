@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sealbox import addresses
-from sealbox.accounts import phrase
+from sealbox.accounts import languages, phrase
 from sealbox.accounts.models import LinkToken, User
 from sealbox.outbound import emails
 
@@ -59,11 +59,14 @@ def send_link(address: str) -> bool:
     with transaction.atomic():
         user = User.objects.filter(email=email).first()
         if user is None or not user.is_active or _sent_recently(user):
-            emails.build("reset", _context(email, LinkToken.Purpose.RESET, _NO_TOKEN), email)
+            language = languages.for_email("", email)
+            emails.build(
+                "reset", _context(email, LinkToken.Purpose.RESET, _NO_TOKEN), email, language
+            )
             return False
         if user.is_activated:
             token = LinkToken.issue(user, LinkToken.Purpose.RESET)
-            emails.reset(user.email, _context(user.email, LinkToken.Purpose.RESET, token))
+            emails.reset(user, _context(user.email, LinkToken.Purpose.RESET, token))
         else:
             send_activation(user)
     return True
@@ -72,7 +75,7 @@ def send_link(address: str) -> bool:
 def send_activation(user: User) -> None:
     """Queue a new activation link to the account; call inside a transaction."""
     token = LinkToken.issue(user, LinkToken.Purpose.ACTIVATE)
-    emails.activation(user.email, _context(user.email, LinkToken.Purpose.ACTIVATE, token))
+    emails.activation(user, _context(user.email, LinkToken.Purpose.ACTIVATE, token))
 
 
 def password_changed(user: User) -> None:

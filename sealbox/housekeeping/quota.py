@@ -151,7 +151,6 @@ def tell_full(user: User, retried: bool = False) -> bool:
 
         link, activation = portal_link(user)
         context = {
-            "email": user.email,
             "link": link,
             "activation": activation,
             "activation_days": settings.ACTIVATION_DAYS,
@@ -159,7 +158,7 @@ def tell_full(user: User, retried: bool = False) -> bool:
             "quota_mb": round((user.quota_bytes or 0) / MIB, 1),
             "retried": retried,
         }
-        emails.send("quota-full", context, user.email)
+        emails.quota_full(user, context)
     log.info("account %s: told that mail was refused for a full mailbox", user.pk)
     return True
 

@@ -103,15 +103,14 @@ def send_due(now: datetime | None = None) -> int:
                 )
                 link, activation = notify.portal_link(user)
                 context = {
-                    "email": user.email,
                     "count": len(named),
-                    "first_date": timezone.localtime(first),
+                    "first_date": first,
                     "link": link,
                     "activation": activation,
                     "activation_days": settings.ACTIVATION_DAYS,
                     "settings_link": settings.BASE_URL + reverse("settings") + "#storage",
                 }
-                emails.send("expiry-reminder", context, user.email)
+                emails.expiry_reminder(user, context)
         except _NotNow:
             continue
         sent += 1

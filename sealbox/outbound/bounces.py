@@ -4,7 +4,8 @@ SMTP has one reply to a message's data for all its recipients. When some of
 them have room and others do not, the message is stored for those with room
 and the sender gets this report for the rest, as any mail server would send.
 The report names the message by its Message-ID and date; it does not repeat
-its subject or content, since it travels outside the secure mailbox.
+its subject or content, since it travels outside the secure mailbox. Its
+human-readable part is in the operator's language (SEALBOX_LANGUAGE).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from sealbox.accounts import languages
 from sealbox.outbound import queue, relay
 
 if TYPE_CHECKING:
@@ -40,14 +43,28 @@ def mailbox_full(mail_from: str, full: list[str], summary: Summary, trace: Trace
     reporting = settings.SMTP_HOSTNAME
     names = "\n".join(f"  <{address}>" for address in full)
     original = summary.message_id or "(none)"
-    text = (
-        f"This is the mail system at {reporting} (Sealbox).\n\n"
-        f"Your message {original} could not be delivered to the following recipients, "
-        "because their secure mailbox is full:\n\n"
-        f"{names}\n\n"
-        "It was delivered to its other recipients. The recipients above have been told that "
-        "their mailbox is full; you may send the message again once they have made room.\n"
-    )
+    # For the organisation's own sender: in the operator's language.
+    with translation.override(languages.default()):
+        text = (
+            "\n\n".join(
+                [
+                    _("This is the mail system at %(host)s.") % {"host": reporting},
+                    _(
+                        "Your message %(id)s could not be delivered to the following recipients, "
+                        "because their secure mailbox is full:"
+                    )
+                    % {"id": original},
+                    names,
+                    _(
+                        "It was delivered to its other recipients. The recipients above have been "
+                        "told that their mailbox is full; you may send the message again once they "
+                        "have made room."
+                    ),
+                ]
+            )
+            + "\n"
+        )
+        subject = _("Undelivered Mail: recipient's secure mailbox is full")
     status = [
         f"Reporting-MTA: dns; {reporting}",
         f"Arrival-Date: {format_datetime(timezone.now())}",
@@ -68,7 +85,7 @@ def mailbox_full(mail_from: str, full: list[str], summary: Summary, trace: Trace
     report = EmailMessage(policy=SMTP)
     report["From"] = f"Mail Delivery System <MAILER-DAEMON@{reporting}>"
     report["To"] = relay.ascii_address(mail_from)
-    report["Subject"] = "Undelivered Mail: recipient's secure mailbox is full"
+    report["Subject"] = subject
     report["Date"] = format_datetime(timezone.now())
     report["Message-ID"] = make_msgid(domain=settings.BASE_HOST)
     report["Auto-Submitted"] = "auto-replied"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -51,11 +52,19 @@ def message_arrived(user: User, message: Message) -> None:
     state.save(update_fields=["due_at", "pending_since"])
 
 
-def _senders(messages: list[Message]) -> list[str]:
-    seen: dict[str, None] = {}
-    for m in messages:
-        seen.setdefault(m.sender_label or m.envelope_from or "?", None)
-    return list(seen)
+# At most this many messages are named in one notification; the rest are counted.
+LISTED = 10
+
+
+def _listed(message: Message) -> dict[str, Any]:
+    """What a notification says of one message: who sent it (name and address) and when."""
+    address = message.from_address or message.envelope_from
+    return {
+        "name": message.from_name or address or "?",
+        "address": address,
+        "sent": message.sent_date or message.received_at,
+        "subject": message.subject if settings.NOTIFY_INCLUDE_SUBJECT else "",
+    }
 
 
 def portal_link(user: User, messages: Sequence[Message] = ()) -> tuple[str, bool]:
@@ -93,12 +102,14 @@ def _notify(state: NotificationState, now: datetime) -> bool:
         state.save(update_fields=["due_at", "pending_since"])
         return False
     link, activation = portal_link(user, pending)
+    listed = [_listed(m) for m in pending[:LISTED]]
     emails.notification(
-        user.email,
+        user,
         {
             "count": len(pending),
-            "senders": _senders(pending),
-            "subjects": [m.subject for m in pending] if settings.NOTIFY_INCLUDE_SUBJECT else [],
+            "sender": listed[0]["name"],
+            "messages": listed,
+            "more": len(pending) - len(listed),
             "link": link,
             "activation": activation,
             "activation_days": settings.ACTIVATION_DAYS,

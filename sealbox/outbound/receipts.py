@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from sealbox import addresses, branding
+from sealbox.accounts import languages
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import decode_header_value, parse_headers
@@ -84,7 +85,8 @@ def build(message: Message, target: str) -> EmailMessage:
         "read_at": message.read_at or timezone.now(),
         "site_name": str(branding.current().title),
     }
-    with translation.override(settings.LANGUAGE_CODE):
+    # For the organisation's own sender: the operator's language, never the reader's.
+    with translation.override(languages.default()), timezone.override(settings.TIME_ZONE):
         subject = " ".join(render_to_string("emails/receipt-subject.txt", context).split())
         text = render_to_string("emails/receipt-body.txt", context)
 
@@ -93,7 +95,7 @@ def build(message: Message, target: str) -> EmailMessage:
     report["To"] = target
     report["Subject"] = subject
     report["Date"] = format_datetime(timezone.now())
-    report["Message-ID"] = make_msgid(domain=settings.BASE_HOST)
+    report["Message-ID"] = make_msgid(domain=branding.notify_domain())
     report["Auto-Submitted"] = "auto-replied"
     if message.message_id:
         report["In-Reply-To"] = message.message_id

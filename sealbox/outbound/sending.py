@@ -19,10 +19,11 @@ from email.utils import format_datetime, getaddresses, make_msgid
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from sealbox import addresses, branding
+from sealbox.accounts import languages
 from sealbox.accounts.models import User
 from sealbox.housekeeping import quota
 from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver, store_sent, tell_full
@@ -211,10 +212,12 @@ def sender_identity(user: User) -> tuple[str, str, str | None]:
     own = _address(user.display_name, user.email)
     if settings.REPLY_FROM == "user":
         return own, user.email, None
-    name = _("%(name)s via %(site)s") % {
-        "name": user.display_name or user.email,
-        "site": str(branding.current().title),
-    }
+    # Read by the organisation's own people: in the operator's language, not the sender's.
+    with translation.override(languages.default()):
+        name = _("%(name)s via %(site)s") % {
+            "name": user.display_name or user.email,
+            "site": str(branding.current().title),
+        }
     return _address(name, settings.PORTAL_ADDRESS), settings.PORTAL_ADDRESS, own
 
 

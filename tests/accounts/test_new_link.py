@@ -49,8 +49,8 @@ def test_a_recipient_without_a_password_gets_a_new_activation_link() -> None:
     [email] = sent_emails()
     assert email.to == DAVE
     assert email.message["From"] == "Sealbox <secure@corp.example>"
-    assert email.subject == "Your new link to Sealbox"
-    assert f"Here is a new link to your secure mailbox {DAVE} at Sealbox." in email.text
+    assert email.subject == "Sealbox: your new link to your mailbox"
+    assert f"Here is a new link to your secure mailbox {DAVE} at portal.test." in email.text
     assert "The link works once and for 14 days." in email.text
     assert email.link.startswith("/activate/")
     assert f'href="http://portal.test{email.link}"' in email.html
@@ -62,7 +62,7 @@ def test_a_recipient_with_a_password_gets_a_password_reset_link(alice: User) -> 
 
     [email] = sent_emails()
     assert email.to == alice.email
-    assert email.subject == "Choose a new password for Sealbox"
+    assert email.subject == "Sealbox: choose a new password"
     assert "asked for a new password for your secure mailbox alice@example.net" in email.text
     assert "The link works once and for 24 hours." in email.text
     assert email.link.startswith("/reset/")
@@ -164,9 +164,9 @@ def test_the_subject_and_text_are_not_html_escaped(settings: Any) -> None:
     ask(DAVE)
 
     [email] = sent_emails()
-    assert email.subject == "Your new link to O'Brien & Partners Secure Mail"
-    assert "at O'Brien & Partners Secure Mail." in email.text
-    assert "at O&#x27;Brien &amp; Partners Secure Mail." in email.html
+    assert email.subject == "O'Brien & Partners Secure Mail: your new link to your mailbox"
+    assert email.text.startswith("O'Brien & Partners Secure Mail\r\n")
+    assert ">O&#x27;Brien &amp; Partners Secure Mail</span>" in email.html
 
 
 def test_the_link_is_sent_through_the_relay(relay_sink: RelaySink, alice: User) -> None:

@@ -163,7 +163,7 @@ def test_a_full_mailbox_is_refused_at_rcpt_with_the_configured_reply(
     told = told_text(DAVE)
     assert WHAT_NEXT[mode] in told
     # He never chose a password: the email brings him a new activation link.
-    assert "Open this link, choose a password for your mailbox" in told
+    assert "Open your mailbox, choose a new password for it" in told
     assert re.search(r"http://portal\.test/activate/\S+/ The link works once and for 14 days", told)
     assert all(other not in told for other in WHAT_NEXT.values() if other != WHAT_NEXT[mode])
 
@@ -230,7 +230,7 @@ def test_an_activated_recipient_is_sent_to_sign_in(tiny_quota: Any, alice: User)
     with pytest.raises(MailboxFull):
         deliver(CAROL, [alice.email], sized(300 * KIB))
     told = told_text(alice.email)
-    assert "Sign in and delete messages you no longer need, so that new mail fits: " in told
+    assert "Sign in and delete messages you no longer need, so that new mail fits." in told
     assert "http://portal.test/inbox/" in told and "/activate/" not in told
 
 

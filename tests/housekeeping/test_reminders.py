@@ -60,7 +60,7 @@ def test_unread_messages_about_to_expire_get_one_reminder(alice: User) -> None:
         assert reminders.send_due() == 0  # the same messages are never named again
 
     [mail] = reminders_to(alice.email)
-    assert mail["Subject"] == "2 unread secure messages will be deleted soon"
+    assert mail["Subject"] == "Sealbox: 2 unread messages will be deleted soon"
     body = text(mail)
     assert "You have 2 unread messages" in body
     assert "deleted for good on June 2, 2026" in body  # 90 days after March 4, 20:00
@@ -78,7 +78,7 @@ def test_a_message_that_comes_into_the_window_later_gets_its_own_reminder(alice:
         assert reminders.send_due() == 1
     assert len(reminders_to(alice.email)) == 2
     assert (
-        reminders_to(alice.email)[1]["Subject"] == "An unread secure message will be deleted soon"
+        reminders_to(alice.email)[1]["Subject"] == "Sealbox: an unread message will be deleted soon"
     )
 
 
@@ -135,12 +135,12 @@ def test_a_recipient_who_never_chose_a_password_gets_a_new_activation_link(db: A
         assert reminders.send_due() == 1
     [mail] = reminders_to("new@example.com")
     body = text(mail)
-    assert "open this link and choose a password for your mailbox" in body
+    assert "you will be asked to choose a new password for it" in body
     assert "The link works once and for 14 days." in body
     [link] = re.findall(r"http://portal\.test(/activate/\S+/)", body)
     assert "Sign in to read" not in body
     html = str(mail.get_body(("html",)).get_content())
-    assert f'href="http://portal.test{link}"' in html and "Choose a password and read" in html
+    assert f'href="http://portal.test{link}"' in html and "Open my mailbox at portal.test" in html
     with time_machine.travel(NOW + timedelta(days=1), tick=False):
         opened = Client().get(link)
     assert (opened.status_code, opened["Location"]) == (302, "/activate/set-password/")

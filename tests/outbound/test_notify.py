@@ -110,10 +110,11 @@ def test_a_new_recipient_gets_one_notification_with_an_activation_link(
     assert note.mail_from == "secure@corp.example"
     assert note.message["To"] == DAVE
     assert note.message["From"] == settings.NOTIFY_FROM
-    assert note.message["Subject"] == "Secure message from Carol Sender"
+    assert note.message["Subject"] == "Sealbox: a protected message from Carol Sender"
     assert note.message["Auto-Submitted"] == "auto-generated"
-    assert "Carol Sender has sent you a secure message." in note.text
-    assert "<strong>Carol Sender</strong> has sent you a secure message." in note.html
+    assert "Sealbox has a protected message for you." in note.text
+    assert f"From: Carol Sender ({CAROL})" in note.text
+    assert f"From: <strong>Carol Sender</strong> ({CAROL})" in note.html
     token = activation_token(note)
     link = f"http://portal.test/activate/{token}/"
     assert f'href="{link}"' in note.html
@@ -141,8 +142,8 @@ def test_the_notification_names_the_subject_when_the_operator_allows_it(
     run_worker_once()
 
     [note] = notifications(relay_sink)
-    assert f"- {SUBJECT}" in note.text
-    assert f"<li>{SUBJECT}</li>" in note.html
+    assert f"Subject: {SUBJECT}" in note.text
+    assert f"Subject: {SUBJECT}" in note.html
     assert "merger closes" not in note.text
     assert ATTACHMENT not in note.text
 
@@ -153,8 +154,8 @@ def test_the_notification_shows_the_sender_name_as_written(relay_sink: RelaySink
     run_worker_once()
 
     [note] = notifications(relay_sink)
-    assert note.message["Subject"] == "Secure message from O'Brien & Partners"
-    assert "O'Brien & Partners has sent you a secure message." in note.text
+    assert note.message["Subject"] == "Sealbox: a protected message from O'Brien & Partners"
+    assert "From: O'Brien & Partners (" in note.text
     assert "<strong>O&#x27;Brien &amp; Partners</strong>" in note.html
 
 
@@ -182,8 +183,9 @@ def test_a_burst_of_messages_gives_one_notification(relay_sink: RelaySink) -> No
     run_worker_once()
 
     [note] = notifications(relay_sink)
-    assert note.message["Subject"] == "5 new secure messages"
-    assert "You have 5 new secure messages from Carol Sender." in note.text
+    assert note.message["Subject"] == "Sealbox: 5 protected messages for you"
+    assert "Sealbox has 5 protected messages for you." in note.text
+    assert note.text.count(f"From: Carol Sender ({CAROL})") == 5
 
 
 def test_the_first_message_is_notified_at_once_and_the_rest_of_a_burst_waits(
@@ -203,8 +205,8 @@ def test_the_first_message_is_notified_at_once_and_the_rest_of_a_burst_waits(
     with time_machine.travel(START + timedelta(seconds=300), tick=False):
         run_worker_once()
     first, second = notifications(relay_sink)
-    assert "Carol Sender has sent you a secure message." in first.text
-    assert "You have 4 new secure messages from Carol Sender." in second.text
+    assert "Sealbox has a protected message for you." in first.text
+    assert "Sealbox has 4 protected messages for you." in second.text
 
 
 def test_a_later_message_waits_for_the_notification_interval(
@@ -226,8 +228,8 @@ def test_a_later_message_waits_for_the_notification_interval(
 
     first, second = notifications(relay_sink)
     assert second.rcpt_tos == [DAVE]
-    assert second.message["Subject"] == "Secure message from Carol Sender"
-    assert "Carol Sender has sent you a secure message." in second.text
+    assert second.message["Subject"] == "Sealbox: a protected message from Carol Sender"
+    assert "Sealbox has a protected message for you." in second.text
     # Each notification carries its own link; the first one still works too.
     assert activation_token(second) != activation_token(first)
     with time_machine.travel(START + timedelta(minutes=30), tick=False):
@@ -253,7 +255,7 @@ def test_a_message_stored_while_a_notification_went_out_is_notified_later(
     # The recipient is told; the count may include the first message again.
     _, second = notifications(relay_sink)
     assert second.rcpt_tos == [DAVE]
-    assert "new secure messages from Carol Sender" in second.text
+    assert "protected messages for you" in second.text
 
 
 @dataclass
@@ -321,7 +323,7 @@ def test_an_activated_recipient_gets_a_link_to_the_message(
     assert f'href="http://portal.test/m/{stored.id}/"' in note.html
     assert "/activate/" not in note.text
     assert "/activate/" not in note.html
-    assert "Sign in to Sealbox to read it" in note.text
+    assert "Sign in at portal.test with your email address and password." in note.text
     assert not LinkToken.objects.exists()
 
 
@@ -335,7 +337,7 @@ def test_an_activated_recipient_with_several_messages_gets_a_link_to_the_inbox(
 
     [note] = notifications(relay_sink)
     assert note.links == ["http://portal.test/inbox/"]
-    assert "You have 2 new secure messages" in note.text
+    assert "Sealbox has 2 protected messages for you." in note.text
 
 
 def test_a_message_already_read_is_not_notified(relay_sink: RelaySink, alice: User) -> None:

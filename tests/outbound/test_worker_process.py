@@ -76,7 +76,7 @@ def test_the_worker_delivers_queued_notifications_once_the_relay_comes_up(
     assert code == 0, output
     assert sorted(r for got in handler.received for r in got.rcpt_tos) == sorted(RECIPIENTS)
     for got in handler.received:
-        assert b"Carol Sender has sent you a secure message." in got.data
+        assert b"has a protected message for you." in got.data
         assert b"http://portal.test/activate/" in got.data
     assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {"sent"}
     assert "worker stopped" in output

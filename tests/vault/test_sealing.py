@@ -150,7 +150,7 @@ def test_queued_outgoing_mail_is_sealed_and_goes_out_as_it_was_written(
     assert seal.is_sealed(bytes(item.data)) and b"Dana" not in bytes(item.data)
     assert queue.process_due() == 1
     [got] = relay_sink.received
-    assert b"Dana Secret-Sender has sent you a secure message" in got.data
+    assert b"From: Dana Secret-Sender (dana@corp.example)" in got.data
     assert got.rcpt_tos == ["alice@example.net"]
 
 

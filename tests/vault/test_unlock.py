@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PROMPT = "Password for the Sealbox storage key"
 WRONG = "not-the-key-password-4417"
 SIGNIN_PASSWORD = "correct horse battery staple"
-NOTICE = b"Carol Sender has sent you a secure message."
+NOTICE = b"From: Carol Sender (carol@corp.example)"
 
 
 def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:

@@ -1,0 +1,173 @@
+"""Every kind of email Sealbox sends, made through the code that sends it, as delivered."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from django.urls import reverse
+from django.utils import timezone
+
+from sealbox.accounts import links
+from sealbox.accounts.models import User
+from sealbox.housekeeping import quota
+from sealbox.intake.delivery import deliver
+from sealbox.mailstore.models import Message
+from sealbox.outbound import emails, notify, receipts, sending
+from tests.accounts.helpers import sent_emails
+from tests.conftest import CAROL
+from tests.mail import make_message
+
+NEW = "dave@example.com"
+PHRASE = "copper lantern meadow"
+SENT_AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+def png(width: int, height: int) -> bytes:
+    """A small valid PNG image of one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    rows = b"".join(b"\x00" + b"\x0b\x5c\xad" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        emails.PNG_SIGNATURE
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def brand(settings: Any, tmp_path: Path, logo: bool = True) -> None:
+    """A realistic organisation: its name, PNG logo, colour, contacts and links."""
+    settings.ORG_NAME = "Harbour Bank"
+    settings.NOTIFY_FROM = "secure@corp.example"
+    settings.BASE_URL = "https://secure.corp.example"
+    settings.BRAND_COLOR = "#0b5cad"
+    settings.SUPPORT_CONTACT = [
+        "support@corp.example",
+        "+49 30 1234 5678",
+        "https://www.corp.example/help",
+    ]
+    settings.PRIVACY_URL = "https://www.corp.example/privacy"
+    settings.IMPRINT_URL = "https://www.corp.example/imprint"
+    settings.TIME_ZONE = "Europe/Berlin"
+    if logo:
+        path = tmp_path / "logo.png"
+        path.write_bytes(png(160, 40))
+        settings.ORG_LOGO = path
+
+
+def parse(raw: bytes) -> EmailMessage:
+    msg = message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def activated(address: str = "alice@example.net", phrase: str = PHRASE) -> User:
+    user = User.objects.filter(email=address).first() or User.objects.create_user(
+        address, "correct horse battery staple"
+    )
+    user.phrase = phrase
+    user.save(update_fields=["phrase"])
+    return user
+
+
+def arrive(address: str, count: int = 1) -> list[Message]:
+    stored = []
+    for i in range(count):
+        subject = "Quarterly figures" if i == 0 else f"Quarterly figures, part {i + 1}"
+        stored += deliver(CAROL, [address], make_message(subject=subject, to=address))
+    return stored
+
+
+def last_email() -> EmailMessage:
+    return parse(sent_emails()[-1].raw)
+
+
+def notification(address: str, count: int = 1) -> EmailMessage:
+    arrive(address, count)
+    notify.send_due()
+    return last_email()
+
+
+def new_link(address: str) -> EmailMessage:
+    """An activation link asked for by a recipient who never chose a password."""
+    if not User.objects.filter(email=address).exists():
+        arrive(address)
+    links.send_link(address)
+    return last_email()
+
+
+def reset(user: User) -> EmailMessage:
+    links.send_link(user.email)
+    return last_email()
+
+
+def expiry_reminder(user: User) -> EmailMessage:
+    link, activation = notify.portal_link(user)
+    emails.expiry_reminder(
+        user,
+        {
+            "count": 2,
+            "first_date": timezone.now() + timedelta(days=3),
+            "link": link,
+            "activation": activation,
+            "activation_days": 14,
+            "settings_link": "https://secure.corp.example" + reverse("settings") + "#storage",
+        },
+    )
+    return last_email()
+
+
+def quota_full(user: User) -> EmailMessage:
+    user.quota_mb = 1
+    user.usage_bytes = 1024 * 1024
+    user.save(update_fields=["quota_mb", "usage_bytes"])
+    quota.tell_full(user)
+    return last_email()
+
+
+def read_receipt(user: User) -> EmailMessage:
+    [message] = arrive(user.email)
+    message.read_at = timezone.now()
+    return parse(receipts.build(message, CAROL).as_bytes())
+
+
+def relayed_reply(user: User) -> EmailMessage:
+    [original] = arrive(user.email)
+    msg, _envelope = sending.build(
+        user,
+        [CAROL],
+        [],
+        "Re: Quarterly figures",
+        "Dear Carol,\n\nthank you, the figures look right to me. I will send the signed copy "
+        "on Monday.\n\nKind regards,\nAlice\n",
+        [],
+        original,
+    )
+    return parse(msg.as_bytes())
+
+
+# Every kind, by name: what each makes of a fresh database.
+KINDS: dict[str, Callable[[], EmailMessage]] = {
+    "notification-new-1": lambda: notification(NEW),
+    "notification-new-3": lambda: notification(NEW, 3),
+    "notification-activated-1": lambda: notification(activated().email),
+    "notification-activated-3": lambda: notification(activated().email, 3),
+    "new-link": lambda: new_link(NEW),
+    "reset": lambda: reset(activated()),
+    "expiry-reminder": lambda: expiry_reminder(activated()),
+    "expiry-reminder-new": lambda: (arrive(NEW), expiry_reminder(User.objects.get(email=NEW)))[1],
+    "quota-full": lambda: quota_full(activated()),
+    "read-receipt": lambda: read_receipt(activated()),
+    "relayed-reply": lambda: relayed_reply(activated()),
+}

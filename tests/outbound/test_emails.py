@@ -1,0 +1,238 @@
+"""Sealbox's own emails as the recipient sees them: layout, phrase, language, logo, headers."""
+
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sealbox.accounts.models import User
+from tests.outbound import samples
+from tests.outbound.samples import NEW, PHRASE
+
+pytestmark = pytest.mark.django_db
+
+PHRASE_LINE = (
+    "Our emails always carry this phrase. If an email that seems to come from us does not, "
+    "do not click its links."
+)
+TO_ACCOUNTS = [
+    "notification-activated-1",
+    "notification-activated-3",
+    "reset",
+    "expiry-reminder",
+    "quota-full",
+]
+
+
+@pytest.fixture(autouse=True)
+def branded(settings: Any, tmp_path: Path) -> None:
+    samples.brand(settings, tmp_path)
+
+
+def text(msg: EmailMessage) -> str:
+    part = msg.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def html(msg: EmailMessage) -> str:
+    part = msg.get_body(("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def visible(markup: str) -> str:
+    """The text of an html part as shown, tags dropped and spaces collapsed."""
+    body = markup.split("<body", 1)[1].split(">", 1)[1]
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+
+
+@pytest.mark.parametrize("kind", TO_ACCOUNTS)
+def test_the_phrase_is_at_the_top_of_both_parts_after_activation(kind: str) -> None:
+    msg = samples.KINDS[kind]()
+
+    assert text(msg).startswith(f"Your personal phrase: {PHRASE}\r\n{PHRASE_LINE}\r\n")
+    shown = visible(html(msg))
+    assert shown.startswith(f"Your personal phrase: {PHRASE} {PHRASE_LINE} Harbour Bank")
+
+
+@pytest.mark.parametrize(
+    "kind", ["notification-new-1", "notification-new-3", "new-link", "expiry-reminder-new"]
+)
+def test_before_activation_there_is_no_phrase(kind: str) -> None:
+    msg = samples.KINDS[kind]()
+
+    assert "phrase" not in text(msg) and "phrase" not in html(msg)
+    assert text(msg).startswith("Harbour Bank\r\n")
+
+
+def test_a_reset_for_an_account_without_a_phrase_yet_has_none() -> None:
+    msg = samples.reset(samples.activated(phrase=""))
+
+    assert "phrase" not in text(msg) and "phrase" not in html(msg)
+
+
+def test_before_activation_the_notification_says_who_sent_what_when_and_where_it_leads() -> None:
+    msg = samples.notification(NEW)
+
+    assert msg["Subject"] == "Harbour Bank: a protected message from Carol Sender"
+    body = text(msg)
+    assert "Harbour Bank has a protected message for you." in body
+    assert "From: Carol Sender (carol@corp.example)" in body
+    # Sent 09:30 UTC, shown in the operator's time zone (SEALBOX_TIME_ZONE).
+    assert "Sent: Nov. 20, 2026, 10:30 a.m. (CET)" in body
+    assert "open your secure mailbox at secure.corp.example" in body
+    assert "You will be asked to choose a new password for it." in body
+    assert "We never ask for an existing password or for any other details." in body
+    [link] = re.findall(r"^(https://secure\S+)\r$", body, re.M)
+    assert link.startswith("https://secure.corp.example/activate/")
+    assert f"Open my mailbox at secure.corp.example:\r\n{link}\r\n" in body
+    shown = visible(html(msg))
+    assert "From: Carol Sender (carol@corp.example) Sent: Nov. 20, 2026, 10:30 a.m. (CET)" in shown
+    assert "open your secure mailbox at secure.corp.example" in shown
+    assert f'<a href="{link}"' in html(msg)
+    assert re.search(
+        r'<a href="https://secure\.corp\.example/activate/[^"]+"[^>]*>'
+        r"Open my mailbox at secure\.corp\.example</a>",
+        html(msg),
+    )
+
+
+def test_several_messages_are_each_named_with_their_sender() -> None:
+    msg = samples.notification(NEW, 3)
+
+    assert msg["Subject"] == "Harbour Bank: 3 protected messages for you"
+    assert text(msg).count("From: Carol Sender (carol@corp.example)") == 3
+    assert "To read them, open your secure mailbox at secure.corp.example." in text(msg)
+
+
+@pytest.mark.parametrize("kind", sorted(set(samples.KINDS) - {"read-receipt", "relayed-reply"}))
+def test_every_link_shows_its_host_and_the_text_part_has_every_link(kind: str) -> None:
+    msg = samples.KINDS[kind]()
+    markup = html(msg)
+    body = text(msg)
+
+    for href, label, after in re.findall(r'<a href="([^"]+)"[^>]*>([^<]*)</a>([^<]{0,40})', markup):
+        if href.startswith(("mailto:", "tel:")):
+            continue  # the label is the address or number itself (the footer's test)
+        host = href.split("/")[2]
+        assert host in label or host in after, (href, label)
+        assert "utm_" not in href
+        # The text part carries the same link, on its own line.
+        assert f"\r\n{href}\r\n" in body, href
+    assert "Privacy policy:\r\nhttps://www.corp.example/privacy\r\n" in body
+    assert "Questions? Contact us:\r\nsupport@corp.example\r\n+49 30 1234 5678\r\n" in body
+
+
+def test_the_footer_names_contacts_links_with_their_host_and_why() -> None:
+    shown = visible(html(samples.notification(NEW)))
+
+    assert (
+        "Questions? Contact us: support@corp.example · +49 30 1234 5678 · www.corp.example/help"
+        in shown
+    )
+    assert "Privacy policy (www.corp.example) · Imprint (www.corp.example)" in shown
+    assert shown.endswith(
+        "You get this email because a message for dave@example.com was kept in a secure "
+        "mailbox at secure.corp.example."
+    )
+
+
+def test_the_button_uses_the_brand_colour_with_readable_text(settings: Any) -> None:
+    assert 'background: #0b5cad;"><a href=' in html(samples.notification(NEW))
+    settings.BRAND_COLOR = "#ffcc00"
+    markup = html(samples.notification("erin@example.com"))
+    assert re.search(r"background: #ffcc00;\"><a [^>]*color: #1b1f24;", markup)
+
+
+def test_a_png_logo_is_an_inline_part_the_html_points_to(settings: Any) -> None:
+    msg = samples.notification(NEW)
+
+    related = [p for p in msg.walk() if p.get_content_type() == "multipart/related"]
+    assert len(related) == 1
+    html_part, image = related[0].iter_parts()
+    assert html_part.get_content_type() == "text/html"
+    assert image.get_content_type() == "image/png"
+    assert image.get_content() == Path(settings.ORG_LOGO).read_bytes()
+    cid = image["Content-ID"].strip("<>")
+    assert cid.endswith("@corp.example")
+    assert image.get_content_disposition() == "inline"
+    assert f'<img src="cid:{cid}" width="160" height="40" alt=""' in html(msg)
+    assert "http" not in re.findall(r"<img [^>]*>", html(msg))[0]
+
+
+def test_an_svg_logo_is_left_out_and_the_name_shown(settings: Any, tmp_path: Path) -> None:
+    svg = tmp_path / "logo.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
+    settings.ORG_LOGO = svg
+
+    msg = samples.notification(NEW)
+
+    assert not [p for p in msg.walk() if p.get_content_maintype() == "image"]
+    assert "<img" not in html(msg)
+    assert ">Harbour Bank</span>" in html(msg)
+
+
+def test_an_account_in_german_gets_its_email_in_german() -> None:
+    samples.arrive(NEW)
+    User.objects.filter(email=NEW).update(language="de")
+    from sealbox.outbound import notify
+
+    notify.send_due()
+    msg = samples.last_email()
+
+    assert '<html lang="de" dir="ltr">' in html(msg)
+    # Django's own German month name, in the operator's time zone.
+    assert "20. November 2026 10:30" in text(msg)
+
+
+def test_the_domain_map_chooses_the_language_of_an_account_without_one(settings: Any) -> None:
+    settings.LANGUAGE_BY_DOMAIN = "example.com:fr"
+
+    msg = samples.notification(NEW)
+
+    assert '<html lang="fr" dir="ltr">' in html(msg)
+    assert "20 novembre 2026" in text(msg)
+
+
+def test_arabic_is_right_to_left() -> None:
+    samples.arrive(NEW)
+    User.objects.filter(email=NEW).update(language="ar")
+    from sealbox.outbound import notify
+
+    notify.send_due()
+    markup = html(samples.last_email())
+
+    assert '<html lang="ar" dir="rtl">' in markup
+    assert '<body dir="rtl"' in markup
+    assert "text-align: right;" in markup
+
+
+def test_headers_name_the_organisation_and_mark_the_email_automatic() -> None:
+    msg = samples.notification(NEW)
+
+    assert msg["From"] == "Harbour Bank <secure@corp.example>"
+    assert msg["To"] == NEW
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert re.fullmatch(r"<[^@<>]+@corp\.example>", msg["Message-ID"])
+    assert msg["Date"]
+    assert msg.get_content_type() == "multipart/alternative"
+    assert "List-Unsubscribe" not in msg and "Precedence" not in msg
+
+
+def test_emails_to_the_organisations_senders_use_the_operators_language(settings: Any) -> None:
+    settings.LANGUAGE_CODE = "de"
+    user = samples.activated()
+    User.objects.filter(pk=user.pk).update(language="fr")
+    user.refresh_from_db()
+
+    receipt = samples.read_receipt(user)
+
+    first = next(receipt.iter_parts())
+    # Django's own German date format, in the operator's time zone.
+    assert "20. November 2026 10:30" in str(first.get_content())
+    assert receipt["Message-ID"].endswith("@corp.example>")
