@@ -119,8 +119,7 @@ def check_templates_dir(app_configs: Any, **kwargs: Any) -> list[Any]:
     return [
         Error(
             f"SEALBOX_TEMPLATES_DIR: {path} is not a directory this user can read.",
-            hint="Give the directory that holds your own copies of templates, or unset it. "
-            + DOCS,
+            hint="Give the directory that holds your own copies of templates, or unset it. " + DOCS,
             id="sealbox.E208",
         )
     ]
