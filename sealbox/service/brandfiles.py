@@ -36,9 +36,10 @@ def logo_type(data: bytes) -> str | None:
     try:
         for start in range(0, len(data), 4096):
             parser.feed(data[start : start + 4096])
-            for _event, element in parser.read_events():
+            for _event, element in parser.read_events():  # type: ignore[misc]
                 # The first element is the root; what follows it is not read.
-                return SVG if element.tag.rsplit("}", 1)[-1] == "svg" else None
+                tag = getattr(element, "tag", "")
+                return SVG if tag.rsplit("}", 1)[-1] == "svg" else None
     except ET.ParseError:
         return None
     return None
