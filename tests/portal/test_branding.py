@@ -16,6 +16,8 @@ from tests.branded import HOSTILE_SVG, ORG, brand
 from tests.mail import make_message
 from tests.portal.pages import Node, deliver_to, message_url, parse_html
 
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture
 def branded(settings: Any, tmp_path: Path) -> Path:

@@ -7,11 +7,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.test import Client
 
 from sealbox.service import contrast
 from tests.branded import HOSTILE_SVG, brand
 from tests.browser.content import png
+
+pytestmark = pytest.mark.django_db
 
 
 def test_a_png_logo_is_served_as_an_image_for_a_year(
