@@ -57,8 +57,9 @@ ORG_NAME = env.str("ORG_NAME", "")
 ORG_LOGO = env.path("ORG_LOGO")
 # "#rrggbb", or "#light,#dark" for a separate colour in dark mode.
 BRAND_COLOR = env.str("BRAND_COLOR", "")
-# Comma-separated: email addresses, phone numbers and web addresses.
-SUPPORT_CONTACT = env.list("SUPPORT_CONTACT")
+# Comma-separated: email addresses, phone numbers and web addresses (split at
+# commas only: a phone number has spaces).
+SUPPORT_CONTACT = [i.strip() for i in env.str("SUPPORT_CONTACT", "").split(",") if i.strip()]
 PRIVACY_URL = env.str("PRIVACY_URL", "")
 IMPRINT_URL = env.str("IMPRINT_URL", "")
 # Searched before the built-in templates, for any page or email.

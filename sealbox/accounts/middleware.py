@@ -88,7 +88,8 @@ class SessionLimitsMiddleware:
 
 
 # Where a signed-in account without a second factor may go while
-# SEALBOX_REQUIRE_2FA is on: setting one up, and signing out.
+# SEALBOX_REQUIRE_2FA is on: setting one up, and signing out (and the brand's
+# logo and stylesheet, which those pages show).
 ENROLMENT_PAGES = frozenset(
     {
         "settings",
@@ -101,6 +102,8 @@ ENROLMENT_PAGES = frozenset(
         "activity",
         "signout",
         "signout-everywhere",
+        "brand-logo",
+        "brand-css",
     }
 )
 

@@ -15,7 +15,7 @@ from sealbox.vault import seal
 log = logging.getLogger("sealbox.vault")
 
 # Left to work while locked: the health check and the pages' own files.
-_OPEN_WHILE_LOCKED = ("/healthz", "/static/")
+_OPEN_WHILE_LOCKED = ("/healthz", "/static/", "/brand/logo", "/brand.css")
 RETRY_AFTER_SECONDS = 30
 
 
