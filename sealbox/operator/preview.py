@@ -188,12 +188,13 @@ def _phrase(language: str) -> str:
 def _html_part(data: bytes) -> tuple[str, dict[str, bytes]]:
     """The email's HTML (or its text, escaped) and its inline images by Content-ID."""
     msg = message_from_bytes(data, policy=policy.default)
-    body = msg.get_body(preferencelist=("html", "plain"))  # type: ignore[attr-defined]
+    body = msg.get_body(preferencelist=("html", "plain"))
     images: dict[str, bytes] = {}
     for part in msg.walk():
         cid = part.get("Content-ID")
         if cid and part.get_content_maintype() == "image":
-            images[cid.strip("<>")] = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)
+            images[cid.strip("<>")] = payload if isinstance(payload, bytes) else b""
     if body is None:
         return "", images
     content = body.get_content()
