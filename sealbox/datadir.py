@@ -33,7 +33,8 @@ SETS_UP = {"migrate", "serve"}
 # Commands that start a long-running service: each start tightens the top of the tree.
 SERVICES = {"serve", "web", "smtpd", "worker"}
 # Commands that need no data: help, the version, configuration checks, key generation.
-NEEDS_NO_DATA = {"help", "version", "check", "diffsettings", "generate_cert"}
+# `brand` previews on a throw-away data directory of its own.
+NEEDS_NO_DATA = {"help", "version", "check", "diffsettings", "generate_cert", "brand"}
 
 
 def private_umask() -> None:

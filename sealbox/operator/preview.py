@@ -1,0 +1,311 @@
+"""`sealbox brand preview`: every kind of email and the main pages, as recipients will see them.
+
+The operator runs it before going live to review the branding in every
+language. It never touches the installation's own data: `run()` starts a
+second `sealbox` process on a throw-away data directory and database, which
+stores sample mail through the real delivery path, lets the real code queue
+its emails and serves the real pages (`render()`), and writes them to the
+output directory as .eml and .html files with an index.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone, translation
+
+SAMPLE_DOMAIN = "preview.example"
+PASSWORD = "preview-only-password-1"  # noqa: S105 - a throw-away account in a throw-away database
+
+
+class PreviewError(Exception):
+    pass
+
+
+def run(out: Path) -> None:
+    """Render the samples into `out` from a separate process with its own data."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sealbox-preview-") as tmp:
+        env = dict(os.environ)
+        for name in ("ENCRYPTION_KEY_PASSWORD", "ENCRYPTION_KEY_PASSWORD_FILE"):
+            env.pop(f"SEALBOX_{name}", None)
+        env.update(
+            SEALBOX_DATA_DIR=tmp,
+            SEALBOX_DATABASE_URL=f"sqlite:///{tmp}/preview.sqlite3",
+            SEALBOX_DATABASE_URL_FILE="",
+            SEALBOX_RELAY_URL="",
+            SEALBOX_RELAY_URL_FILE="",
+            SEALBOX_STORAGE_ENCRYPTION="off",
+            SEALBOX_SECRET_KEY="",
+            SEALBOX_SECRET_KEY_FILE="",
+        )
+        command = [sys.executable, "-m", "sealbox.cli"]
+        for args in (["migrate", "--verbosity", "0"], ["brand", "render", "--out", str(out)]):
+            done = subprocess.run([*command, *args], env=env, capture_output=True, text=True)
+            if done.returncode:
+                raise PreviewError(done.stderr.strip() or f"`sealbox {args[0]}` failed")
+
+
+# --- In the throw-away process ---------------------------------------------------
+
+
+def _sender() -> str:
+    domain = settings.INTERNAL_DOMAINS[0] if settings.INTERNAL_DOMAINS else "example.org"
+    return f"carol.sender@{domain}"
+
+
+def _sample_message(to: str, subject: str, *, receipt: bool = False) -> bytes:
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = f"Carol Sender <{_sender()}>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(timezone.now())
+    msg["Message-ID"] = f"<preview.{abs(hash((to, subject)))}@{SAMPLE_DOMAIN}>"
+    if receipt:
+        msg["Disposition-Notification-To"] = _sender()
+    msg.set_content("Hello,\n\nplease find the signed contract attached.\n\nCarol\n")
+    msg.add_alternative(
+        "<p>Hello,</p><p>please find the <b>signed contract</b> attached.</p><p>Carol</p>",
+        subtype="html",
+    )
+    msg.add_attachment(
+        b"%PDF-1.4\n% sample\n", maintype="application", subtype="pdf", filename="contract.pdf"
+    )
+    return msg.as_bytes()
+
+
+def _queued_since(mark: Any) -> list[Any]:
+    from sealbox.outbound.models import OutgoingEmail
+
+    return list(OutgoingEmail.objects.filter(created__gt=mark).order_by("created"))
+
+
+def _emails(language: str) -> dict[str, bytes]:
+    """Each kind of email to a recipient whose account speaks `language`."""
+    from sealbox.accounts import links
+    from sealbox.accounts.models import User
+    from sealbox.housekeeping import quota, reminders, retention
+    from sealbox.intake.delivery import deliver
+    from sealbox.outbound import notify, receipts
+    from sealbox.outbound.models import NotificationState, OutgoingEmail
+
+    found: dict[str, bytes] = {}
+
+    def collect(name: str, since: Any) -> None:
+        items = _queued_since(since)
+        if items:
+            found[name] = bytes(items[-1].data)
+
+    def notify_now(user: User) -> None:
+        NotificationState.objects.filter(user=user).update(due_at=timezone.now())
+        notify.send_due()
+
+    newcomer, _ = User.objects.recipient(f"new.{language}@{SAMPLE_DOMAIN}")
+    newcomer.language = language
+    newcomer.save(update_fields=["language"])
+    reader = User.objects.create_user(f"reader.{language}@{SAMPLE_DOMAIN}", PASSWORD)
+    reader.language = language
+    reader.phrase = _phrase(language)
+    reader.save(update_fields=["language", "phrase"])
+
+    mark = timezone.now()
+    deliver(_sender(), [newcomer.email], _sample_message(newcomer.email, "Your contract"))
+    notify_now(newcomer)
+    collect("notification-first", mark)
+
+    mark = timezone.now()
+    for subject in ("Your contract", "Meeting notes", "Invoice 2026-114"):
+        deliver(_sender(), [reader.email], _sample_message(reader.email, subject))
+    notify_now(reader)
+    collect("notification-several", mark)
+
+    mark = timezone.now()
+    [stored] = deliver(_sender(), [reader.email], _sample_message(reader.email, "Signed copy"))
+    notify_now(reader)
+    collect("notification", mark)
+
+    mark = timezone.now()
+    links.send_link(reader.email)
+    collect("reset", mark)
+
+    mark = timezone.now()
+    with transaction.atomic():
+        links.send_activation(newcomer)
+    collect("activation", mark)
+
+    mark = timezone.now()
+    quota.tell_full(reader)
+    collect("quota-full", mark)
+
+    days = reader.effective_retention_days
+    if days and settings.EXPIRY_REMINDER_DAYS:
+        mark = timezone.now()
+        expires = retention.expires_at(stored.received_at, days) or timezone.now()
+        reminders.send_due(
+            now=expires - timedelta(days=settings.EXPIRY_REMINDER_DAYS) + timedelta(hours=1)
+        )
+        collect("expiry-reminder", mark)
+
+    [asked] = deliver(
+        _sender(), [reader.email], _sample_message(reader.email, "Please confirm", receipt=True)
+    )
+    target = receipts.receipt_target(asked)
+    if target:
+        found["read-receipt"] = receipts.build(asked, target).as_bytes()
+    OutgoingEmail.objects.all().delete()
+    return found
+
+
+def _phrase(language: str) -> str:
+    try:
+        from sealbox.accounts import phrase
+    except ImportError:  # pragma: no cover - the phrase module is part of the product
+        return ""
+    generate = getattr(phrase, "generate", None)
+    if generate is None:
+        return ""
+    with translation.override(language):
+        return str(generate())
+
+
+def _html_part(data: bytes) -> tuple[str, dict[str, bytes]]:
+    """The email's HTML (or its text, escaped) and its inline images by Content-ID."""
+    msg = message_from_bytes(data, policy=policy.default)
+    body = msg.get_body(preferencelist=("html", "plain"))
+    images: dict[str, bytes] = {}
+    for part in msg.walk():
+        cid = part.get("Content-ID")
+        if cid and part.get_content_maintype() == "image":
+            payload = part.get_payload(decode=True)
+            images[cid.strip("<>")] = payload if isinstance(payload, bytes) else b""
+    if body is None:
+        return "", images
+    content = body.get_content()
+    if body.get_content_subtype() == "plain":
+        content = f"<pre>{html.escape(content)}</pre>"
+    return content, images
+
+
+def _write_email(folder: Path, name: str, data: bytes) -> None:
+    (folder / f"{name}.eml").write_bytes(data)
+    content, images = _html_part(data)
+    for i, (cid, payload) in enumerate(sorted(images.items())):
+        suffix = "png" if payload.startswith(b"\x89PNG") else "bin"
+        file = f"{name}-image{i}.{suffix}"
+        (folder / file).write_bytes(payload)
+        content = content.replace(f"cid:{cid}", file)
+    (folder / f"{name}.html").write_text(content, encoding="utf-8")
+
+
+_PAGES = ("signin", "link-new", "activate", "inbox", "message", "settings")
+
+
+def _pages(language: str, static_prefix: str) -> dict[str, str]:
+    """The main pages, signed out and in, in `language`."""
+    from sealbox.accounts.models import LinkToken, User
+    from sealbox.mailstore.models import Message
+
+    reader = User.objects.get(email=f"reader.{language}@{SAMPLE_DOMAIN}")
+    newcomer = User.objects.get(email=f"new.{language}@{SAMPLE_DOMAIN}")
+    host = settings.ALLOWED_HOSTS[0] if settings.ALLOWED_HOSTS else "localhost"
+    client = Client(HTTP_HOST=host, HTTP_ACCEPT_LANGUAGE=language, secure=settings.HTTPS)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    pages: dict[str, str] = {}
+
+    def get(name: str, path: str) -> None:
+        response = client.get(path, follow=True)
+        pages[name] = response.content.decode(response.charset or "utf-8")
+
+    get("signin", reverse("signin"))
+    get("link-new", reverse("link-new"))
+    token = LinkToken.issue(newcomer, LinkToken.Purpose.ACTIVATE)
+    get("activate", reverse("activate", args=[token]))
+    client.force_login(reader)
+    get("inbox", reverse("inbox"))
+    message = Message.objects.filter(owner=reader, folder=Message.Folder.INBOX).first()
+    if message is not None:
+        get("message", reverse("message", args=[message.id]))
+        get("message-body", reverse("message-body", args=[message.id]))
+    get("settings", reverse("settings"))
+
+    body_path = reverse("message-body", args=[message.id]) if message is not None else None
+    for name, content in pages.items():
+        content = re.sub(r'(src|href)="/static/', rf'\1="{static_prefix}', content)
+        content = re.sub(
+            r'(src|href)="/brand/logo[^"]*"', rf'\1="{static_prefix}brand-logo"', content
+        )
+        content = re.sub(r'href="/brand\.css[^"]*"', rf'href="{static_prefix}brand.css"', content)
+        if body_path:
+            content = content.replace(f'src="{body_path}"', 'src="message-body.html"')
+        pages[name] = content
+    return pages
+
+
+def _copy_static(out: Path) -> None:
+    static = out / "static"
+    for name in ("portal/portal.css", "portal/portal.js", "portal/icon.svg"):
+        found = finders.find(name)
+        if found:
+            target = static / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(str(found), target)
+    if settings.ORG_LOGO and Path(settings.ORG_LOGO).is_file():
+        shutil.copyfile(settings.ORG_LOGO, static / "brand-logo")
+    client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0] if settings.ALLOWED_HOSTS else "localhost")
+    try:
+        response = client.get("/brand.css", secure=settings.HTTPS)
+    except Exception:  # the brand stylesheet is optional in a preview
+        return
+    if response.status_code == 200:
+        (static / "brand.css").write_bytes(response.content)
+
+
+def render(out: Path) -> list[Path]:
+    """Write the samples for every language into `out`; return the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    _copy_static(out)
+    index = [
+        "<!DOCTYPE html><meta charset=utf-8><title>Sealbox brand preview</title><h1>Preview</h1>"
+    ]
+    written: list[Path] = []
+    for code, name in settings.LANGUAGES:
+        folder = out / code
+        (folder / "emails").mkdir(parents=True, exist_ok=True)
+        (folder / "pages").mkdir(parents=True, exist_ok=True)
+        emails = _emails(code)
+        for kind, data in emails.items():
+            _write_email(folder / "emails", kind, data)
+            written.append(folder / "emails" / f"{kind}.eml")
+        pages = _pages(code, "../../static/")
+        for page, content in pages.items():
+            path = folder / "pages" / f"{page}.html"
+            path.write_text(content, encoding="utf-8")
+            written.append(path)
+        index.append(f"<h2 lang={code}>{html.escape(name)}</h2><ul>")
+        index += [
+            f'<li><a href="{code}/emails/{k}.html">{k}</a> (<a href="{code}/emails/{k}.eml">.eml</a>)'
+            for k in emails
+        ]
+        index += [
+            f'<li><a href="{code}/pages/{p}.html">{p}</a>' for p in pages if p != "message-body"
+        ]
+        index.append("</ul>")
+    (out / "index.html").write_text("\n".join(index), encoding="utf-8")
+    return written
