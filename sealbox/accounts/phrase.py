@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from sealbox.accounts import languages
 from sealbox.accounts.models import User
@@ -73,9 +74,17 @@ def clean(text: str) -> str:
         )
     value = " ".join(value.split())
     if len(value) < MIN_LENGTH:
-        raise ValidationError(_("Use at least %(n)d characters.") % {"n": MIN_LENGTH}, code="short")
+        raise ValidationError(
+            ngettext("Use at least %(n)d character.", "Use at least %(n)d characters.", MIN_LENGTH)
+            % {"n": MIN_LENGTH},
+            code="short",
+        )
     if len(value) > MAX_LENGTH:
-        raise ValidationError(_("Use at most %(n)d characters.") % {"n": MAX_LENGTH}, code="long")
+        raise ValidationError(
+            ngettext("Use at most %(n)d character.", "Use at most %(n)d characters.", MAX_LENGTH)
+            % {"n": MAX_LENGTH},
+            code="long",
+        )
     return value
 
 

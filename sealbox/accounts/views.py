@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -291,7 +292,11 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
                 left = twofactor.unused_recovery_codes(user)
                 flash.warning(
                     request,
-                    _("You used a recovery code; %(n)d are left. Create new ones in Settings.")
+                    ngettext(
+                        "You used a recovery code; %(n)d is left. Create new ones in Settings.",
+                        "You used a recovery code; %(n)d are left. Create new ones in Settings.",
+                        left,
+                    )
                     % {"n": left},
                 )
             return HttpResponseRedirect(phrase.landing(request, next_url or reverse("inbox")))

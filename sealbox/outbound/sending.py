@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from sealbox import addresses, branding
 from sealbox.accounts import languages
@@ -194,8 +195,12 @@ def check_rate(user: User) -> None:
     SendRecord.objects.filter(user=user, created__lt=since).delete()
     if SendRecord.objects.filter(user=user).count() >= limit:
         raise SendError(
-            _(
-                "You have sent %(n)d messages in the last hour, the most allowed. Please try again later."
+            ngettext(
+                "You have sent %(n)d message in the last hour, the most allowed. "
+                "Please try again later.",
+                "You have sent %(n)d messages in the last hour, the most allowed. "
+                "Please try again later.",
+                limit,
             )
             % {"n": limit}
         )
