@@ -65,6 +65,11 @@ def check_color(app_configs: Any, **kwargs: Any) -> list[Any]:
     if not colors[0]:
         return []
     errors = []
+    suggested = [
+        color if contrast.shortfall(color, mode) is None else contrast.nearest_passing(color, mode)
+        for mode, color in zip(("light", "dark"), colors, strict=True)
+    ]
+    example = f' The nearest that read: "{suggested[0]},{suggested[1]}".' if all(suggested) else ""
     for mode, color in zip(("light", "dark"), colors, strict=True):
         short = contrast.shortfall(color, mode)
         if short is None:
@@ -75,7 +80,7 @@ def check_color(app_configs: Any, **kwargs: Any) -> list[Any]:
                 f"{contrast.shown(short.ratio)} against {short.against}, needs 4.5:1 "
                 "(WCAG AA).",
                 hint='Give a colour for each mode, "#light,#dark": a darker one for the '
-                "light pages, a lighter one for the dark pages. " + DOCS,
+                "light pages, a lighter one for the dark pages." + example + " " + DOCS,
                 id="sealbox.E205",
             )
         )

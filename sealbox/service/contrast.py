@@ -69,6 +69,23 @@ def shortfall(accent: str, mode: str) -> Shortfall | None:
     return Shortfall(mode, worst[1], worst[0])
 
 
+def mix(color: str, toward: str, share: float) -> str:
+    """`color` moved `share` (0 to 1) of the way toward `toward`, as '#rrggbb'."""
+    a = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+    b = [int(toward[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * share):02x}" for x, y in zip(a, b, strict=True))
+
+
+def nearest_passing(accent: str, mode: str) -> str | None:
+    """The colour closest to `accent` that reads in `mode`: darkened for light pages, lightened for dark."""
+    toward = "#000000" if mode == "light" else WHITE
+    for step in range(1, 101):
+        candidate = mix(accent, toward, step / 100)
+        if shortfall(candidate, mode) is None:
+            return candidate
+    return None
+
+
 def shown(value: float) -> str:
     """A ratio as WCAG writes it, rounded down so that 4.49 never reads as 4.5: '3.1:1'."""
     return f"{int(value * 10) / 10:.1f}:1"

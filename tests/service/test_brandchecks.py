@@ -140,3 +140,14 @@ def test_the_templates_dir_must_be_a_readable_directory(settings: Any, tmp_path:
     (tmp_path / "file").write_text("")
     settings.TEMPLATES_DIR = tmp_path / "file"
     assert [i for i, _ in found("templates")] == ["sealbox.E208"]
+
+
+def test_the_hint_names_the_nearest_colours_that_read_and_they_pass(settings: Any) -> None:
+    settings.BRAND_COLOR = "#4a90e2"  # one colour: 3.3:1 on white, fine on the dark page
+    [hint] = sorted(set(hints()))
+    suggested = hint.split('The nearest that read: "', 1)[1].split('"', 1)[0]
+
+    settings.BRAND_COLOR = suggested
+    assert found() == []
+    light, dark = suggested.split(",")
+    assert light != "#4a90e2" and dark == "#4a90e2"  # it reads on the dark page as it is
