@@ -64,7 +64,7 @@ def _texts(msg: EmailMessage) -> tuple[str, str]:
 
 
 def test_a_copied_email_template_replaces_the_built_in_one(settings: Any, tmp_path: Path) -> None:
-    built_in = emails.build("notification", NOTIFICATION, "alice@example.net")
+    built_in = emails.build("notification", NOTIFICATION, "alice@example.net", "en")
     (tmp_path / "emails").mkdir()
     (tmp_path / "emails/notification-subject.txt").write_text(
         "{% autoescape off %}{{ brand.title }}: a message from {{ senders.0 }} is waiting"
@@ -72,7 +72,7 @@ def test_a_copied_email_template_replaces_the_built_in_one(settings: Any, tmp_pa
     )
     use_templates_dir(settings, tmp_path)
 
-    own = emails.build("notification", NOTIFICATION, "alice@example.net")
+    own = emails.build("notification", NOTIFICATION, "alice@example.net", "en")
     assert own["Subject"] == "Sealbox: a message from Carol <carol@corp.example> is waiting"
     assert built_in["Subject"] != own["Subject"]
     # The body's two parts still come from the built-in templates.
