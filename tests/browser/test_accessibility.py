@@ -55,7 +55,7 @@ VARIANTS = [
 @pytest.fixture(scope="module")
 def axe_source() -> str:
     if not AXE.is_file():
-        pytest.fail(f"axe-core is not installed at {AXE}: run `make install` (or `npm ci`)")
+        pytest.fail(f"axe-core is not installed at {AXE}: `make pytest` installs it (or `npm ci`)")
     return AXE.read_text(encoding="utf-8")
 
 
