@@ -244,7 +244,7 @@ def clean_html(
     return CleanHTML(cleaner.clean(_body_as_div(inline_styles(html))), blocked)
 
 
-_ROOT_TAG = re.compile(r"<(?:html|body)(?=[\s/>])([^>]{0,4096})>", re.IGNORECASE)
+_TAG_NAME_ENDS = (" ", "\t", "\n", "\r", "\f", ">", "/")
 _DIR = re.compile(r"""(?:^|[\s/"'])dir\s*=\s*["']?\s*(ltr|rtl|auto)\b""", re.IGNORECASE)
 
 
@@ -254,8 +254,19 @@ def declared_direction(html: str) -> str | None:
     The frame's document takes it; without one the frame says dir="auto", so a
     message keeps its own direction whatever the portal's language is.
     """
-    for tag in _ROOT_TAG.finditer(html, 0, 65536):
-        found = _DIR.search(tag[1])
+    lowered = html[:65536].lower()
+    for name in ("<html", "<body"):
+        # The first such tag only, its end looked for within MAX_TAG: linear in the input
+        # however many unclosed "<body " it repeats.
+        start = lowered.find(name)
+        while (
+            start >= 0 and lowered[start + len(name) : start + len(name) + 1] not in _TAG_NAME_ENDS
+        ):
+            start = lowered.find(name, start + len(name))
+        end = lowered.find(">", start, start + MAX_TAG) if start >= 0 else -1
+        if end < 0:
+            continue
+        found = _DIR.search(lowered, start + len(name), end)
         if found:
             return found[1].lower()
     return None

@@ -24,6 +24,7 @@ from sealbox.mailstore.sanitize import (
     _clean_style,
     clean_html,
     css_as_read,
+    declared_direction,
     has_remote_images,
     html_as_text,
 )
@@ -250,3 +251,10 @@ def test_parameters_of_a_content_type_are_read_in_linear_time() -> None:
 
     assert mime.view(header(50)).body_text().strip() == "body"
     assert_linear(work, header, 100_000)
+
+
+def test_the_messages_own_direction_is_found_in_linear_time() -> None:
+    # Unclosed "<body " over and over: each one once looked ahead for its ">".
+    assert_linear(declared_direction, lambda n: "<body " * n, 60)
+    assert declared_direction('<html lang="ar" DIR="RTL"><body>') == "rtl"
+    assert declared_direction("<bodyx dir=rtl><body dir='ltr'>") == "ltr"
