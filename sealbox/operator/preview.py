@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,9 @@ SAMPLE_DOMAIN = "preview.example"
 PASSWORD = "preview-only-password-1"  # noqa: S105 - a throw-away account in a throw-away database
 
 
+MARKER = "brand-preview"
+
+
 class PreviewError(Exception):
     pass
 
@@ -43,6 +47,8 @@ def run(out: Path) -> None:
     """Render the samples into `out` from a separate process with its own data."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sealbox-preview-") as tmp:
+        # Only a process given this token, on this directory, may render (is_throw_away).
+        token = secrets.token_hex(16)
         env = dict(os.environ)
         for name in ("ENCRYPTION_KEY_PASSWORD", "ENCRYPTION_KEY_PASSWORD_FILE"):
             env.pop(f"SEALBOX_{name}", None)
@@ -55,15 +61,42 @@ def run(out: Path) -> None:
             SEALBOX_STORAGE_ENCRYPTION="off",
             SEALBOX_SECRET_KEY="",
             SEALBOX_SECRET_KEY_FILE="",
+            # This process has read the env file already; the child must not read it
+            # again (it would bring back what was taken out above).
+            SEALBOX_ENV_FILE="",
+            SEALBOX_PREVIEW_TOKEN=token,
         )
         command = [sys.executable, "-m", "sealbox.cli"]
         for args in (["migrate", "--verbosity", "0"], ["brand", "render", "--out", str(out)]):
+            if args[0] == "brand":
+                (Path(tmp) / MARKER).write_text(token)
             done = subprocess.run([*command, *args], env=env, capture_output=True, text=True)
             if done.returncode:
                 raise PreviewError(done.stderr.strip() or f"`sealbox {args[0]}` failed")
 
 
 # --- In the throw-away process ---------------------------------------------------
+
+
+def is_throw_away() -> bool:
+    """True only in the process run() started: its token, its directory, its own SQLite file.
+
+    render() stores sample mail, queues emails and sends due notifications and
+    reminders: on an installation's own data it would do that to real mailboxes.
+    """
+    token = os.environ.get("SEALBOX_PREVIEW_TOKEN", "")
+    marker = Path(settings.DATA_DIR) / MARKER
+    database = Path(str(settings.DATABASES["default"].get("NAME", ""))).resolve()
+    try:
+        expected = marker.read_text()
+    except OSError:
+        return False
+    return (
+        bool(token)
+        and secrets.compare_digest(token, expected)
+        and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+        and database.parent == Path(settings.DATA_DIR).resolve()
+    )
 
 
 def _sender() -> str:
@@ -104,7 +137,7 @@ def _emails(language: str) -> dict[str, bytes]:
     from sealbox.housekeeping import quota, reminders, retention
     from sealbox.intake.delivery import deliver
     from sealbox.outbound import notify, receipts
-    from sealbox.outbound.models import NotificationState, OutgoingEmail
+    from sealbox.outbound.models import NotificationState
 
     found: dict[str, bytes] = {}
 
@@ -169,7 +202,6 @@ def _emails(language: str) -> dict[str, bytes]:
     target = receipts.receipt_target(asked)
     if target:
         found["read-receipt"] = receipts.build(asked, target).as_bytes()
-    OutgoingEmail.objects.all().delete()
     return found
 
 

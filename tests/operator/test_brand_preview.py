@@ -67,3 +67,27 @@ def test_it_renders_every_email_and_page_in_every_language_without_touching_the_
         assert 'src="message-body.html"' in message
         assert (out / code / "pages" / "message-body.html").exists()
     assert (out / "static" / "portal" / "portal.css").exists()
+
+
+def test_render_refuses_to_run_on_an_installations_own_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    env.update(SEALBOX_DATA_DIR=str(data_dir), SEALBOX_PREVIEW_TOKEN="guessed")
+    assert subprocess.run([*SEALBOX, "migrate", "-v0"], env=env, timeout=120).returncode == 0
+    (data_dir / "brand-preview").write_text("another")
+
+    done = subprocess.run(
+        [*SEALBOX, "brand", "render", "--out", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode != 0
+    assert "brand render runs only inside `sealbox brand preview`" in done.stderr
+    assert not (tmp_path / "out").exists()
+    accounts = subprocess.run(
+        [*SEALBOX, "user", "list"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "preview.example" not in accounts.stdout

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
+from argparse import SUPPRESS, ArgumentParser
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,8 @@ class Command(BaseCommand):
                 "preview",
                 "write the samples to a directory (the installation's data is not touched)",
             ),
-            ("render", "used by preview, in a process of its own on a throw-away database"),
+            # Used by preview in a process of its own on a throw-away database; refused elsewhere.
+            ("render", SUPPRESS),
         ):
             action = sub.add_parser(name, help=text)
             action.add_argument("--out", required=True, type=Path, help="directory to write to")
@@ -34,6 +35,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         out: Path = options["out"].expanduser().absolute()
         if options["action"] == "render":
+            if not preview.is_throw_away():
+                raise CommandError(
+                    "brand render runs only inside `sealbox brand preview`, on its own throw-away "
+                    "data; use `sealbox brand preview --out DIR`."
+                )
             written = preview.render(out)
             self.stdout.write(f"{len(written)} file(s)")
             return
