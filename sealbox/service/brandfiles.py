@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
@@ -127,3 +128,25 @@ def logo_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def stylesheet_view(request: HttpRequest) -> HttpResponse:
     return _cache_for_a_year(HttpResponse(stylesheet(), content_type="text/css; charset=utf-8"))
+
+
+class BrandFilesMiddleware:
+    """Serves the brand's files as static files are served: before sessions and sign-in.
+
+    A response cached for a year by any proxy must never carry a cookie: behind
+    the session middleware, a signed-in reader's request for the logo renewed
+    their session and sent its cookie with it. Placed right after WhiteNoise.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.views = {reverse("brand-logo"): logo_view, reverse("brand-css"): stylesheet_view}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        view = self.views.get(request.path_info)
+        if view is None:
+            return self.get_response(request)
+        try:
+            return view(request)
+        except Http404:
+            return HttpResponseNotFound(b"", content_type="text/plain")

@@ -34,7 +34,7 @@ PERMISSIONS_POLICY = ", ".join(
 
 
 class SecurityHeadersMiddleware:
-    """Permissions-Policy on every response; no-store on what a signed-in person sees, but public files.
+    """Permissions-Policy on every response; no-store on what a signed-in person sees.
 
     Views that show mail say never_cache themselves; this is the net under
     them, so that no page of a mailbox is ever kept by a browser or a proxy.
@@ -48,9 +48,7 @@ class SecurityHeadersMiddleware:
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            # A view that calls its response public (the brand's logo and
-            # stylesheet) has said it holds nothing of anyone's mailbox.
-            cache_control = response.headers.get("Cache-Control", "")
-            if "no-store" not in cache_control and "public" not in cache_control:
+            # The brand's files never get here (brandfiles.BrandFilesMiddleware).
+            if "no-store" not in response.headers.get("Cache-Control", ""):
                 add_never_cache_headers(response)
         return response

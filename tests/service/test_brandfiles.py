@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
+from django.utils import timezone
 
 from sealbox.service import contrast
 from tests.branded import HOSTILE_SVG, brand
@@ -52,6 +55,23 @@ def test_the_logo_stays_cacheable_for_a_signed_in_reader(
     assert response["Cache-Control"] == "public, max-age=31536000, immutable"
     # ...while the reader's pages are never kept.
     assert "no-store" in reader.get("/inbox/")["Cache-Control"]
+
+
+def test_the_brand_files_never_carry_the_session_cookie(
+    settings: Any, tmp_path: Path, reader: Client
+) -> None:
+    brand(settings, tmp_path)
+    later = timezone.now() + timedelta(minutes=5)
+    with time_machine.travel(later, tick=False):
+        # A page renews the reader's session, and sends its cookie...
+        assert settings.SESSION_COOKIE_NAME in reader.get("/inbox/").cookies
+    with time_machine.travel(later + timedelta(minutes=5), tick=False):
+        # ...a file any proxy may keep for a year never does.
+        for path in ("/brand/logo", "/brand.css"):
+            response = reader.get(path)
+            assert response.status_code == 200
+            assert not response.cookies, path
+            assert "Cookie" not in response.get("Vary", ""), path
 
 
 def test_pages_link_the_logo_under_a_version_that_changes_with_the_file(
