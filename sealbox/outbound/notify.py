@@ -9,6 +9,8 @@ dies in between.
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,13 +58,38 @@ def message_arrived(user: User, message: Message) -> None:
 LISTED = 10
 
 
+# The longest sender's name a notification repeats, and what in a name could pass for a
+# link or an address of its own (a name is the sender's to choose, and it is printed
+# beside the recipient's phrase).
+NAME_LENGTH = 60
+_LINK_LIKE = re.compile(r"://|www\.|@|[\w-]\.[a-z]{2,}\b", re.IGNORECASE)
+
+
+def shown_name(name: str, address: str) -> str:
+    """A sender's name as a notification may show it: without control or direction
+    characters, at most NAME_LENGTH long, and never anything that reads as a link or
+    an address (then the address alone)."""
+    kept = "".join(
+        " " if unicodedata.category(c) in ("Zl", "Zp") or c in "\t\r\n" else c
+        for c in name[: NAME_LENGTH * 4]
+        if unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs", "Cn") or c in "\t\r\n"
+    )
+    kept = " ".join(kept.split())
+    if len(kept) > NAME_LENGTH:
+        kept = kept[: NAME_LENGTH - 1].rstrip() + "…"
+    if not kept or _LINK_LIKE.search(kept):
+        return address or "?"
+    return kept
+
+
 def _listed(message: Message) -> dict[str, Any]:
-    """What a notification says of one message: who sent it (name and address) and when."""
+    """What a notification says of one message: who sent it (name and address) and when it came."""
     address = message.from_address or message.envelope_from
     return {
-        "name": message.from_name or address or "?",
+        "name": shown_name(message.from_name, address),
         "address": address,
-        "sent": message.sent_date or message.received_at,
+        # When it reached us: the Date header is the sender's to write.
+        "sent": message.received_at,
         "subject": message.subject if settings.NOTIFY_INCLUDE_SUBJECT else "",
     }
 

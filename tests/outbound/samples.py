@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -81,11 +82,16 @@ def activated(address: str = "alice@example.net", phrase: str = PHRASE) -> User:
     return user
 
 
+# When the sample messages arrive (notifications say when a message came).
+ARRIVED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
 def arrive(address: str, count: int = 1) -> list[Message]:
     stored = []
-    for i in range(count):
-        subject = "Quarterly figures" if i == 0 else f"Quarterly figures, part {i + 1}"
-        stored += deliver(CAROL, [address], make_message(subject=subject, to=address))
+    with time_machine.travel(ARRIVED, tick=True):
+        for i in range(count):
+            subject = "Quarterly figures" if i == 0 else f"Quarterly figures, part {i + 1}"
+            stored += deliver(CAROL, [address], make_message(subject=subject, to=address))
     return stored
 
 

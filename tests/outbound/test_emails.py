@@ -10,6 +10,10 @@ from typing import Any
 import pytest
 
 from sealbox.accounts.models import User
+from sealbox.intake.delivery import deliver
+from sealbox.outbound import notify
+from tests.conftest import CAROL
+from tests.mail import make_message
 from tests.outbound import samples
 from tests.outbound.samples import NEW, PHRASE
 
@@ -236,3 +240,33 @@ def test_emails_to_the_organisations_senders_use_the_operators_language(settings
     # Django's own German date format, in the operator's time zone.
     assert "20. November 2026 10:30" in str(first.get_content())
     assert receipt["Message-ID"].endswith("@corp.example>")
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Carol Sender", "Carol Sender"),
+        ("Carol \u202eredneS\u202c", "Carol redneS"),  # no direction override survives
+        ("Carol\r\nSender\x00", "Carol Sender"),
+        ("A" * 80, "A" * 59 + "\u2026"),
+        ("Acme Security: verify at https://acme-bank.evil.example/login", "carol@corp.example"),
+        ("support@acme.example", "carol@corp.example"),
+        ("see acme-bank.example now", "carol@corp.example"),
+        ("", "carol@corp.example"),
+    ],
+)
+def test_a_senders_name_is_shown_without_tricks(name: str, shown: str) -> None:
+    from sealbox.outbound.notify import shown_name
+
+    assert shown_name(name, "carol@corp.example") == shown
+
+
+def test_a_name_dressed_as_a_link_never_reaches_the_notification() -> None:
+    lure = "Acme Security - ACTION REQUIRED: verify at https://acme-bank.evil.example/login"
+    deliver(CAROL, [NEW], make_message(to=NEW, sender=f'"{lure}" <{CAROL}>', subject="Statement"))
+    notify.send_due()
+    msg = samples.last_email()
+
+    assert "evil.example" not in msg["Subject"] and "evil.example" not in text(msg)
+    assert "evil.example" not in html(msg)
+    assert msg["Subject"] == f"Harbour Bank: a protected message from {CAROL}"

@@ -241,7 +241,9 @@ def test_rotate_re_encrypts_everything_to_the_new_certificates(
     assert b'"subject":"From the plain days"' in (openssl_opens(summary, third, tmp_path) or b"")
     assert openssl_opens(summary, vault.escrow, tmp_path) is None
     queued = bytes(OutgoingEmail.objects.get().data)
-    assert b"Subject: Sealbox: 4 protected messages for you" in (openssl_opens(queued, third, tmp_path) or b"")
+    assert b"Subject: Sealbox: 4 protected messages for you" in (
+        openssl_opens(queued, third, tmp_path) or b""
+    )
     assert openssl_opens(queued, vault.escrow, tmp_path) is None
 
     verified = storage(storage_env(vault, SEALBOX_ENCRYPTION_CERTS=str(new_pem)), "verify")
