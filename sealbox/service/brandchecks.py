@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -114,6 +115,20 @@ def check_contacts_and_links(app_configs: Any, **kwargs: Any) -> list[Any]:
                 )
             )
     return errors
+
+
+@register(Tags.compatibility)
+def check_names(app_configs: Any, **kwargs: Any) -> list[Any]:
+    """The names go into every email's From and Subject: one line of printable text each."""
+    return [
+        Error(
+            f"SEALBOX_{name}: {value!r} holds a control character (a line break, a tab, ...).",
+            hint="Give the name on one line, as it should read in an email's From. " + DOCS,
+            id="sealbox.E209",
+        )
+        for name, value in (("ORG_NAME", settings.ORG_NAME), ("SITE_NAME", settings.SITE_NAME))
+        if any(unicodedata.category(c) in ("Cc", "Cf") for c in value)
+    ]
 
 
 @register(Tags.templates)

@@ -151,3 +151,12 @@ def test_the_hint_names_the_nearest_colours_that_read_and_they_pass(settings: An
     assert found() == []
     light, dark = suggested.split(",")
     assert light != "#4a90e2" and dark == "#4a90e2"  # it reads on the dark page as it is
+
+
+def test_a_name_with_a_line_break_is_an_error_not_a_broken_from(settings: Any) -> None:
+    settings.ORG_NAME = "Example Bank\nBcc: everyone@example.org"
+
+    [(ident, msg)] = found()
+
+    assert ident == "sealbox.E209"
+    assert msg.startswith("SEALBOX_ORG_NAME: 'Example Bank\\nBcc: everyone@example.org' holds")
