@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Browser, Frame, Page, sync_playwright
+from playwright.sync_api import Browser, Frame, Page, expect, sync_playwright
 
+from sealbox.accounts.models import User
 from sealbox.outbound import notify, queue
 from tests.browser.content import png
 
@@ -264,3 +265,16 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/inbox/")
+
+
+def continue_past_phrase(page: Page, user: User, then: str) -> None:
+    """The page shown once after activation (or an old account's first sign-in since
+    phrases exist): the recipient's new personal phrase, then Continue to `then`."""
+    expect(page).to_have_url(re.compile(r"/phrase/$"))
+    user.refresh_from_db()
+    assert user.phrase
+    shown = page.get_by_role("region", name="Remember your personal phrase")
+    expect(shown.get_by_role("term")).to_have_text("Your personal phrase")
+    expect(shown.get_by_role("definition")).to_have_text(user.phrase)
+    shown.get_by_role("link", name="Continue").click()
+    page.wait_for_url(then)

@@ -134,7 +134,8 @@ def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/signin/")
     page.locator("#id_username").fill(email)
     page.locator("#id_password").fill(password)
-    page.locator("main form button[type=submit]").click()
+    # The sign-in form's own button (the language menu below has one too).
+    page.locator("main form:has(#id_password) button[type=submit]").click()
 
 
 def test_the_pages_before_signing_in(
@@ -162,9 +163,21 @@ def test_the_pages_before_signing_in(
     visit(page, f"/activate/{LinkToken.issue(newcomer, LinkToken.Purpose.ACTIVATE)}/", variant)
     expect(page).to_have_url(re.compile(r"/activate/set-password/$"))
     audit.check(page, "activation")
+    set_password = page.locator("main form:has(#id_new_password1) button[type=submit]")
     page.locator("#id_new_password1").fill("short")
-    page.locator("main form button[type=submit]").click()
+    set_password.click()
     audit.check(page, "activation, password refused")
+    page.locator("#id_new_password1").fill(PASSWORD)
+    page.locator("#id_new_password2").fill(PASSWORD)
+    set_password.click()
+    # The new personal phrase, shown once, then on to the inbox.
+    expect(page).to_have_url(re.compile(r"/phrase/$"))
+    newcomer.refresh_from_db()
+    expect(page.locator("main .phrase-box dd")).to_have_text(newcomer.phrase)
+    audit.check(page, "personal phrase, shown once")
+    page.locator("main a.button[href='/inbox/']").click()
+    expect(page).to_have_url(re.compile(r"/inbox/$"))
+    page.context.clear_cookies()
     visit(page, f"/reset/{LinkToken.issue(alice, LinkToken.Purpose.RESET)}/", variant)
     expect(page).to_have_url(re.compile(r"/reset/set-password/$"))
     audit.check(page, "password reset")
@@ -176,7 +189,7 @@ def test_the_pages_before_signing_in(
     page.context.clear_cookies()
     page.locator("#id_username").fill(alice.email)
     page.locator("#id_password").fill(PASSWORD)
-    page.locator("main form button[type=submit]").click()
+    page.locator("main form:has(#id_password) button[type=submit]").click()
     expect(page.locator("h1")).to_be_visible()
     audit.check(page, "CSRF failure")
     audit.assert_clean()
@@ -312,6 +325,15 @@ def test_settings_and_two_factor_sign_in(
     page.locator("form:has(#id_old_password) button[type=submit]").click()
     expect(page.locator("main .errorlist, main .error").first).to_be_visible()
     audit.check(page, "settings, password refused")
+    # The personal phrase section: the phrase, then an own phrase that is too short.
+    visit(page, "/settings/", variant)
+    phrase = page.locator("#phrase")
+    expect(phrase.locator(".phrase-box dd")).to_have_text(alice.phrase)
+    phrase.locator("summary").click()
+    phrase.locator("#id_phrase").fill("ab")
+    phrase.locator("form:has(#id_phrase) button[type=submit]").click()
+    expect(page.locator("#id_phrase_error")).to_be_visible()
+    audit.check(page, "settings, own phrase refused")
     visit(page, "/activity/", variant)
     audit.check(page, "activity")
 

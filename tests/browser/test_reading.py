@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from sealbox.accounts.models import User
 from sealbox.intake.delivery import deliver
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
@@ -17,6 +18,7 @@ from tests.browser.conftest import (
     RemoteServer,
     Watch,
     activation_link,
+    continue_past_phrase,
     message_frame,
     outbox,
     run_worker,
@@ -63,6 +65,8 @@ def test_new_recipient_reads_a_newsletter(
     shoot("set-password")
     page.get_by_role("button", name="Set password").click()
 
+    # The personal phrase, shown once; Continue leads to the inbox.
+    continue_past_phrase(page, User.objects.get(email=DAVE), portal.link("/inbox/"))
     # The inbox lists the newsletter with its sender.
     expect(page).to_have_url(portal.link("/inbox/"))
     row = page.locator("ul.messages li").filter(has_text=NEWSLETTER_SUBJECT)

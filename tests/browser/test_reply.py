@@ -163,7 +163,9 @@ def test_reply_with_an_attachment_on_a_phone(
     attachments = page.locator("section.attachments")
     expect(attachments.get_by_role("link", name=ATTACHMENT_NAME)).to_be_visible()
     expect(page.get_by_role("link", name="Reply all")).to_have_count(0)
-    expect(page.get_by_role("link", name="← Sent")).to_be_visible()
+    # Back to Sent: the arrow is decoration (hidden from screen readers, mirrored right to left).
+    actions = page.get_by_role("navigation", name="Message actions")
+    expect(actions.get_by_role("link", name="Sent", exact=True)).to_be_visible()
     assert page.evaluate(NO_SIDEWAYS_SCROLL), "the sent copy scrolls sideways"
     shoot("sent")
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
-from sealbox.accounts.models import User
+from sealbox.accounts.models import LinkToken, User
 from sealbox.intake.delivery import deliver
 from tests.browser.conftest import VIEWPORTS, Portal
 from tests.conftest import CAROL
@@ -71,3 +71,38 @@ def test_sign_in_and_inbox_read_right_to_left(arabic_phone: Page, alice: User) -
     dot, row = box(page, "ul.messages .dot"), box(page, "ul.messages li a")
     assert dot[0] > (row[0] + row[1]) / 2, (dot, row)
     fits(page, "the inbox")
+
+
+def test_activation_and_the_phrase_fit_a_360_px_phone_with_a_long_address(
+    browser: Browser, portal: Portal
+) -> None:
+    """A long address in the activation page's sentence wraps; it once widened the page,
+    and on a phone the zoomed-out page put other elements over the Save button.
+
+    Measured against the emulated screen's width: a phone browser widens its layout
+    viewport (and window.innerWidth) to the content, so that comparison cannot fail.
+    """
+    narrow = {**VIEWPORTS["phone"], "viewport": {"width": 360, "height": 780}}
+    context = browser.new_context(**narrow, base_url=portal.url, locale="ar")
+    page = context.new_page()
+    newcomer = User.objects.create_user(
+        "maximiliane.wolfeschlegelsteinhausen@procurement.corp.example", password=None
+    )
+
+    def fits_360(what: str) -> None:
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 360, f"{what} is {width} px wide on a 360 px screen"
+
+    try:
+        page.goto(f"/activate/{LinkToken.issue(newcomer, LinkToken.Purpose.ACTIVATE)}/")
+        expect(page.locator("main")).to_contain_text(newcomer.email)
+        fits_360("the activation page")
+        page.locator("#id_new_password1").fill(PASSWORD)
+        page.locator("#id_new_password2").fill(PASSWORD)
+        page.locator("form:not(.language-menu) button[type=submit]").click()
+        page.wait_for_url("**/phrase/")
+        newcomer.refresh_from_db()
+        expect(page.locator("main .phrase-box dd")).to_have_text(newcomer.phrase)
+        fits_360("the phrase page")
+    finally:
+        context.close()
