@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery staple"  # alice's, from tests/conftest.py
 OATHTOOL = "/usr/bin/oathtool"
 PASSKEY_NAME = "Work laptop"
-NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
+NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= screen.width"
 
 
 @pytest.fixture(autouse=True)

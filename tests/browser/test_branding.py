@@ -14,7 +14,7 @@ from tests.browser.conftest import TIMEOUT_MS, Portal
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
+NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= screen.width"
 ACCENT = "() => getComputedStyle(document.querySelector('button[type=submit]')).backgroundColor"
 
 
@@ -65,7 +65,7 @@ def test_a_branded_sign_in_page_fits_a_360_px_phone(
             expect(link).to_be_in_viewport()
         page.screenshot(path=screenshot_dir / f"branded-signin-360-{scheme}.png", full_page=True)
         assert page.evaluate(NO_SIDEWAYS_SCROLL), page.evaluate(
-            "() => [document.documentElement.scrollWidth, window.innerWidth]"
+            "() => [document.documentElement.scrollWidth, screen.width]"
         )
         # The organisation's colour of this mode on the primary button, as the check assumed.
         color = "#7a1f5c" if scheme == "light" else "#f0a6d0"

@@ -29,7 +29,7 @@ WIDE_HTML = """<table width="1100" style="width:1100px"><tr>
 <td>Column three</td><td>Column four</td></tr></table>
 <p>Below the wide table: a paragraph of ordinary text that should wrap.</p>"""
 
-NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
+NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= screen.width"
 ACTIVE = """() => {
   const el = document.activeElement;
   return {href: el.getAttribute("href"), text: el.textContent.trim().slice(0, 40),
@@ -38,7 +38,7 @@ ACTIVE = """() => {
 
 
 def assert_fits(page: Page, what: str) -> None:
-    sizes = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    sizes = page.evaluate("() => [document.documentElement.scrollWidth, screen.width]")
     assert page.evaluate(NO_SIDEWAYS_SCROLL), f"{what} scrolls sideways: {sizes}"
 
 

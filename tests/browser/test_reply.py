@@ -45,7 +45,7 @@ LABELS = {
     "id_attachments": "Attachments",
 }
 
-NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
+NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= screen.width"
 
 
 def original(to: str) -> bytes:
@@ -126,7 +126,7 @@ def test_reply_with_an_attachment_on_a_phone(
     assert alice.email not in to.input_value() + cc.input_value()
 
     # Every field has a label a reader can see, beside the field, inside the screen.
-    width = page.evaluate("() => window.innerWidth")
+    width = page.evaluate("() => screen.width")
     for field_id, text in LABELS.items():
         label = page.locator(f"label[for={field_id}]")
         expect(label).to_be_visible()
@@ -136,7 +136,7 @@ def test_reply_with_an_attachment_on_a_phone(
         assert 0 <= box["x"] and box["x"] + box["width"] <= width, (text, box)
         expect(page.get_by_label(text, exact=True)).to_have_attribute("id", field_id)
     assert page.evaluate(NO_SIDEWAYS_SCROLL), page.evaluate(
-        "() => [document.documentElement.scrollWidth, window.innerWidth]"
+        "() => [document.documentElement.scrollWidth, screen.width]"
     )
 
     # A line typed at the top, above the quote; a file with a Unicode name.

@@ -17,7 +17,7 @@ from tests.mail import make_message
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery staple"  # alice's, from tests/conftest.py
-FITS = "() => document.documentElement.scrollWidth <= window.innerWidth"
+FITS = "() => document.documentElement.scrollWidth <= screen.width"
 BOX = "el => { const r = el.getBoundingClientRect(); return [r.left, r.right]; }"
 # Where an element's text is, not its box.
 TEXT_BOX = """el => { const range = document.createRange(); range.selectNodeContents(el);
@@ -35,7 +35,7 @@ def arabic_phone(browser: Browser, portal: Portal) -> Iterator[Page]:
 
 
 def fits(page: Page, what: str) -> None:
-    sizes = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    sizes = page.evaluate("() => [document.documentElement.scrollWidth, screen.width]")
     assert page.evaluate(FITS), f"{what} scrolls sideways: {sizes}"
 
 
@@ -62,7 +62,7 @@ def test_sign_in_and_inbox_read_right_to_left(arabic_phone: Page, alice: User) -
     assert page.evaluate("() => document.dir") == "rtl"
     # The header starts at the right: the site's name at the right edge, and the
     # navigation's first link right of the second.
-    width = page.evaluate("() => window.innerWidth")
+    width = page.evaluate("() => screen.width")
     brand = box(page, "header .brand")
     assert brand[1] > width - 40 and brand[0] > 40, brand
     first, second = (page.locator("header nav a").nth(i).evaluate(BOX) for i in (0, 1))

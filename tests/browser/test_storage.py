@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery staple"  # alice's, from tests/conftest.py
 MIB = 1024 * 1024
-NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
+NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= screen.width"
 LONG_SUBJECT = "Signed contract amendments for the 2027 budget review, with all appendices attached"
 
 
@@ -30,7 +30,7 @@ def csp_reports(watch: Watch) -> list[str]:
 
 
 def assert_fits(page: Page, what: str) -> None:
-    sizes = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    sizes = page.evaluate("() => [document.documentElement.scrollWidth, screen.width]")
     assert page.evaluate(NO_SIDEWAYS_SCROLL), f"{what} scrolls sideways: {sizes}"
 
 
