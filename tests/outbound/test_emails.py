@@ -150,7 +150,7 @@ def test_the_button_uses_the_brand_colour_with_readable_text(settings: Any) -> N
     assert 'background: #0b5cad;"><a href=' in html(samples.notification(NEW))
     settings.BRAND_COLOR = "#ffcc00"
     markup = html(samples.notification("erin@example.com"))
-    assert re.search(r"background: #ffcc00;\"><a [^>]*color: #1b1f24;", markup)
+    assert re.search(r"background: #ffcc00;\"><a [^>]*color: #0b1520;", markup)
 
 
 def test_a_png_logo_is_an_inline_part_the_html_points_to(settings: Any) -> None:
@@ -178,6 +178,19 @@ def test_an_svg_logo_is_left_out_and_the_name_shown(settings: Any, tmp_path: Pat
 
     assert not [p for p in msg.walk() if p.get_content_maintype() == "image"]
     assert "<img" not in html(msg)
+    assert ">Harbour Bank</span>" in html(msg)
+
+
+def test_a_logo_over_the_portals_size_cap_is_left_out_as_on_pages(
+    settings: Any, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(samples.png(160, 40) + b"\0" * (512 * 1024))
+    settings.ORG_LOGO = big
+
+    msg = samples.notification(NEW)
+
+    assert not [p for p in msg.walk() if p.get_content_maintype() == "image"]
     assert ">Harbour Bank</span>" in html(msg)
 
 
