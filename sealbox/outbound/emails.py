@@ -16,7 +16,6 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -43,11 +42,6 @@ class Logo:
     height: int
 
 
-def host(url: str) -> str:
-    """What a link's visible text shows of where it goes: its host (and port, if any)."""
-    return urlsplit(url).netloc
-
-
 def _logo() -> Logo | None:
     """The organisation's logo if it is a PNG; an SVG is not shown (mail clients do not render it)."""
     found = brandfiles.logo()
@@ -64,14 +58,14 @@ def _context(context: dict[str, Any], logo: Logo | None) -> dict[str, Any]:
     brand = branding.current()
     color = brand.color_light or contrast.DEFAULT_ACCENT
     links = [
-        (url, host(url))
+        (url, branding.host(url))
         for url in (brand.privacy_url, brand.imprint_url)
     ]  # fmt: skip
     return {
         "brand": brand,
         "site_name": brand.title,
         "base_url": settings.BASE_URL,
-        "portal_host": host(settings.BASE_URL),
+        "portal_host": branding.host(settings.BASE_URL),
         "button_color": color,
         "button_text_color": contrast.button_text(color),
         "logo": logo,

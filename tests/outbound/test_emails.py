@@ -146,6 +146,15 @@ def test_the_footer_names_contacts_links_with_their_host_and_why() -> None:
     )
 
 
+def test_a_link_with_a_user_name_shows_only_its_host_and_port(settings: Any) -> None:
+    settings.PRIVACY_URL = "https://www.corp.example@privacy.example:8443/policy"
+
+    shown = visible(html(samples.notification(NEW)))
+
+    assert "Privacy policy (privacy.example:8443)" in shown
+    assert "corp.example@" not in shown
+
+
 def test_the_button_uses_the_brand_colour_with_readable_text(settings: Any) -> None:
     assert 'background: #0b5cad;"><a href=' in html(samples.notification(NEW))
     settings.BRAND_COLOR = "#ffcc00"
