@@ -21,6 +21,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from sealbox import branding
 from sealbox.accounts import languages
 from sealbox.outbound import queue, relay
 
@@ -87,7 +88,7 @@ def mailbox_full(mail_from: str, full: list[str], summary: Summary, trace: Trace
     report["To"] = relay.ascii_address(mail_from)
     report["Subject"] = subject
     report["Date"] = format_datetime(timezone.now())
-    report["Message-ID"] = make_msgid(domain=settings.BASE_HOST)
+    report["Message-ID"] = make_msgid(domain=branding.notify_domain())
     report["Auto-Submitted"] = "auto-replied"
     report.set_content(text)
     report.make_mixed()

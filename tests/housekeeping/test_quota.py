@@ -237,6 +237,7 @@ def test_an_activated_recipient_is_sent_to_sign_in(tiny_quota: Any, alice: User)
 def test_mixed_recipients_at_data_store_for_those_with_room_and_report_the_rest(
     live_smtp: LiveSMTP, tiny_quota: Any
 ) -> None:
+    tiny_quota.NOTIFY_FROM = "secure@corp.example"
     fill(DAVE, 1024 * KIB - 150 * KIB)
     dave_before = Message.objects.filter(owner__email=DAVE).count()
 
@@ -254,6 +255,8 @@ def test_mixed_recipients_at_data_store_for_those_with_room_and_report_the_rest(
     assert report.mail_from == ""
     dsn = message_from_bytes(bytes(report.data), policy=policy.default)
     assert dsn.get_content_type() == "multipart/report"
+    # Named on the domain of SEALBOX_NOTIFY_FROM, as all of Sealbox's own emails are.
+    assert str(dsn["Message-ID"]).endswith("@corp.example>")
     status = bytes(report.data).decode()
     assert "Final-Recipient: rfc822; dave@example.com" in status
     assert "Status: 5.2.2" in status
