@@ -90,8 +90,10 @@ def build(
         subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
         text = render_to_string(f"emails/{name}-body.txt", ctx)
         html = render_to_string(f"emails/{name}-body.html", ctx)
+        # Without SEALBOX_ORG_NAME the From names the portal: in the recipient's language too.
+        from_header = mail_from or branding.notify_from()
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = mail_from or branding.notify_from()
+    msg["From"] = from_header
     msg["To"] = relay.ascii_address(to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(timezone.now())

@@ -250,6 +250,18 @@ def test_headers_name_the_organisation_and_mark_the_email_automatic() -> None:
     assert "List-Unsubscribe" not in msg and "Precedence" not in msg
 
 
+def test_without_an_organisation_the_from_names_the_portal_in_the_recipients_language(
+    settings: Any,
+) -> None:
+    settings.ORG_NAME = settings.SITE_NAME = ""
+    samples.arrive(NEW)
+    User.objects.filter(email=NEW).update(language="de")
+
+    notify.send_due()  # by a worker whose own language is English
+
+    assert samples.last_email()["From"] == "Sicheres Postfach <secure@corp.example>"
+
+
 def test_emails_to_the_organisations_senders_use_the_operators_language(settings: Any) -> None:
     settings.LANGUAGE_CODE = "de"
     user = samples.activated()
