@@ -18,7 +18,7 @@ from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sealbox import branding
@@ -45,7 +45,7 @@ def mailbox_full(mail_from: str, full: list[str], summary: Summary, trace: Trace
     names = "\n".join(f"  <{address}>" for address in full)
     original = summary.message_id or "(none)"
     # For the organisation's own sender: in the operator's language.
-    with translation.override(languages.default()):
+    with languages.for_staff():
         text = (
             "\n\n".join(
                 [
