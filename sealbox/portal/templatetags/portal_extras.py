@@ -75,12 +75,6 @@ def day(value: datetime) -> str:
 
 
 @register.filter
-def long_day(value: datetime) -> str:
-    """A date in words: the same as `day` (the languages' formats already spell the month)."""
-    return day(value)
-
-
-@register.filter
 def when(value: datetime | str) -> str:
     """A date and time, short: "12/02/2026 9:30 a.m." in English; accepts ISO 8601 text."""
     if isinstance(value, str):
