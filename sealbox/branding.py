@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.policy import SMTP
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -58,6 +59,25 @@ def parse_contact(item: str) -> Contact | None:
     if _PHONE.fullmatch(item):
         return Contact("phone", item, "tel:" + re.sub(r"[^0-9+]", "", item))
     return None
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def host(url: str) -> str:
+    """Where a link goes, as its visible text shows it: the host, and its port unless the
+    scheme's own; never a user name or password written before it ("user@host")."""
+    parts = urlsplit(url.strip())
+    name = parts.hostname or ""
+    if ":" in name:
+        name = f"[{name}]"  # an IPv6 address, as written in a URL
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        return f"{name}:{port}"
+    return name
 
 
 def parse_color(value: str) -> tuple[str, str] | None:

@@ -73,6 +73,12 @@ def default() -> str:
     return supported(settings.LANGUAGE_CODE) or "en"
 
 
+def for_staff() -> translation.override:
+    """In the operator's language (SEALBOX_LANGUAGE): what the organisation's own people read
+    (read receipts, bounce reports, a reply's "via" name), never its recipient's language."""
+    return translation.override(default())
+
+
 def for_email(language: str, address: str) -> str:
     """The language of an email to a recipient: their choice, else their domain's, else the default."""
     return supported(language) or for_address(address) or default()

@@ -18,6 +18,8 @@ from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Sum, Value, 
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Collate
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.functional import lazy
 
 from sealbox.accounts.models import User
 from sealbox.outbound import emails
@@ -27,6 +29,20 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 # The largest quota an operator may give (about 9.5 TiB): fits every database's integer column.
 MAX_MB = 10_000_000
+
+
+def megabytes(size: int, decimals: int = 1) -> str:
+    """Bytes as MiB the way pages and emails show them, in the active language's format,
+    grouped: "1,024.0" (or whole, "1,024"); a little is never shown as 0.0."""
+    mb = size / MIB
+    least = 10**-decimals
+    if 0 < mb < least:
+        mb = least
+    return number_format(round(mb, decimals), decimal_pos=decimals, force_grouping=True)
+
+
+# The same, written when the text is rendered: in the language of the email it is in.
+megabytes_lazy = lazy(megabytes, str)
 
 
 def parse_mb(text: str) -> int:
@@ -154,8 +170,8 @@ def tell_full(user: User, retried: bool = False) -> bool:
             "link": link,
             "activation": activation,
             "activation_days": settings.ACTIVATION_DAYS,
-            "used_mb": round(user.usage_bytes / MIB, 1),
-            "quota_mb": round((user.quota_bytes or 0) / MIB, 1),
+            "used_mb": megabytes_lazy(user.usage_bytes),
+            "quota_mb": megabytes_lazy(user.quota_bytes or 0, 0),
             "retried": retried,
         }
         emails.quota_full(user, context)

@@ -18,9 +18,10 @@ from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sealbox import branding
 from sealbox.accounts import languages
 from sealbox.outbound import queue, relay
 
@@ -44,7 +45,7 @@ def mailbox_full(mail_from: str, full: list[str], summary: Summary, trace: Trace
     names = "\n".join(f"  <{address}>" for address in full)
     original = summary.message_id or "(none)"
     # For the organisation's own sender: in the operator's language.
-    with translation.override(languages.default()):
+    with languages.for_staff():
         text = (
             "\n\n".join(
                 [
@@ -87,7 +88,7 @@ def mailbox_full(mail_from: str, full: list[str], summary: Summary, trace: Trace
     report["To"] = relay.ascii_address(mail_from)
     report["Subject"] = subject
     report["Date"] = format_datetime(timezone.now())
-    report["Message-ID"] = make_msgid(domain=settings.BASE_HOST)
+    report["Message-ID"] = make_msgid(domain=branding.notify_domain())
     report["Auto-Submitted"] = "auto-replied"
     report.set_content(text)
     report.make_mixed()

@@ -10,14 +10,12 @@ templates and what each one's context holds.
 
 from __future__ import annotations
 
-import logging
 import struct
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -28,12 +26,8 @@ from sealbox.accounts import languages, phrase
 from sealbox.accounts.models import User
 from sealbox.outbound import queue, relay
 from sealbox.outbound.models import OutgoingEmail
+from sealbox.service import brandfiles, contrast
 
-log = logging.getLogger(__name__)
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# The button's colour where the operator chose none.
-DEFAULT_COLOR = "#0b5cad"
 # The logo's height in the email's header, in CSS pixels.
 LOGO_HEIGHT = 40
 
@@ -48,61 +42,32 @@ class Logo:
     height: int
 
 
-def host(url: str) -> str:
-    """What a link's visible text shows of where it goes: its host (and port, if any)."""
-    return urlsplit(url).netloc
-
-
-def _luminance(color: str) -> float:
-    def channel(c: int) -> float:
-        s = c / 255
-        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def text_on(color: str) -> str:
-    """White or near-black: whichever contrasts more with `color` (WCAG relative luminance)."""
-    lum = _luminance(color)
-    on_white = 1.05 / (lum + 0.05)
-    on_dark = (lum + 0.05) / (_luminance("#1b1f24") + 0.05)
-    return "#ffffff" if on_white >= on_dark else "#1b1f24"
-
-
 def _logo() -> Logo | None:
     """The organisation's logo if it is a PNG; an SVG is not shown (mail clients do not render it)."""
-    path = branding.current().logo
-    if path is None:
+    found = brandfiles.logo()
+    if found is None or found.content_type != brandfiles.PNG or len(found.data) < 24:
         return None
-    try:
-        data = path.read_bytes()
-    except OSError:
-        log.warning("the logo %s cannot be read; emails go without it", path)
-        return None
-    if not data.startswith(PNG_SIGNATURE) or len(data) < 24:
-        return None
-    width, height = struct.unpack(">II", data[16:24])
+    width, height = struct.unpack(">II", found.data[16:24])
     if not width or not height:
         return None
     cid = make_msgid("logo", domain=branding.notify_domain())[1:-1]
-    return Logo(data, cid, max(1, round(width * LOGO_HEIGHT / height)), LOGO_HEIGHT)
+    return Logo(found.data, cid, max(1, round(width * LOGO_HEIGHT / height)), LOGO_HEIGHT)
 
 
 def _context(context: dict[str, Any], logo: Logo | None) -> dict[str, Any]:
     brand = branding.current()
-    color = brand.color_light or DEFAULT_COLOR
+    color = brand.color_light or contrast.DEFAULT_ACCENT
     links = [
-        (url, host(url))
+        (url, branding.host(url))
         for url in (brand.privacy_url, brand.imprint_url)
     ]  # fmt: skip
     return {
         "brand": brand,
         "site_name": brand.title,
         "base_url": settings.BASE_URL,
-        "portal_host": host(settings.BASE_URL),
+        "portal_host": branding.host(settings.BASE_URL),
         "button_color": color,
-        "button_text_color": text_on(color),
+        "button_text_color": contrast.button_text(color),
         "logo": logo,
         "privacy_host": links[0][1],
         "imprint_host": links[1][1],
@@ -125,8 +90,10 @@ def build(
         subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
         text = render_to_string(f"emails/{name}-body.txt", ctx)
         html = render_to_string(f"emails/{name}-body.html", ctx)
+        # Without SEALBOX_ORG_NAME the From names the portal: in the recipient's language too.
+        from_header = mail_from or branding.notify_from()
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = mail_from or branding.notify_from()
+    msg["From"] = from_header
     msg["To"] = relay.ascii_address(to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(timezone.now())

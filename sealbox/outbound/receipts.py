@@ -20,7 +20,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from sealbox import addresses, branding
 from sealbox.accounts import languages
@@ -86,7 +86,7 @@ def build(message: Message, target: str) -> EmailMessage:
         "site_name": str(branding.current().title),
     }
     # For the organisation's own sender: the operator's language, never the reader's.
-    with translation.override(languages.default()), timezone.override(settings.TIME_ZONE):
+    with languages.for_staff(), timezone.override(settings.TIME_ZONE):
         subject = " ".join(render_to_string("emails/receipt-subject.txt", context).split())
         text = render_to_string("emails/receipt-body.txt", context)
 

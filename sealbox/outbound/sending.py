@@ -19,7 +19,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -218,7 +218,7 @@ def sender_identity(user: User) -> tuple[str, str, str | None]:
     if settings.REPLY_FROM == "user":
         return own, user.email, None
     # Read by the organisation's own people: in the operator's language, not the sender's.
-    with translation.override(languages.default()):
+    with languages.for_staff():
         name = _("%(name)s via %(site)s") % {
             "name": user.display_name or user.email,
             "site": str(branding.current().title),

@@ -2,8 +2,9 @@
 
 The accent colours links and focus rings on the page's backgrounds, and fills
 primary buttons whose text is `button_text(accent)`. The system check
-(brandchecks.py) and the brand stylesheet (brandfiles.py) both take what they
-need from here, so the check passes exactly what the portal shows.
+(brandchecks.py), the brand stylesheet (brandfiles.py) and the buttons of
+emails (outbound/emails.py) take what they need from here, so the check passes
+exactly what the portal and its emails show.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ BACKGROUNDS = {
     "dark": ("#15181c", "#1e2227"),
 }
 WHITE = "#ffffff"
+# The accent where the operator chose none: portal.css's light --accent (emails' buttons too).
+DEFAULT_ACCENT = "#0b5cad"
 # The text of a button on a light accent: portal.css's dark --accent-fg.
 DARK_TEXT = "#0b1520"
 

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 from django.core.checks import run_checks
 from django.test import Client
+from django.utils import translation
+from django.utils.translation import gettext
 
+from sealbox.accounts import languages
 from sealbox.accounts.models import LinkToken, User
 from tests.accounts.helpers import NEW_PASSWORD, page, recipient, signed_in
 
@@ -41,6 +44,12 @@ def test_without_any_preference_the_operators_default_is_used(settings: Any) -> 
     assert language_of(signin_page()) == "en"
     settings.LANGUAGE_CODE = "de"
     assert language_of(signin_page()) == "de"
+
+
+def test_staff_read_the_operators_default_whatever_language_is_active(settings: Any) -> None:
+    settings.LANGUAGE_CODE = "de"
+    with translation.override("fr"), languages.for_staff():
+        assert gettext("Secure mailbox") == "Sicheres Postfach"
 
 
 def test_the_browsers_first_supported_language_comes_before_the_default(settings: Any) -> None:

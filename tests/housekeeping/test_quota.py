@@ -234,9 +234,27 @@ def test_an_activated_recipient_is_sent_to_sign_in(tiny_quota: Any, alice: User)
     assert "http://portal.test/inbox/" in told and "/activate/" not in told
 
 
+def test_the_email_writes_sizes_as_the_page_does_in_the_recipients_language(
+    alice: User,
+) -> None:
+    User.objects.filter(pk=alice.pk).update(quota_mb=1024, usage_bytes=1024 * KIB * KIB)
+    alice.refresh_from_db()
+    quota.tell_full(alice)
+    # The same numbers as the usage bar on the page: "1,024.0 MB of 1,024 MB used".
+    assert "it holds 1,024.0 MB of the 1,024 MB it may use." in told_text(alice.email)
+
+    OutgoingEmail.objects.all().delete()
+    User.objects.filter(pk=alice.pk).update(language="de", quota_full_notified_at=None)
+    alice.refresh_from_db()
+    quota.tell_full(alice)  # from a worker whose own language is English
+    assert "1.024,0 MB" in told_text(alice.email)
+    assert "1.024 MB" in told_text(alice.email)
+
+
 def test_mixed_recipients_at_data_store_for_those_with_room_and_report_the_rest(
     live_smtp: LiveSMTP, tiny_quota: Any
 ) -> None:
+    tiny_quota.NOTIFY_FROM = "secure@corp.example"
     fill(DAVE, 1024 * KIB - 150 * KIB)
     dave_before = Message.objects.filter(owner__email=DAVE).count()
 
@@ -254,6 +272,8 @@ def test_mixed_recipients_at_data_store_for_those_with_room_and_report_the_rest(
     assert report.mail_from == ""
     dsn = message_from_bytes(bytes(report.data), policy=policy.default)
     assert dsn.get_content_type() == "multipart/report"
+    # Named on the domain of SEALBOX_NOTIFY_FROM, as all of Sealbox's own emails are.
+    assert str(dsn["Message-ID"]).endswith("@corp.example>")
     status = bytes(report.data).decode()
     assert "Final-Recipient: rfc822; dave@example.com" in status
     assert "Status: 5.2.2" in status

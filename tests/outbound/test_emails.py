@@ -146,11 +146,20 @@ def test_the_footer_names_contacts_links_with_their_host_and_why() -> None:
     )
 
 
+def test_a_link_with_a_user_name_shows_only_its_host_and_port(settings: Any) -> None:
+    settings.PRIVACY_URL = "https://www.corp.example@privacy.example:8443/policy"
+
+    shown = visible(html(samples.notification(NEW)))
+
+    assert "Privacy policy (privacy.example:8443)" in shown
+    assert "corp.example@" not in shown
+
+
 def test_the_button_uses_the_brand_colour_with_readable_text(settings: Any) -> None:
     assert 'background: #0b5cad;"><a href=' in html(samples.notification(NEW))
     settings.BRAND_COLOR = "#ffcc00"
     markup = html(samples.notification("erin@example.com"))
-    assert re.search(r"background: #ffcc00;\"><a [^>]*color: #1b1f24;", markup)
+    assert re.search(r"background: #ffcc00;\"><a [^>]*color: #0b1520;", markup)
 
 
 def test_a_png_logo_is_an_inline_part_the_html_points_to(settings: Any) -> None:
@@ -178,6 +187,19 @@ def test_an_svg_logo_is_left_out_and_the_name_shown(settings: Any, tmp_path: Pat
 
     assert not [p for p in msg.walk() if p.get_content_maintype() == "image"]
     assert "<img" not in html(msg)
+    assert ">Harbour Bank</span>" in html(msg)
+
+
+def test_a_logo_over_the_portals_size_cap_is_left_out_as_on_pages(
+    settings: Any, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(samples.png(160, 40) + b"\0" * (512 * 1024))
+    settings.ORG_LOGO = big
+
+    msg = samples.notification(NEW)
+
+    assert not [p for p in msg.walk() if p.get_content_maintype() == "image"]
     assert ">Harbour Bank</span>" in html(msg)
 
 
@@ -226,6 +248,18 @@ def test_headers_name_the_organisation_and_mark_the_email_automatic() -> None:
     assert msg["Date"]
     assert msg.get_content_type() == "multipart/alternative"
     assert "List-Unsubscribe" not in msg and "Precedence" not in msg
+
+
+def test_without_an_organisation_the_from_names_the_portal_in_the_recipients_language(
+    settings: Any,
+) -> None:
+    settings.ORG_NAME = settings.SITE_NAME = ""
+    samples.arrive(NEW)
+    User.objects.filter(email=NEW).update(language="de")
+
+    notify.send_due()  # by a worker whose own language is English
+
+    assert samples.last_email()["From"] == "Sicheres Postfach <secure@corp.example>"
 
 
 def test_emails_to_the_organisations_senders_use_the_operators_language(settings: Any) -> None:

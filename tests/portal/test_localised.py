@@ -53,8 +53,13 @@ def test_dates_follow_the_active_language() -> None:
     with translation.override("fr"):
         assert day(soon) == "2 décembre"
     with translation.override("ar"):
-        # Django's Arabic formats, with Western digits.
-        assert "2026" in when(NOW) and not re.search("[\u0660-\u0669]", when(NOW))
+        # Django's Arabic formats: Arabic month names and morning mark, Western digits.
+        assert (day(soon), day(later), when(NOW)) == (
+            "2 \u062f\u064a\u0633\u0645\u0628\u0631",  # 2 ديسمبر
+            "2 \u064a\u0646\u0627\u064a\u0631\u060c 2027",  # 2 يناير، 2027
+            "11/20/2026 9:30 \u0635",  # ص: before noon
+        )
+        assert not re.search("[\u0660-\u0669]", when(NOW) + day(later))
 
 
 def test_the_inbox_shows_dates_and_sizes_in_the_readers_language(

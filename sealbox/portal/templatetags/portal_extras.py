@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 from django import template
 from django.conf import settings
 from django.utils import formats, timezone, translation
-from django.utils.formats import number_format
 
 from sealbox.accounts.models import User
 from sealbox.housekeeping import quota
@@ -21,14 +20,6 @@ def join_if_list(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
     return "" if value is None else str(value)
-
-
-def megabytes(size: int) -> str:
-    """Bytes as MiB with one decimal, grouped: "1,024.0"; a little is never shown as 0.0."""
-    mb = size / quota.MIB
-    if 0 < mb < 0.1:
-        mb = 0.1
-    return number_format(round(mb, 1), decimal_pos=1, force_grouping=True)
 
 
 def usage(user: User) -> dict[str, Any]:
@@ -45,9 +36,9 @@ def usage(user: User) -> dict[str, Any]:
         level = ""
     return {
         "used": user.usage_bytes,
-        "used_mb": megabytes(user.usage_bytes),
+        "used_mb": quota.megabytes(user.usage_bytes),
         "limit": limit,
-        "limit_mb": number_format((limit or 0) // quota.MIB, force_grouping=True),
+        "limit_mb": quota.megabytes(limit or 0, 0),
         "share": share,
         "level": level,
         # The meter's regions: fine below the warning, a warning up to the limit, then full.
@@ -81,12 +72,6 @@ def day(value: datetime) -> str:
     return formats.date_format(
         local, "MONTH_DAY_FORMAT" if local.year == this_year else "DATE_FORMAT"
     )
-
-
-@register.filter
-def long_day(value: datetime) -> str:
-    """A date in words: the same as `day` (the languages' formats already spell the month)."""
-    return day(value)
 
 
 @register.filter
