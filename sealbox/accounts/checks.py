@@ -1,11 +1,14 @@
-"""The language settings as system checks: a wrong code is named before any page is served."""
+"""The language settings as system checks: a wrong code, or a language without its compiled
+catalogue, is named before any page is served."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
+from django.utils.translation import to_locale
 
 from sealbox.accounts import languages
 from sealbox.config import ConfigError
@@ -42,3 +45,33 @@ def check_domain_map(app_configs: Any, **kwargs: Any) -> list[Any]:
             )
         ]
     return []
+
+
+# The language the product is written in: it has no catalogue of its own.
+SOURCE_LANGUAGE = "en"
+
+
+@register(Tags.compatibility)
+def check_compiled_catalogues(app_configs: Any, **kwargs: Any) -> list[Any]:
+    """Without its .mo file a language's pages and emails silently come out in English."""
+    missing = [
+        f"{name} ({code})"
+        for code, name in settings.LANGUAGES
+        if code != SOURCE_LANGUAGE
+        and not any(
+            (Path(path) / to_locale(code) / "LC_MESSAGES" / "django.mo").is_file()
+            for path in settings.LOCALE_PATHS
+        )
+    ]
+    if not missing:
+        return []
+    which = "these languages" if len(missing) > 1 else "this language"
+    return [
+        Warning(
+            f"No compiled catalogue (django.mo) for {', '.join(missing)}: "
+            f"pages and emails in {which} would be shown in English.",
+            hint="Run `make install`, or `python -m sealbox.catalogues`, which compiles "
+            "sealbox/locale/*/LC_MESSAGES/django.po.",
+            id="sealbox.W030",
+        )
+    ]

@@ -28,9 +28,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.db import transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 SAMPLE_DOMAIN = "preview.example"
 PASSWORD = "preview-only-password-1"  # noqa: S105 - a throw-away account in a throw-away database
@@ -66,6 +66,7 @@ def run(out: Path) -> None:
             SEALBOX_ENV_FILE="",
             SEALBOX_PREVIEW_TOKEN=token,
         )
+        env.update(sample_settings())
         command = [sys.executable, "-m", "sealbox.cli"]
         for args in (["migrate", "--verbosity", "0"], ["brand", "render", "--out", str(out)]):
             if args[0] == "brand":
@@ -73,6 +74,27 @@ def run(out: Path) -> None:
             done = subprocess.run([*command, *args], env=env, capture_output=True, text=True)
             if done.returncode:
                 raise PreviewError(done.stderr.strip() or f"`sealbox {args[0]}` failed")
+
+
+def sample_settings() -> dict[str, str]:
+    """Settings for the throw-away process where this installation would never send a kind of email.
+
+    Without the organisation's own domains there is no relayed reply and no
+    read receipt; with receipts or reminders off, none of those. The preview
+    shows them all the same, so that they are reviewed before anyone turns them on.
+    """
+    sample: dict[str, str] = {}
+    if not settings.INTERNAL_DOMAINS:
+        sample["SEALBOX_INTERNAL_DOMAINS"] = "example.org"
+    if settings.READ_RECEIPTS == "off":
+        sample["SEALBOX_READ_RECEIPTS"] = "requested"
+    if not settings.EXPIRY_REMINDER_DAYS:
+        sample["SEALBOX_EXPIRY_REMINDER_DAYS"] = "3"
+    if not settings.COMPOSE_PER_HOUR:
+        sample["SEALBOX_COMPOSE_PER_HOUR"] = "20"
+    if settings.QUOTA_FULL_REPLY != "permanent":
+        sample["SEALBOX_QUOTA_FULL_REPLY"] = "permanent"
+    return sample
 
 
 # --- In the throw-away process ---------------------------------------------------
@@ -124,27 +146,36 @@ def _sample_message(to: str, subject: str, *, receipt: bool = False) -> bytes:
     return msg.as_bytes()
 
 
-def _queued_since(mark: Any) -> list[Any]:
+def _queued(kind: str, to: str, since: Any) -> bytes | None:
+    """The last email of `kind` to `to` queued after `since`, if any."""
     from sealbox.outbound.models import OutgoingEmail
 
-    return list(OutgoingEmail.objects.filter(created__gt=mark).order_by("created"))
+    items = OutgoingEmail.objects.filter(created__gt=since, kind=kind).order_by("created")
+    found = [item for item in items if item.recipients == [to]]
+    return bytes(found[-1].data) if found else None
 
 
 def _emails(language: str) -> dict[str, bytes]:
-    """Each kind of email to a recipient whose account speaks `language`."""
-    from sealbox.accounts import links
+    """Each kind of email to a recipient whose account speaks `language`.
+
+    The emails to the organisation's own senders (the delivery report, a
+    relayed reply, a read receipt) are in the operator's language
+    (SEALBOX_LANGUAGE): here as they would be with `language` there.
+    """
+    from sealbox.accounts import links, phrase
     from sealbox.accounts.models import User
     from sealbox.housekeeping import quota, reminders, retention
     from sealbox.intake.delivery import deliver
-    from sealbox.outbound import notify, receipts
+    from sealbox.outbound import notify, receipts, sending
     from sealbox.outbound.models import NotificationState
 
     found: dict[str, bytes] = {}
+    sender = _sender()
 
-    def collect(name: str, since: Any) -> None:
-        items = _queued_since(since)
-        if items:
-            found[name] = bytes(items[-1].data)
+    def collect(name: str, to: str, since: Any, kind: str | None = None) -> None:
+        data = _queued(kind or name, to, since)
+        if data is not None:
+            found[name] = data
 
     def notify_now(user: User) -> None:
         NotificationState.objects.filter(user=user).update(due_at=timezone.now())
@@ -153,68 +184,80 @@ def _emails(language: str) -> dict[str, bytes]:
     newcomer, _ = User.objects.recipient(f"new.{language}@{SAMPLE_DOMAIN}")
     newcomer.language = language
     newcomer.save(update_fields=["language"])
-    reader = User.objects.create_user(f"reader.{language}@{SAMPLE_DOMAIN}", PASSWORD)
+    reader = User.objects.create_user(
+        f"reader.{language}@{SAMPLE_DOMAIN}", PASSWORD, display_name="Robin Reader"
+    )
     reader.language = language
-    reader.phrase = _phrase(language)
-    reader.save(update_fields=["language", "phrase"])
+    reader.phrase = phrase.generate(language)
+    if not reader.effective_retention_days:
+        # Kept for ever here: the reminder is previewed with a period the reader might choose.
+        reader.retention_days = settings.RETENTION_CHOICES[-1]
+    reader.save(update_fields=["language", "phrase", "retention_days"])
 
     mark = timezone.now()
-    deliver(_sender(), [newcomer.email], _sample_message(newcomer.email, "Your contract"))
+    deliver(sender, [newcomer.email], _sample_message(newcomer.email, "Your contract"))
     notify_now(newcomer)
-    collect("notification-first", mark)
+    collect("notification-first", newcomer.email, mark, "notification")
 
     mark = timezone.now()
     for subject in ("Your contract", "Meeting notes", "Invoice 2026-114"):
-        deliver(_sender(), [reader.email], _sample_message(reader.email, subject))
+        deliver(sender, [reader.email], _sample_message(reader.email, subject))
     notify_now(reader)
-    collect("notification-several", mark)
+    collect("notification-several", reader.email, mark, "notification")
 
     mark = timezone.now()
-    [stored] = deliver(_sender(), [reader.email], _sample_message(reader.email, "Signed copy"))
+    [stored] = deliver(sender, [reader.email], _sample_message(reader.email, "Signed copy"))
     notify_now(reader)
-    collect("notification", mark)
+    collect("notification", reader.email, mark)
 
     mark = timezone.now()
     links.send_link(reader.email)
-    collect("reset", mark)
+    collect("reset", reader.email, mark)
 
     mark = timezone.now()
     with transaction.atomic():
         links.send_activation(newcomer)
-    collect("activation", mark)
+    collect("activation", newcomer.email, mark)
 
     mark = timezone.now()
     quota.tell_full(reader)
-    collect("quota-full", mark)
+    collect("quota-full", reader.email, mark)
 
-    days = reader.effective_retention_days
-    if days and settings.EXPIRY_REMINDER_DAYS:
+    mark = timezone.now()
+    expires = retention.expires_at(stored.received_at, reader.effective_retention_days)
+    window = timedelta(days=settings.EXPIRY_REMINDER_DAYS)
+    reminders.send_due(now=(expires or timezone.now()) - window + timedelta(hours=1))
+    collect("expiry-reminder", reader.email, mark)
+
+    with override_settings(LANGUAGE_CODE=language):
+        # The sender's report when a message reached some recipients but not one whose
+        # mailbox is full (intake, SEALBOX_QUOTA_FULL_REPLY=permanent).
+        full = User.objects.create_user(f"full.{language}@{SAMPLE_DOMAIN}", quota_mb=1)
+        User.objects.filter(pk=full.pk).update(usage_bytes=quota.MIB)
         mark = timezone.now()
-        expires = retention.expires_at(stored.received_at, days) or timezone.now()
-        reminders.send_due(
-            now=expires - timedelta(days=settings.EXPIRY_REMINDER_DAYS) + timedelta(hours=1)
+        deliver(sender, [reader.email, full.email], _sample_message(full.email, "Report"))
+        collect("mailbox-full-report", sender, mark, "bounce")
+
+        # The reader's reply through the portal to the organisation's sender (by the relay).
+        mark = timezone.now()
+        sending.send(
+            reader,
+            to=[sender],
+            cc=[],
+            subject="Re: Signed copy",
+            body="Dear Carol,\n\nthank you, I have received the signed copy.\n\nRobin\n",
+            uploads=[],
+            original=stored,
         )
-        collect("expiry-reminder", mark)
+        collect("reply", sender, mark)
 
-    [asked] = deliver(
-        _sender(), [reader.email], _sample_message(reader.email, "Please confirm", receipt=True)
-    )
-    target = receipts.receipt_target(asked)
-    if target:
-        found["read-receipt"] = receipts.build(asked, target).as_bytes()
+        [asked] = deliver(
+            sender, [reader.email], _sample_message(reader.email, "Please confirm", receipt=True)
+        )
+        target = receipts.receipt_target(asked)
+        if target:
+            found["read-receipt"] = receipts.build(asked, target).as_bytes()
     return found
-
-
-def _phrase(language: str) -> str:
-    try:
-        from sealbox.accounts import phrase
-    except ImportError:  # pragma: no cover - the phrase module is part of the product
-        return ""
-    generate = getattr(phrase, "generate", None)
-    if generate is None:
-        return ""
-    with translation.override(language):
-        return str(generate())
 
 
 def _html_part(data: bytes) -> tuple[str, dict[str, bytes]]:
@@ -246,9 +289,6 @@ def _write_email(folder: Path, name: str, data: bytes) -> None:
     (folder / f"{name}.html").write_text(content, encoding="utf-8")
 
 
-_PAGES = ("signin", "link-new", "activate", "inbox", "message", "settings")
-
-
 def _pages(language: str, static_prefix: str) -> dict[str, str]:
     """The main pages, signed out and in, in `language`."""
     from sealbox.accounts.models import LinkToken, User
@@ -257,18 +297,29 @@ def _pages(language: str, static_prefix: str) -> dict[str, str]:
     reader = User.objects.get(email=f"reader.{language}@{SAMPLE_DOMAIN}")
     newcomer = User.objects.get(email=f"new.{language}@{SAMPLE_DOMAIN}")
     host = settings.ALLOWED_HOSTS[0] if settings.ALLOWED_HOSTS else "localhost"
-    client = Client(HTTP_HOST=host, HTTP_ACCEPT_LANGUAGE=language, secure=settings.HTTPS)
+    client = Client(HTTP_HOST=host, HTTP_ACCEPT_LANGUAGE=language)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
     pages: dict[str, str] = {}
 
     def get(name: str, path: str) -> None:
-        response = client.get(path, follow=True)
+        response = client.get(path, follow=True, secure=settings.HTTPS)
         pages[name] = response.content.decode(response.charset or "utf-8")
 
     get("signin", reverse("signin"))
     get("link-new", reverse("link-new"))
+    token = LinkToken.issue(reader, LinkToken.Purpose.RESET)
+    get("reset", reverse("reset", args=[token]))
     token = LinkToken.issue(newcomer, LinkToken.Purpose.ACTIVATE)
     get("activate", reverse("activate", args=[token]))
+    # Choosing the password activates the account: the next page shows its new phrase.
+    response = client.post(
+        reverse("activate-set-password"),
+        {"new_password1": PASSWORD, "new_password2": PASSWORD},
+        follow=True,
+        secure=settings.HTTPS,
+    )
+    if response.resolver_match and response.resolver_match.url_name == "phrase-new":
+        pages["phrase"] = response.content.decode(response.charset or "utf-8")
     client.force_login(reader)
     get("inbox", reverse("inbox"))
     message = Message.objects.filter(owner=reader, folder=Message.Folder.INBOX).first()

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -266,3 +267,25 @@ def test_a_malformed_domain_map_is_a_check_error(settings: Any) -> None:
     assert "'at'" in errors["sealbox.E031"]
     settings.LANGUAGE_BY_DOMAIN = "de:de,at:de"
     assert check_ids(settings) == {}
+
+
+def test_a_language_without_its_compiled_catalogue_is_a_check_warning(
+    settings: Any, tmp_path: Path
+) -> None:
+    assert [m for m in run_checks() if m.id == "sealbox.W030"] == []
+    # Only German compiled: the others would silently fall back to English.
+    compiled = tmp_path / "de/LC_MESSAGES/django.mo"
+    compiled.parent.mkdir(parents=True)
+    compiled.write_bytes((Path(settings.BASE_DIR) / "locale/de/LC_MESSAGES/django.mo").read_bytes())
+    settings.LOCALE_PATHS = [tmp_path]
+
+    [warning] = [m for m in run_checks() if m.id == "sealbox.W030"]
+
+    assert warning.msg == (
+        "No compiled catalogue (django.mo) for Nederlands (nl), Français (fr), Español (es), "
+        "العربية (ar): pages and emails in these languages would be shown in English."
+    )
+    assert "make install" in (warning.hint or "")
+    assert "python -m sealbox.catalogues" in (warning.hint or "")
+    settings.LOCALE_PATHS = [tmp_path, Path(settings.BASE_DIR) / "locale"]
+    assert [m for m in run_checks() if m.id == "sealbox.W030"] == []

@@ -1,6 +1,6 @@
 """Every page a recipient sees passes axe-core's WCAG 2.2 A and AA rules, with no violation.
 
-axe-core is the npm package pinned in package.json (`make install` or `npm ci`
+axe-core is the npm package pinned in package.json (`make pytest`, and so `make test`, or `npm ci`
 puts it in node_modules/); the tests fail, never skip, when it is missing. The
 pages are audited at a phone's and a desktop's size in English, and at a
 phone's size in Arabic and in the dark colour scheme. Each test walks one part

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,27 @@ PNG = bytes.fromhex(
 )
 
 
+# The kinds of email to the recipient's own account: branded, in the recipient's language.
+TO_ACCOUNT = {
+    "notification-first": "new",
+    "notification-several": "reader",
+    "notification": "reader",
+    "reset": "reader",
+    "activation": "new",
+    "quota-full": "reader",
+    "expiry-reminder": "reader",
+}
+# The kinds to the organisation's own sender: in the operator's language.
+TO_SENDER = ("mailbox-full-report", "reply", "read-receipt")
+PAGES = ("signin", "link-new", "reset", "activate", "phrase", "inbox", "message", "settings")
+
+
+def read(path: Path) -> EmailMessage:
+    msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
 def test_it_renders_every_email_and_page_in_every_language_without_touching_the_data(
     tmp_path: Path,
 ) -> None:
@@ -28,13 +50,15 @@ def test_it_renders_every_email_and_page_in_every_language_without_touching_the_
     data_dir = tmp_path / "not-set-up"
     out = tmp_path / "preview"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    # No domains of its own, receipts and reminders off: all previewed all the same.
     env.update(
         SEALBOX_DATA_DIR=str(data_dir),
         SEALBOX_ORG_NAME="Example Bank",
         SEALBOX_ORG_LOGO=str(logo),
         SEALBOX_BASE_URL="https://secure.bank.example",
         SEALBOX_NOTIFY_FROM="noreply@bank.example",
-        SEALBOX_INTERNAL_DOMAINS="bank.example",
+        SEALBOX_READ_RECEIPTS="off",
+        SEALBOX_EXPIRY_REMINDER_DAYS="0",
     )
 
     done = subprocess.run(
@@ -51,22 +75,43 @@ def test_it_renders_every_email_and_page_in_every_language_without_touching_the_
     index = (out / "index.html").read_text()
     for code, _name in settings.LANGUAGES:
         emails = out / code / "emails"
-        for kind in ("notification-first", "notification", "reset", "activation", "quota-full"):
-            raw = (emails / f"{kind}.eml").read_bytes()
-            msg = message_from_bytes(raw, policy=policy.default)
+        for kind, person in TO_ACCOUNT.items():
+            msg = read(emails / f"{kind}.eml")
             assert msg["From"].addresses[0].display_name == "Example Bank", (code, kind)
-            person = "new" if kind in ("notification-first", "activation") else "reader"
-            assert msg["To"] == f"{person}.{code}@preview.example"
+            assert msg["To"] == f"{person}.{code}@preview.example", (code, kind)
+            body = (emails / f"{kind}.html").read_text()
+            assert f'<html lang="{code}"' in body, (code, kind)
+            assert f'href="{code}/emails/{kind}.html"' in index
+        for kind in TO_SENDER:
+            msg = read(emails / f"{kind}.eml")
+            assert msg["To"] == "carol.sender@example.org", (code, kind)
             assert (emails / f"{kind}.html").read_text().strip(), (code, kind)
             assert f'href="{code}/emails/{kind}.html"' in index
-        signin = (out / code / "pages" / "signin.html").read_text()
-        assert f'lang="{code}"' in signin
-        assert "Example Bank" in signin
-        assert "/static/" not in signin.replace("../../static/", "")
+        reply = read(emails / "reply.eml")
+        name = reply["From"].addresses[0].display_name
+        assert name.startswith("Robin Reader ") and name.endswith(" Example Bank"), (code, name)
+        for page in PAGES:
+            content = (out / code / "pages" / f"{page}.html").read_text()
+            assert f'lang="{code}"' in content, (code, page)
+            assert "Example Bank" in content, (code, page)
+            assert "/static/" not in content.replace("../../static/", ""), (code, page)
+            assert f'href="{code}/pages/{page}.html"' in index
         message = (out / code / "pages" / "message.html").read_text()
         assert 'src="message-body.html"' in message
         assert (out / code / "pages" / "message-body.html").exists()
     assert (out / "static" / "portal" / "portal.css").exists()
+
+    german = out / "de" / "emails"
+    assert "Postfach" in (german / "notification-first.html").read_text()
+    report = read(german / "mailbox-full-report.eml")
+    assert report["Subject"].startswith("Unzustellbare Nachricht")
+    assert "Dies ist das Mailsystem" in (german / "mailbox-full-report.html").read_text()
+    assert "Erkennungssatz" in (out / "de" / "pages" / "phrase.html").read_text()
+    english = read(out / "en" / "emails" / "mailbox-full-report.eml")
+    assert "Undelivered Mail" in english["Subject"]
+    for code, via in (("en", "via"), ("es", "vía")):
+        reply = read(out / code / "emails" / "reply.eml")
+        assert reply["From"].addresses[0].display_name == f"Robin Reader {via} Example Bank"
 
 
 def test_render_refuses_to_run_on_an_installations_own_data(tmp_path: Path) -> None:
