@@ -37,6 +37,8 @@ PASSWORD = "preview-only-password-1"  # noqa: S105 - a throw-away account in a t
 
 
 MARKER = "brand-preview"
+# Between run() and its child only: not a setting, so not named SEALBOX_*.
+TOKEN_VARIABLE = "BRAND_PREVIEW_TOKEN_OF_SEALBOX"  # noqa: S105 - a variable's name
 
 
 class PreviewError(Exception):
@@ -64,7 +66,7 @@ def run(out: Path) -> None:
             # This process has read the env file already; the child must not read it
             # again (it would bring back what was taken out above).
             SEALBOX_ENV_FILE="",
-            SEALBOX_PREVIEW_TOKEN=token,
+            **{TOKEN_VARIABLE: token},
         )
         env.update(sample_settings())
         command = [sys.executable, "-m", "sealbox.cli"]
@@ -106,7 +108,7 @@ def is_throw_away() -> bool:
     render() stores sample mail, queues emails and sends due notifications and
     reminders: on an installation's own data it would do that to real mailboxes.
     """
-    token = os.environ.get("SEALBOX_PREVIEW_TOKEN", "")
+    token = os.environ.get(TOKEN_VARIABLE, "")
     marker = Path(settings.DATA_DIR) / MARKER
     database = Path(str(settings.DATABASES["default"].get("NAME", ""))).resolve()
     try:

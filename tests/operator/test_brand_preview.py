@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from sealbox.operator import preview
 from tests.conftest import SEALBOX
 
 pytestmark = pytest.mark.slow
@@ -117,7 +118,7 @@ def test_it_renders_every_email_and_page_in_every_language_without_touching_the_
 def test_render_refuses_to_run_on_an_installations_own_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
-    env.update(SEALBOX_DATA_DIR=str(data_dir), SEALBOX_PREVIEW_TOKEN="guessed")
+    env.update(SEALBOX_DATA_DIR=str(data_dir), **{preview.TOKEN_VARIABLE: "guessed"})
     assert subprocess.run([*SEALBOX, "migrate", "-v0"], env=env, timeout=120).returncode == 0
     (data_dir / "brand-preview").write_text("another")
 
