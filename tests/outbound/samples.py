@@ -164,6 +164,15 @@ def relayed_reply(user: User) -> EmailMessage:
 
 
 # Every kind, by name: what each makes of a fresh database.
+def mailbox_full_report() -> EmailMessage:
+    """The report to the organisation's sender when one recipient's mailbox is full."""
+    full = User.objects.create_user("full@example.org", quota_mb=1)
+    User.objects.filter(pk=full.pk).update(usage_bytes=quota.MIB)
+    deliver(CAROL, [NEW, full.email], make_message(to=full.email, subject="Contract"))
+    [report] = [s for s in sent_emails() if s.message["To"] == CAROL]
+    return parse(report.raw)
+
+
 KINDS: dict[str, Callable[[], EmailMessage]] = {
     "notification-new-1": lambda: notification(NEW),
     "notification-new-3": lambda: notification(NEW, 3),
@@ -176,4 +185,5 @@ KINDS: dict[str, Callable[[], EmailMessage]] = {
     "quota-full": lambda: quota_full(activated()),
     "read-receipt": lambda: read_receipt(activated()),
     "relayed-reply": lambda: relayed_reply(activated()),
+    "mailbox-full-report": mailbox_full_report,
 }
