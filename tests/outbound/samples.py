@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -22,29 +20,13 @@ from sealbox.intake.delivery import deliver
 from sealbox.mailstore.models import Message
 from sealbox.outbound import emails, notify, receipts, sending
 from tests.accounts.helpers import sent_emails
+from tests.browser.content import png
 from tests.conftest import CAROL
 from tests.mail import make_message
 
 NEW = "dave@example.com"
 PHRASE = "copper lantern meadow"
 SENT_AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
-
-
-def png(width: int, height: int) -> bytes:
-    """A small valid PNG image of one colour."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data)
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    rows = b"".join(b"\x00" + b"\x0b\x5c\xad" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 def brand(settings: Any, tmp_path: Path, logo: bool = True) -> None:
