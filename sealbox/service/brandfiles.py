@@ -84,13 +84,20 @@ def stylesheet() -> str:
     rings and primary buttons, and has its own blue where they are not set.
     """
     brand = branding.current()
-    if not brand.color_light:
-        return ""
+    return _stylesheet(brand.color_light, brand.color_dark)[0]
+
+
+@functools.lru_cache(maxsize=4)
+def _stylesheet(light: str, dark: str) -> tuple[str, str]:
+    """The stylesheet for these colours and its version: made once, not on every page."""
+    if not light:
+        return "", ""
     rules = []
-    for color, media in ((brand.color_light, ""), (brand.color_dark, "dark")):
+    for color, media in ((light, ""), (dark, "dark")):
         props = f":root {{ --brand-accent: {color}; --brand-accent-fg: {contrast.button_text(color)}; }}"
         rules.append(f"@media (prefers-color-scheme: dark) {{ {props} }}" if media else props)
-    return "\n".join(rules) + "\n"
+    css = "\n".join(rules) + "\n"
+    return css, hashlib.sha256(css.encode()).hexdigest()[:12]
 
 
 def _versioned(name: str, version: str) -> str:
@@ -100,12 +107,11 @@ def _versioned(name: str, version: str) -> str:
 def urls() -> dict[str, str]:
     """Addresses of the brand's files for pages ('' for a file there is none of)."""
     found = logo()
-    css = stylesheet()
+    brand = branding.current()
+    css_version = _stylesheet(brand.color_light, brand.color_dark)[1]
     return {
         "logo": _versioned("brand-logo", found.version) if found else "",
-        "css": _versioned("brand-css", hashlib.sha256(css.encode()).hexdigest()[:12])
-        if css
-        else "",
+        "css": _versioned("brand-css", css_version) if css_version else "",
     }
 
 
