@@ -32,6 +32,8 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from sealbox.service import brandfiles
+
 SAMPLE_DOMAIN = "preview.example"
 PASSWORD = "preview-only-password-1"  # noqa: S105 - a throw-away account in a throw-away database
 
@@ -351,15 +353,13 @@ def _copy_static(out: Path) -> None:
             target = static / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(str(found), target)
-    if settings.ORG_LOGO and Path(settings.ORG_LOGO).is_file():
-        shutil.copyfile(settings.ORG_LOGO, static / "brand-logo")
-    client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0] if settings.ALLOWED_HOSTS else "localhost")
-    try:
-        response = client.get("/brand.css", secure=settings.HTTPS)
-    except Exception:  # the brand stylesheet is optional in a preview
-        return
-    if response.status_code == 200:
-        (static / "brand.css").write_bytes(response.content)
+    # The brand's files as the portal serves them (brandfiles.py): a logo it would
+    # refuse is left out here too.
+    static.mkdir(parents=True, exist_ok=True)
+    logo = brandfiles.logo()
+    if logo is not None:
+        (static / "brand-logo").write_bytes(logo.data)
+    (static / "brand.css").write_text(brandfiles.stylesheet(), encoding="utf-8")
 
 
 def render(out: Path) -> list[Path]:
