@@ -3,6 +3,7 @@ catalogue, is named before any page is served."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,9 @@ def check_compiled_catalogues(app_configs: Any, **kwargs: Any) -> list[Any]:
         for code, name in settings.LANGUAGES
         if code != SOURCE_LANGUAGE
         and not any(
-            (Path(path) / to_locale(code) / "LC_MESSAGES" / "django.mo").is_file()
+            # Readable by this process: a catalogue it cannot open is as good as none,
+            # and looking at it must not stop the check (as Path.is_file() would).
+            os.access(Path(path) / to_locale(code) / "LC_MESSAGES" / "django.mo", os.R_OK)
             for path in settings.LOCALE_PATHS
         )
     ]
@@ -71,7 +74,8 @@ def check_compiled_catalogues(app_configs: Any, **kwargs: Any) -> list[Any]:
             f"No compiled catalogue (django.mo) for {', '.join(missing)}: "
             f"pages and emails in {which} would be shown in English.",
             hint="Run `make install`, or `python -m sealbox.catalogues`, which compiles "
-            "sealbox/locale/*/LC_MESSAGES/django.po.",
+            "sealbox/locale/*/LC_MESSAGES/django.po; the service's user must be able to read "
+            "them.",
             id="sealbox.W030",
         )
     ]
