@@ -32,7 +32,6 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -50,7 +49,7 @@ DIGITS = 6
 LIFETIME = timedelta(minutes=10)
 MAX_WRONG = 5
 SENDS_PER_HOUR = 5
-# Session key: the address asked for, this session's own random value, when, and where to go after.
+# Session key: the address asked for, this session's own random value, and where to go after.
 SESSION = "sealbox_email_code"
 _SALT = "sealbox.accounts.emailcode"
 
@@ -92,7 +91,6 @@ def start(request: HttpRequest, address: str, next_url: str = "") -> bool:
     request.session[SESSION] = {
         "address": email,
         "binding": binding,
-        "since": time.time(),
         "next": next_url,
     }
     code = _new_code()
@@ -114,12 +112,9 @@ def start(request: HttpRequest, address: str, next_url: str = "") -> bool:
 
 
 def pending(request: HttpRequest) -> dict[str, str] | None:
-    """This session's code sign-in (address, binding, next), while a code could still work."""
+    """This session's code sign-in (address, binding, next); whether a code still works is check()'s."""
     state: Any = request.session.get(SESSION)
     if not isinstance(state, dict) or not state.get("binding"):
-        return None
-    if time.time() - float(state.get("since", 0)) > LIFETIME.total_seconds():
-        request.session.pop(SESSION, None)
         return None
     return {k: str(state.get(k) or "") for k in ("address", "binding", "next")}
 

@@ -95,7 +95,6 @@ def enter(request: HttpRequest) -> HttpResponse:
     user = emailcode.check(request, form.cleaned_data["code"])
     if user is None:
         signin.failed(request, address, signin.account_for(address), _("email code"))
-        form = CodeForm()
         form.add_error(
             None,
             _(
