@@ -51,8 +51,11 @@ def ask(request: HttpRequest) -> HttpResponse:
     Requests count per address and per client together with the requests for
     links (the same limits and words), existing addresses or not.
     """
-    form = AddressForm(request.POST if request.method == "POST" else None)
     next_url = _safe_next(request, str(request.POST.get("next") or request.GET.get("next") or ""))
+    if request.user.is_authenticated:
+        # As the sign-in page does: someone signed in already goes on.
+        return HttpResponseRedirect(next_url or reverse("inbox"))
+    form = AddressForm(request.POST if request.method == "POST" else None)
     context: dict[str, Any] = {"form": form, "next": next_url}
     if form.is_valid():
         address = form.cleaned_data["email"]

@@ -99,9 +99,7 @@ def test_the_page_asks_for_the_address(db: Any) -> None:
     assert "no-store" in r["Cache-Control"]
 
 
-def test_a_recipient_gets_a_code_and_signs_in_with_it(
-    alice: User, relay_sink: RelaySink
-) -> None:
+def test_a_recipient_gets_a_code_and_signs_in_with_it(alice: User, relay_sink: RelaySink) -> None:
     client = Client()
 
     r = ask(client, "  Alice@Example.NET ")
@@ -315,9 +313,9 @@ def test_an_unknown_address_gets_the_same_answer_and_no_email(
     known = ask(Client(), alice.email)
     unknown = ask(Client(), "nobody@example.com")
 
-    assert without_csrf(unknown).replace("nobody@example.com", "X") == without_csrf(
-        known
-    ).replace(alice.email, "X")
+    assert without_csrf(unknown).replace("nobody@example.com", "X") == without_csrf(known).replace(
+        alice.email, "X"
+    )
     assert [m["To"] for m in emails(relay_sink)] == [alice.email]
 
 
@@ -335,9 +333,7 @@ def test_a_disabled_account_gets_the_same_answer_and_no_email(
     assert enter(client, "123456").status_code == 400
 
 
-def test_at_most_five_codes_go_to_an_account_an_hour(
-    alice: User, relay_sink: RelaySink
-) -> None:
+def test_at_most_five_codes_go_to_an_account_an_hour(alice: User, relay_sink: RelaySink) -> None:
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         for _ in range(7):
             assert ask(Client(), alice.email).redirect_chain == [(ENTER, 302)]
@@ -353,3 +349,13 @@ def test_a_bad_address_is_said_so(db: Any) -> None:
 
     assert r.status_code == 200
     assert "Enter an email address, such as name@example.com." in page(r)
+
+
+def test_someone_signed_in_already_goes_on(alice: User, relay_sink: RelaySink) -> None:
+    client = Client()
+    client.force_login(alice)
+
+    r = client.post(ASK, {"email": alice.email})
+
+    assert r.status_code == 302 and r["Location"] == "/inbox/"
+    assert emails(relay_sink) == []
