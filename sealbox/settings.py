@@ -266,6 +266,9 @@ REQUIRE_2FA = env.bool("REQUIRE_2FA", False)
 # try waits a little longer; at this many, the address is locked for a while.
 SIGNIN_LOCK_AFTER = env.int("SIGNIN_LOCK_AFTER", 10, minimum=2)
 SIGNIN_LOCK_MINUTES = env.int("SIGNIN_LOCK_MINUTES", 15, minimum=1)
+# Signing in with a six-digit code sent by email instead of the password
+# (accounts/emailcode.py): no stronger than the recipient's mailbox.
+SIGNIN_EMAIL_CODE = env.bool("SIGNIN_EMAIL_CODE", False)
 AUDIT_DAYS = env.int("AUDIT_DAYS", 180, minimum=1)
 
 # --- SMTP intake -------------------------------------------------------------

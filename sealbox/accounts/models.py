@@ -235,6 +235,29 @@ class LinkToken(models.Model):
         )
 
 
+class EmailCode(models.Model):
+    """A six-digit sign-in code sent by email (accounts/emailcode.py has the rules).
+
+    Only an HMAC of the code, keyed with the server's secret and the asking
+    browser session's own random value, is stored: the code works from that
+    session only, and a copy of the database does not give it away.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_codes")
+    code_hash = models.CharField(max_length=64)
+    created = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    # Set when the code was used, replaced by a newer one, or voided by wrong tries.
+    used_at = models.DateTimeField(null=True, blank=True)
+    wrong = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created"])]
+
+    def __str__(self) -> str:
+        return f"sign-in code for {self.user_id}"
+
+
 class RecoveryCode(models.Model):
     """A single-use code that stands in for the second factor; only its hash is kept."""
 

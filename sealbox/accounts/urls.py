@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sealbox.accounts import language_views, settings_views, views
+from sealbox.accounts import emailcode_views, language_views, settings_views, views
 
 urlpatterns = [
     path("activate/set-password/", views.activate_set_password, name="activate-set-password"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("password/forgot/", views.password_forgot, name="password-forgot"),
     path("language/", language_views.choose, name="language"),
     path("signin/", views.signin_view, name="signin"),
+    path("signin/email-code/", emailcode_views.ask, name="signin-code"),
+    path("signin/email-code/enter/", emailcode_views.enter, name="signin-code-enter"),
     path("signin/verify/", views.signin_verify, name="signin-verify"),
     path("signin/passkey/options/", views.signin_passkey_options, name="signin-passkey-options"),
     path("signin/passkey/", views.signin_passkey, name="signin-passkey"),

@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
-from sealbox.accounts import activity, throttle
+from sealbox.accounts import activity, emailcode, throttle
 from sealbox.accounts.models import LinkToken, User
 from sealbox.housekeeping import quota
 from sealbox.mailstore import blobs, opened
@@ -138,6 +138,7 @@ def cleanup(
     report.activity = activity.prune()
     AuditEntry.objects.filter(at__lt=now - timedelta(days=settings.AUDIT_DAYS)).delete()
     throttle.prune()
+    emailcode.prune()
     _log(report)
     return report
 

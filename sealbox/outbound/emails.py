@@ -148,3 +148,7 @@ def expiry_reminder(user: User, context: dict[str, Any]) -> OutgoingEmail:
 
 def quota_full(user: User, context: dict[str, Any]) -> OutgoingEmail:
     return to_account("quota-full", user, context)
+
+
+def signin_code(user: User, context: dict[str, Any]) -> OutgoingEmail:
+    return to_account("signin-code", user, context)

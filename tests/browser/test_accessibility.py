@@ -195,6 +195,30 @@ def test_the_pages_before_signing_in(
     audit.assert_clean()
 
 
+def test_signing_in_with_a_code_by_email(
+    page: Page, portal: Portal, alice: User, audit: Audit, variant: Variant, settings: Any
+) -> None:
+    settings.SIGNIN_EMAIL_CODE = True
+    visit(page, "/signin/", variant)
+    audit.check(page, "sign-in, with the code link")
+    page.locator("main a[href^='/signin/email-code/']").click()
+    expect(page).to_have_url(re.compile(r"/signin/email-code/$"))
+    audit.check(page, "code by email: the address")
+    page.locator("#id_email").fill("not an address")
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("main .errorlist")).to_be_visible()
+    audit.check(page, "code by email: bad address")
+    page.locator("#id_email").fill(alice.email)
+    page.locator("main form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/signin/email-code/enter/$"))
+    audit.check(page, "code by email: the code")
+    page.locator("#id_code").fill("000000x")
+    page.locator("main form:has(#id_code) button[type=submit]").click()
+    expect(page.locator("main .error")).to_be_visible()
+    audit.check(page, "code by email: wrong code")
+    audit.assert_clean()
+
+
 def test_the_mailbox(
     page: Page,
     portal: Portal,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import time_machine
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -100,6 +101,15 @@ def reset(user: User) -> EmailMessage:
     return last_email()
 
 
+def signin_code(address: str) -> EmailMessage:
+    """A sign-in code, asked for on the portal's page (SEALBOX_SIGNIN_EMAIL_CODE on)."""
+    if not User.objects.filter(email=address).exists():
+        arrive(address)
+    with override_settings(SIGNIN_EMAIL_CODE=True):
+        Client().post(reverse("signin-code"), {"email": address})
+    return last_email()
+
+
 def expiry_reminder(user: User) -> EmailMessage:
     link, activation = notify.portal_link(user)
     emails.expiry_reminder(
@@ -162,6 +172,8 @@ KINDS: dict[str, Callable[[], EmailMessage]] = {
     "notification-activated-3": lambda: notification(activated().email, 3),
     "new-link": lambda: new_link(NEW),
     "reset": lambda: reset(activated()),
+    "signin-code": lambda: signin_code(activated().email),
+    "signin-code-new": lambda: signin_code(NEW),
     "expiry-reminder": lambda: expiry_reminder(activated()),
     "expiry-reminder-new": lambda: (arrive(NEW), expiry_reminder(User.objects.get(email=NEW)))[1],
     "quota-full": lambda: quota_full(activated()),

@@ -29,6 +29,7 @@ TO_ACCOUNTS = [
     "reset",
     "expiry-reminder",
     "quota-full",
+    "signin-code",
 ]
 
 
@@ -65,7 +66,14 @@ def test_the_phrase_is_at_the_top_of_both_parts_after_activation(kind: str) -> N
 
 
 @pytest.mark.parametrize(
-    "kind", ["notification-new-1", "notification-new-3", "new-link", "expiry-reminder-new"]
+    "kind",
+    [
+        "notification-new-1",
+        "notification-new-3",
+        "new-link",
+        "expiry-reminder-new",
+        "signin-code-new",
+    ],
 )
 def test_before_activation_there_is_no_phrase(kind: str) -> None:
     msg = samples.KINDS[kind]()

@@ -1,0 +1,116 @@
+"""Signing in with a code by email: asking for one, and typing it (rules in emailcode.py).
+
+Both pages exist only while SEALBOX_SIGNIN_EMAIL_CODE is on; otherwise they are 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from sealbox.accounts import emailcode, phrase, signin, throttle
+from sealbox.accounts.forms import AddressForm, CodeForm
+
+View = Callable[..., HttpResponse]
+
+
+def when_enabled(view: View) -> View:
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not emailcode.enabled():
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _safe_next(request: HttpRequest, url: str) -> str:
+    """Where to go after signing in, when it is a page of this portal (as the sign-in page checks)."""
+    allowed = url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return url if url and allowed else ""
+
+
+@when_enabled
+@never_cache
+@require_http_methods(["GET", "POST"])
+def ask(request: HttpRequest) -> HttpResponse:
+    """The address to send a code to: one answer for every address (emailcode.start).
+
+    Requests count per address and per client together with the requests for
+    links (the same limits and words), existing addresses or not.
+    """
+    next_url = _safe_next(request, str(request.POST.get("next") or request.GET.get("next") or ""))
+    if request.user.is_authenticated:
+        # As the sign-in page does: someone signed in already goes on.
+        return HttpResponseRedirect(next_url or reverse("inbox"))
+    form = AddressForm(request.POST if request.method == "POST" else None)
+    context: dict[str, Any] = {"form": form, "next": next_url}
+    if form.is_valid():
+        address = form.cleaned_data["email"]
+        keys = signin.throttle_keys(request, address, throttle.LINK_ACCOUNT, throttle.LINK_CLIENT)
+        refused = throttle.attempt(keys)
+        if refused is None:
+            emailcode.start(request, address, next_url)
+            return redirect("signin-code-enter")
+        context["refusal"] = refused
+        return render(request, "accounts/email_code_ask.html", context, status=429)
+    return render(request, "accounts/email_code_ask.html", context)
+
+
+def _enter_page(request: HttpRequest, form: CodeForm, status: int = 200, **extra: Any) -> Any:
+    context = {
+        "form": form,
+        "address": emailcode.address(request),
+        "minutes": emailcode.minutes(),
+        **extra,
+    }
+    return render(request, "accounts/email_code_enter.html", context, status=status)
+
+
+@when_enabled
+@never_cache
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("code")
+def enter(request: HttpRequest) -> HttpResponse:
+    """The code from the email: a sign-in try like a password, then the second step if any."""
+    state = emailcode.pending(request)
+    if state is None:
+        return redirect("signin-code")
+    form = CodeForm(request.POST if request.method == "POST" else None)
+    if request.method != "POST" or not form.is_valid():
+        return _enter_page(request, form)
+    address = state["address"]
+    refused = signin.attempt(request, address)
+    if refused is not None:
+        return _enter_page(request, CodeForm(), status=429, refusal=refused)
+    user = emailcode.check(request, form.cleaned_data["code"])
+    if user is None:
+        signin.failed(request, address, signin.account_for(address), _("email code"))
+        form.add_error(
+            None,
+            _(
+                "That code did not work. Use the newest code we sent, within its time, "
+                "or ask for a new one."
+            ),
+        )
+        return _enter_page(request, form, status=400)
+    signin.succeeded(request, address)
+    next_url = state["next"] or reverse("inbox")
+    if user.has_two_factor:
+        # The code stands in for the password only, never for the second factor.
+        signin.begin_second_step(request, user, next_url)
+        return redirect("signin-verify")
+    signin.complete(request, user, _("email code"))
+    return HttpResponseRedirect(phrase.landing(request, next_url))
