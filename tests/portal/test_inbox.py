@@ -168,13 +168,13 @@ def test_row_dates_are_short_as_in_a_mail_app_with_the_full_date_beside_them(
         assert shown[1][0] in ("Gestern", "Yesterday")
 
 
-def test_row_dates_are_in_the_portals_time_zone(
-    reader: Client, alice: User, settings: Any
-) -> None:
+def test_row_dates_are_in_the_portals_time_zone(reader: Client, alice: User, settings: Any) -> None:
     """Late on the 19th in UTC is early on the 20th in Berlin: "today" there."""
     settings.TIME_ZONE = "Europe/Berlin"
     message = deliver_to(alice, make_message())
-    Message.objects.filter(id=message.id).update(received_at=datetime(2026, 11, 19, 23, 30, tzinfo=UTC))
+    Message.objects.filter(id=message.id).update(
+        received_at=datetime(2026, 11, 19, 23, 30, tzinfo=UTC)
+    )
 
     with time_machine.travel(datetime(2026, 11, 20, 8, 0, tzinfo=UTC), tick=False):
         doc = page(reader.get(INBOX))

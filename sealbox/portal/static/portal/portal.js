@@ -66,7 +66,8 @@
     var all = bar.querySelector("[data-select-all]");
     var count = bar.querySelector("[data-counts]");
     var actions = bar.querySelector("[data-selection-actions]");
-    var counts = JSON.parse(count.dataset.counts);
+    var counts = [];
+    try { counts = JSON.parse(count.dataset.counts); } catch (e) { /* the number alone */ }
     var boxes = bar.closest("form").querySelectorAll("input[name=ids]");
     function update() {
       var ticked = Array.prototype.filter.call(boxes, function (b) { return b.checked; }).length;
