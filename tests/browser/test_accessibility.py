@@ -250,6 +250,10 @@ def test_the_mailbox(
     expect(page.locator("ul.messages li")).to_have_count(2)
     expect(page.locator(".quota-alert")).to_be_visible()
     audit.check(page, "inbox, two unread, almost full")
+    # One ticked: the count and the actions show.
+    page.locator("ul.messages li input[type=checkbox]").first.check()
+    expect(page.locator(".toolbar button.danger")).to_be_visible()
+    audit.check(page, "inbox, one selected")
 
     visit(page, f"/m/{letter.id}/", variant)
     expect(page.locator(".attachments")).to_be_visible()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
@@ -18,7 +20,7 @@ from sealbox.accounts.models import User
 from sealbox.mailstore.models import Message
 from tests.corpus import Sample, cid_images, forwarded, html_only, nested
 from tests.mail import make_message
-from tests.portal.pages import deliver_to, flash, inbox_rows, listed_attachments, page
+from tests.portal.pages import Node, deliver_to, flash, inbox_rows, listed_attachments, page
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +87,8 @@ def test_a_row_shows_sender_name_and_address_subject_date_and_size(
         90,
     )
 
-    doc = page(reader.get(INBOX))
+    with time_machine.travel(START + timedelta(days=10), tick=False):
+        doc = page(reader.get(INBOX))
 
     [row] = inbox_rows(doc)
     assert (row.sender, row.address, row.subject) == (
@@ -95,9 +98,103 @@ def test_a_row_shows_sender_name_and_address_subject_date_and_size(
     )
     item = doc.one("ul", cls="messages").one("li")
     assert item.one("time").attrs["datetime"] == "2026-11-01T09:30:00+00:00"
-    assert item.one("time").text == "11/01/2026 9:30 a.m."
+    # A date this year, not today or yesterday: the day alone, the full date beside it.
+    time = item.one("time")
+    assert [s.text for s in time.find_all("span") if s.attrs.get("aria-hidden")] == ["November 1"]
+    assert time.one("span", cls="visually-hidden").text == "Nov. 1, 2026, 9:30 a.m."
+    assert time.attrs["title"] == "Nov. 1, 2026, 9:30 a.m."
     assert item.one(cls="size").text == f"{message.size} bytes"
     assert item.one("a").attrs["href"] == reverse("message", args=[message.id])
+
+
+def shown_dates(doc: Node) -> list[tuple[str, str]]:
+    """Each row's date: (what the screen shows, what a screen reader and the tooltip say)."""
+    found = []
+    for time in doc.one("ul", cls="messages").find_all("time"):
+        if time.attrs["data-local"] != "brief":
+            continue  # "deleted on …"
+        [short] = [s.text for s in time.find_all("span") if s.attrs.get("aria-hidden") == "true"]
+        full = time.one("span", cls="visually-hidden").text
+        assert time.attrs["title"] == full
+        found.append((short, full))
+    return found
+
+
+TODAY = datetime(2026, 11, 20, 14, 5, tzinfo=UTC)
+AGES = [timedelta(0), timedelta(days=1), timedelta(days=10), timedelta(days=731)]
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            [
+                ("2:05 p.m.", "Nov. 20, 2026, 2:05 p.m."),
+                ("Yesterday", "Nov. 19, 2026, 2:05 p.m."),
+                ("November 10", "Nov. 10, 2026, 2:05 p.m."),
+                ("Nov. 19, 2024", "Nov. 19, 2024, 2:05 p.m."),
+            ],
+        ),
+        (
+            "de",
+            [
+                ("14:05", "20. November 2026 14:05"),
+                # "Yesterday" once the German catalogue has it ("Gestern").
+                (None, "19. November 2026 14:05"),
+                ("10. November", "10. November 2026 14:05"),
+                ("19. November 2024", "19. November 2024 14:05"),
+            ],
+        ),
+    ],
+)
+def test_row_dates_are_short_as_in_a_mail_app_with_the_full_date_beside_them(
+    reader: Client, alice: User, language: str, expected: list[tuple[str | None, str]]
+) -> None:
+    """Without script: today's time, "Yesterday", the day this year, the date before it."""
+    for age in AGES:
+        message = deliver_to(alice, make_message(subject=f"{age.days} days old"))
+        Message.objects.filter(id=message.id).update(received_at=TODAY - age)
+
+    with time_machine.travel(TODAY + timedelta(hours=1), tick=False):
+        doc = page(reader.get(INBOX, headers={"accept_language": language}))
+
+    shown = shown_dates(doc)
+    assert [full for _, full in shown] == [full for _, full in expected]
+    for (short, _), (want, _) in zip(shown, expected, strict=True):
+        if want is not None:
+            assert short == want
+    if language == "de":
+        assert shown[1][0] in ("Gestern", "Yesterday")
+
+
+def test_row_dates_are_in_the_portals_time_zone(reader: Client, alice: User, settings: Any) -> None:
+    """Late on the 19th in UTC is early on the 20th in Berlin: "today" there."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    message = deliver_to(alice, make_message())
+    Message.objects.filter(id=message.id).update(
+        received_at=datetime(2026, 11, 19, 23, 30, tzinfo=UTC)
+    )
+
+    with time_machine.travel(datetime(2026, 11, 20, 8, 0, tzinfo=UTC), tick=False):
+        doc = page(reader.get(INBOX))
+
+    assert shown_dates(doc) == [("12:30 a.m.", "Nov. 20, 2026, 12:30 a.m.")]
+
+
+def test_the_toolbar_knows_how_to_say_how_many_are_selected(reader: Client, alice: User) -> None:
+    for _ in range(3):
+        deliver_to(alice, make_message())
+
+    bar = page(reader.get(INBOX)).one("div", cls="toolbar")
+
+    counts = json.loads(bar.one(cls="count").attrs["data-counts"])
+    assert counts == ["0 selected", "1 selected", "2 selected", "3 selected"]
+    assert bar.one(cls="count").attrs["role"] == "status"
+    # Without script there is nothing for "Select all" to do: it waits for the script.
+    assert "hidden" in bar.one("label", cls="select-all").attrs
+    # Without script the actions are there (the server asks for a selection).
+    assert "hidden" not in bar.one(cls="actions").attrs
 
 
 def test_a_message_without_subject_or_sender_name_still_has_a_row(

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django import template
 from django.conf import settings
 from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from sealbox.accounts.models import User
 from sealbox.housekeeping import quota
@@ -80,6 +83,43 @@ def when(value: datetime | str) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+
+
+@register.filter
+def brief(value: datetime) -> str:
+    """A date as a mail app's list shows it: the time today ("9:30 a.m."), "Yesterday",
+    else the date alone (`day`: "December 2", with the year when not this year).
+
+    The no-script form, in the portal's time zone; portal.js's brief() is the same
+    rule in the reader's own zone.
+    """
+    local = timezone.localtime(value).date()
+    today = timezone.localdate()
+    if local == today:
+        return formats.time_format(timezone.localtime(value), "TIME_FORMAT")
+    if local == today - timedelta(days=1):
+        return _("Yesterday")
+    return day(value)
+
+
+@register.inclusion_tag("portal/brief_time.html")
+def brief_time(value: datetime) -> dict[str, Any]:
+    """A list's date: `brief` on screen, the full date and time on hover and for screen readers."""
+    return {"value": value, "brief": brief(value)}
+
+
+@register.simple_tag
+def selection_counts(most: int) -> str:
+    """ "1 selected", "2 selected", ... up to `most`, as JSON for portal.js: the inbox's
+    selection count in the page's language with its own plural rules (index n = n selected)."""
+    return json.dumps(
+        [
+            # Translators: how many messages are ticked in the inbox's list.
+            ngettext("%(n)d selected", "%(n)d selected", n) % {"n": n}
+            for n in range(most + 1)
+        ],
+        ensure_ascii=False,
+    )
 
 
 @register.inclusion_tag("accounts/language_menu.html", takes_context=True)
