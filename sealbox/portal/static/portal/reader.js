@@ -20,6 +20,12 @@
     document.addEventListener("click", function (event) {
       if (menu.open && !menu.contains(event.target)) menu.open = false;
     });
+    // An item chosen (a download stays on the page): the menu closes after it acts.
+    menu.querySelectorAll(".item").forEach(function (item) {
+      item.addEventListener("click", function () {
+        setTimeout(function () { menu.open = false; }, 0);
+      });
+    });
   });
 
   var frame = document.querySelector("iframe.message-frame");
@@ -56,14 +62,13 @@
 
   function fitHeight(doc) {
     var root = doc.documentElement;
-    var view = doc.defaultView;
-    // A sideways scroll bar (a message too wide even scaled) takes room at the bottom.
-    var bar = view ? Math.max(0, view.innerHeight - root.clientHeight) : 0;
-    var height = Math.ceil(root.scrollHeight + bar);
-    var current = frame.getBoundingClientRect().height;
-    if (Math.abs(height - current) < 2) return false;
+    var outer = frame.getBoundingClientRect().height;
+    // The frame's borders, and a sideways scroll bar (a message too wide even
+    // scaled), take room from what the frame shows.
+    var height = Math.ceil(root.scrollHeight + Math.max(0, outer - root.clientHeight));
+    if (Math.abs(height - outer) < 1) return false;
     frame.style.height = height + "px";
-    return height > current;
+    return height > outer;
   }
 
   function fit(fromObserver) {
