@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import html as html_lib
+import ipaddress
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import css_inline
 import nh3
@@ -150,6 +152,39 @@ def _is_remote(url: str) -> bool:
     return lowered.startswith(("http://", "https://", "//"))
 
 
+# A host name as browsers and Python both read it alike; anything else (percent
+# escapes, a number a browser would read as an IPv4 address, ...) counts as unclear.
+_PLAIN_HOST = re.compile(r"[a-z0-9-]++(?:\.[a-z0-9-]++)*+\.?|[0-9a-f:.]++")
+_NUMERIC_LABEL = re.compile(r"(?:0x[0-9a-f]*+|[0-9]++)\.?")
+_URL_NOISE = re.compile(r"[\t\n\r]")
+
+
+def may_load_from(url: str, own_hosts: Collection[str]) -> bool:
+    """Whether a remote image's URL points elsewhere than the portal itself (own_hosts),
+    read as a browser would: backslashes as slashes, tabs and line breaks left out."""
+    url = _URL_NOISE.sub("", url.strip()).replace("\\", "/")
+    try:
+        host = urlsplit("https:" + url if url.startswith("//") else url).hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    if not _PLAIN_HOST.fullmatch(host):
+        return False
+    last = host.rstrip(".").rsplit(".", 1)[-1]
+    if ":" not in host and _NUMERIC_LABEL.fullmatch(last):
+        try:  # a browser reads "2130706433" or "127.1" as 127.0.0.1: only the usual form passes
+            if str(ipaddress.IPv4Address(host)) != host:
+                return False
+        except ValueError:
+            return False
+    return host.rstrip(".") not in own_hosts
+
+
 # Possessive (*+, ?+): "src=" and thousands of spaces would otherwise be
 # retried at every split of the spaces between the two \s, quadratic per tag.
 _REMOTE_SRC = re.compile(r"""\bsrc\s*+=\s*+["']?+\s*+(?:https?:)?//""", re.I)
@@ -199,11 +234,14 @@ def clean_html(
     html: str,
     cid_url: Callable[[str], str | None],
     allow_remote: bool = False,
+    own_hosts: Collection[str] = (),
 ) -> CleanHTML:
     """Sanitise an email's HTML for display in the message frame.
 
     cid_url maps a Content-ID to the URL of that part (or None if the message
-    has no such image part).
+    has no such image part). A remote image on one of own_hosts (the portal's
+    host names) is never kept: the frame shares the portal's origin, so a
+    request from it there would carry the reader's session (docs/reading.md).
     """
     blocked = 0
 
@@ -219,6 +257,8 @@ def clean_html(
                 return stripped
             if _is_remote(stripped):
                 if allow_remote:
+                    if not may_load_from(stripped, own_hosts):
+                        return None
                     return "https:" + stripped if stripped.startswith("//") else stripped
                 blocked += 1
                 return None
@@ -293,13 +333,14 @@ def clean_html_in_time(
     cid_url: Callable[[str], str | None],
     allow_remote: bool,
     seconds: float,
+    own_hosts: Collection[str] = (),
 ) -> CleanHTML | None:
     """clean_html() within a budget: None, at once, for HTML larger than MAX_HTML,
     or when sanitising takes longer than seconds (then it is stopped)."""
     if len(html) > MAX_HTML:
         log.info("a message's HTML is too large to sanitise (%d characters)", len(html))
         return None
-    return timelimit.run(lambda: clean_html(html, cid_url, allow_remote), seconds)
+    return timelimit.run(lambda: clean_html(html, cid_url, allow_remote, own_hosts), seconds)
 
 
 # A tag, comment start, doctype or processing instruction, up to its ">" or

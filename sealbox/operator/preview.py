@@ -347,7 +347,7 @@ def _pages(language: str, static_prefix: str) -> dict[str, str]:
 
 def _copy_static(out: Path) -> None:
     static = out / "static"
-    for name in ("portal/portal.css", "portal/portal.js", "portal/icon.svg"):
+    for name in ("portal/portal.css", "portal/portal.js", "portal/reader.js", "portal/icon.svg"):
         found = finders.find(name)
         if found:
             target = static / name

@@ -8,7 +8,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.contrib import messages as flash
@@ -17,6 +17,7 @@ from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.request import split_domain_port
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -39,6 +40,7 @@ from sealbox.mailstore.sanitize import (
     has_remote_images,
 )
 from sealbox.outbound import receipts
+from sealbox.portal import headline
 from sealbox.portal.lookup import owned_message
 from sealbox.portal.textview import text_to_html
 from sealbox.service import diskspace
@@ -52,11 +54,15 @@ MAX_CACHED_FRAME = 4 * 1024 * 1024
 frames = caches["frames"]
 
 # The message frame's own policy: nothing runs, nothing is sent, images only
-# from the portal (cid: parts) and data: unless the reader asked for remote ones.
+# from the message itself (data:) unless the reader asked for remote ones.
+# allow-same-origin lets the portal's own script (reader.js) measure the frame
+# to size it; without allow-scripts nothing in the frame runs (docs/reading.md).
+# FRAME_SANDBOX is the iframe's sandbox attribute too (message.html).
+FRAME_SANDBOX = "allow-same-origin allow-popups allow-popups-to-escape-sandbox"
 FRAME_CSP = (
-    "default-src 'none'; img-src 'self' data:{remote}; style-src 'unsafe-inline'; "
+    "default-src 'none'; img-src data:{remote}; style-src 'unsafe-inline'; "
     "font-src 'none'; form-action 'none'; base-uri 'none'; frame-ancestors 'self'; "
-    "sandbox allow-popups allow-popups-to-escape-sandbox"
+    f"sandbox {FRAME_SANDBOX}"
 )
 # A downloaded part never renders in the portal's origin.
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
@@ -190,6 +196,9 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
         "text_html": text_html,
         "more_text": [text_to_html(t.text) for t in view.more_text],
         "deleted_on": deletion_date(msg.received_at, owner, timezone.now()),
+        "sandbox": FRAME_SANDBOX,
+        "from_names": headline.sender(view, msg.envelope_from or _("(unknown sender)")),
+        "to_names": headline.recipients(view, owner.email),
     }
     return render(request, "portal/message.html", context)
 
@@ -202,11 +211,12 @@ def message_body(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     """The message's HTML, sanitised, as a document for the sandboxed frame."""
     msg = owned_message(request, message_id)
     remote = request.GET.get("remote") == "1"
+    own = own_hosts(request)
     # The document names the portal's language and a title in it (for screen readers).
-    key = f"{msg.id}:{int(remote)}:{get_language()}"
+    key = f"{msg.id}:{int(remote)}:{get_language()}:{','.join(sorted(own))}"
     body = frames.get(key)
     if body is None:
-        body = _frame_document(msg, remote)
+        body = _frame_document(msg, remote, own)
         if len(body) <= MAX_CACHED_FRAME:
             frames.set(key, body)
     response = HttpResponse(body, content_type="text/html; charset=utf-8")
@@ -215,7 +225,14 @@ def message_body(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     return response
 
 
-def _frame_document(msg: Message, remote: bool) -> str:
+def own_hosts(request: HttpRequest) -> frozenset[str]:
+    """The portal's host names: the public one and the one this request came to.
+    Remote images there are left out of the frame (sanitize.may_load_from)."""
+    hosts = {urlsplit(settings.BASE_URL).hostname or "", split_domain_port(request.get_host())[0]}
+    return frozenset(h.strip("[]").rstrip(".").lower() for h in hosts if h)
+
+
+def _frame_document(msg: Message, remote: bool, own: frozenset[str]) -> str:
     view = opened.view(msg)
     if view.html is None:
         raise Http404("This message has no HTML part")
@@ -224,9 +241,8 @@ def _frame_document(msg: Message, remote: bool) -> str:
     budget = [MAX_INLINE_IMAGES_TOTAL]
 
     def cid_url(cid: str) -> str | None:
-        # The frame is sandboxed into an opaque origin: a request from it back
-        # to the portal would carry no session. The image travels inside the
-        # frame's document instead, as a data: URL the frame's CSP allows.
+        # The image travels inside the frame's document, as a data: URL the
+        # frame's CSP allows: the frame makes no request to the portal at all.
         # Each image is encoded once however often it is used, and all of them
         # together stay within a budget, so a small message cannot make a
         # frame of gigabytes.
@@ -241,7 +257,7 @@ def _frame_document(msg: Message, remote: bool) -> str:
             budget[0] -= item.size  # every use is in the document: every use counts
         return encoded[item.index]
 
-    clean = clean_html_in_time(view.html, cid_url, remote, settings.HTML_TIME_LIMIT)
+    clean = clean_html_in_time(view.html, cid_url, remote, settings.HTML_TIME_LIMIT, own)
     if clean is None:  # too large or too slow to sanitise: its text, and why
         context = {"too_costly": True, "text_html": text_to_html(view.body_text())}
         return render_to_string("portal/frame.html", context)

@@ -261,6 +261,12 @@ def test_the_mailbox(
 
     visit(page, f"/m/{news.id}/", variant)
     audit.check(page, "HTML message with attachments")
+    # The full headers and the "More" menu, open.
+    page.locator("details.envelope > summary").click()
+    page.locator("details.more > summary").click()
+    expect(page.locator("dl.headers")).to_be_visible()
+    expect(page.locator("details.more ul.menu")).to_be_visible()
+    audit.check(page, "HTML message, headers and More menu open")
     frame = message_frame(page)
     expect(frame.locator("body")).to_contain_text("Revenue grew")
     visit(page, f"/m/{news.id}/?remote=1", variant)

@@ -123,7 +123,9 @@ def test_new_recipient_reads_a_newsletter(
     assert download.suggested_filename == ATTACHMENT_NAME
     assert Path(download.path()).read_bytes() == pdf()
 
-    # The .eml download is the stored message, byte for byte.
+    # The .eml download (under "More") is the stored message, byte for byte.
+    actions = page.get_by_role("navigation", name="Message actions")
+    actions.locator("summary", has_text="More").click()
     with page.expect_download() as got:
         page.get_by_role("link", name="Download .eml").click()
     download = got.value

@@ -8,7 +8,13 @@ from html.parser import HTMLParser
 
 import pytest
 
-from sealbox.mailstore.sanitize import CleanHTML, clean_html, has_remote_images, html_as_text
+from sealbox.mailstore.sanitize import (
+    CleanHTML,
+    clean_html,
+    has_remote_images,
+    html_as_text,
+    may_load_from,
+)
 
 PNG_DATA = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 EVIL = "https://evil.example"
@@ -416,3 +422,30 @@ def test_html_as_text_reads_white_space_as_a_browser_does() -> None:
     html = "<p>A paragraph\n  wrapped&#10;in\tthe source,<br>then a break</p>\n<ul>\n<li>one\n<li>two</ul>"
 
     assert html_as_text(html) == "A paragraph wrapped in the source,\nthen a break\n\none\ntwo"
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://news.example/a.png", True),
+        ("//news.example/a.png", True),
+        ("https://203.0.113.7/a.png", True),
+        ("https://portal.example/m/1/", False),
+        ("HTTPS://PORTAL.EXAMPLE:8443/a.png", False),
+        ("https://portal.example./a.png", False),
+        ("https://someone@portal.example/a.png", False),
+        # Read by a browser as portal.example, whatever Python's urlsplit makes of them.
+        ("https://portal.example\\@news.example/a.png", False),
+        ("https://portal.exa\tmple/a.png", False),
+        ("https://portal%2Eexample/a.png", False),
+        ("https://2130706433/a.png", False),
+        ("https://127.1/a.png", False),
+        ("https://0x7f.0.0.1/a.png", False),
+        ("https://[::1/a.png", False),
+    ],
+)
+def test_remote_images_never_point_at_the_portal_itself(url: str, allowed: bool) -> None:
+    """The frame shares the portal's origin: an image there would be fetched with the session."""
+    assert may_load_from(url, {"portal.example", "127.0.0.1"}) is allowed
+    kept = clean_html(f'<img src="{url}">', lambda cid: None, True, {"portal.example"}).html
+    assert ("src=" in kept) is allowed

@@ -118,7 +118,7 @@ def test_the_plain_text_of_a_nested_message_is_one_click_away(reader: Client, al
     message = deliver_to(alice, sample.raw)
 
     doc = page(reader.get(message_url(message)))
-    switch = doc.one("p", cls="switch").one("a")
+    switch = doc.one("a", cls="switch")
     assert switch.text == "Show plain text"
 
     text = main_text(reader.get(message_url(message) + switch.attrs["href"]))

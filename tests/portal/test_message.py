@@ -86,13 +86,15 @@ def test_the_frame_answers_with_its_own_strict_policy(reader: Client, alice: Use
     assert response["Content-Type"] == "text/html; charset=utf-8"
     assert csp(response["Content-Security-Policy"]) == {
         "default-src": ["'none'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["data:"],
         "style-src": ["'unsafe-inline'"],
         "font-src": ["'none'"],
         "form-action": ["'none'"],
         "base-uri": ["'none'"],
         "frame-ancestors": ["'self'"],
-        "sandbox": ["allow-popups", "allow-popups-to-escape-sandbox"],
+        # Same origin, so that the portal's own script can size the frame; never
+        # allow-scripts, so that nothing in it runs (docs/reading.md).
+        "sandbox": ["allow-same-origin", "allow-popups", "allow-popups-to-escape-sandbox"],
     }
     assert response["X-Frame-Options"] == "SAMEORIGIN"
     assert response["Referrer-Policy"] == "no-referrer"
@@ -100,7 +102,7 @@ def test_the_frame_answers_with_its_own_strict_policy(reader: Client, alice: Use
     assert "no-store" in response["Cache-Control"]
 
 
-def test_the_frame_is_sandboxed_without_scripts_or_the_portal_origin(
+def test_the_frame_is_sandboxed_without_scripts_forms_or_navigation(
     reader: Client, alice: User
 ) -> None:
     message = deliver_to(alice, html_mail("<p>Hello</p>"))
@@ -108,8 +110,14 @@ def test_the_frame_is_sandboxed_without_scripts_or_the_portal_origin(
     frame = page(reader.get(message_url(message))).one("iframe")
 
     tokens = frame.attrs["sandbox"].split()
+    # The same sandbox as the frame's own CSP says; allow-same-origin is safe
+    # only because allow-scripts is never there with it.
+    assert sorted(tokens) == [
+        "allow-popups",
+        "allow-popups-to-escape-sandbox",
+        "allow-same-origin",
+    ]
     assert "allow-scripts" not in tokens
-    assert "allow-same-origin" not in tokens
     assert "allow-forms" not in tokens
     assert "allow-top-navigation" not in tokens
     assert frame.attrs["src"] == message_url(message, "message-body")
@@ -191,11 +199,11 @@ def test_html_and_text_mail_offers_the_plain_text(reader: Client, alice: User) -
     html_page = page(reader.get(message_url(message)))
     text_page = page(reader.get(message_url(message) + "?view=text"))
 
-    assert html_page.one("p", cls="switch").one("a").attrs["href"] == "?view=text"
+    assert html_page.one("a", cls="switch").attrs["href"] == "?view=text"
     assert html_page.find("div", cls="text-body") is None
     assert text_page.find("iframe") is None
     assert text_page.one("div", cls="text-body").raw_text == "Plain   text\n  indented"
-    back = text_page.one("p", cls="switch").one("a")
+    back = text_page.one("a", cls="switch")
     assert (back.text, back.attrs["href"]) == ("Show formatted version", "?view=html")
 
 
@@ -331,7 +339,11 @@ def frame_of(reader: Client, message: Message) -> Any:
     assert response.status_code == 200
     policy = csp(response["Content-Security-Policy"])
     assert policy["default-src"] == ["'none'"]
-    assert policy["sandbox"] == ["allow-popups", "allow-popups-to-escape-sandbox"]
+    assert policy["sandbox"] == [
+        "allow-same-origin",
+        "allow-popups",
+        "allow-popups-to-escape-sandbox",
+    ]
     return parse_html(response.content).one("body")
 
 
@@ -415,7 +427,7 @@ def test_opening_a_message_marks_it_read(reader: Client, alice: User) -> None:
 def test_mark_unread_from_the_message_page(reader: Client, alice: User) -> None:
     message = deliver_to(alice, make_message())
     doc = page(reader.get(message_url(message)))
-    form = next(f for f in doc.find_all("form") if f.find("button", cls="secondary"))
+    [form] = [f for f in doc.find_all("form") if f.text == "Mark unread"]
 
     response = reader.post(form.attrs["action"])
 
@@ -557,3 +569,95 @@ def test_the_page_title_is_the_subject(reader: Client, alice: User) -> None:
     doc = parse_html(reader.get(message_url(message)).content)
 
     assert doc.one("title").text.startswith("Quarterly figures")
+
+
+# --- The first screen: a compact toolbar, the headers on one line ------------------------
+
+
+def headline(doc: Any) -> str:
+    return str(doc.one("details", cls="envelope").one("summary").text)
+
+
+def test_the_headers_fold_to_one_line_from_the_sender_to_me(reader: Client, alice: User) -> None:
+    message = deliver_to(alice, make_message(to="Alice <ALICE@example.net>, Dave <dave@x.example>"))
+
+    doc = page(reader.get(message_url(message)))
+
+    line = headline(doc)
+    assert line.startswith("From Carol Sender to me, Dave · ")
+    assert line.endswith("11/20/2026 9:30 a.m.")
+    # Names keep their own direction, whatever the page's.
+    names = doc.one("details", cls="envelope").one("summary").find_all("bdi")
+    assert [b.text for b in names] == ["Carol Sender", "me", "Dave"]
+    assert all(b.attrs["dir"] == "auto" for b in names)
+    # The full headers are under the line, for who opens it.
+    details = doc.one("details", cls="envelope").one("dl", cls="headers").text
+    assert "Carol Sender <carol@corp.example>" in details
+    assert "dave@x.example" in details
+
+
+def test_a_message_to_others_names_them_and_counts_the_rest(reader: Client, alice: User) -> None:
+    to = "Dave <dave@x.example>, erin@x.example, Frank <f@x.example>, Gina <g@x.example>"
+    message = deliver_to(alice, make_message(to=to))
+
+    line = headline(page(reader.get(message_url(message))))
+
+    assert line.startswith("From Carol Sender to Dave, erin@x.example and 2 more · ")
+
+
+def test_the_toolbar_has_the_main_actions_and_the_rest_under_more(
+    reader: Client, alice: User
+) -> None:
+    message = deliver_to(alice, html_mail("<p>Rich</p>", text="Plain"))
+
+    doc = page(reader.get(message_url(message)))
+
+    toolbar = doc.one("nav", cls="actions")
+    # Each icon is decoration; the control's name is its (on a phone visually hidden) text.
+    assert all(svg.attrs["aria-hidden"] == "true" for svg in toolbar.find_all("svg"))
+    named = [a.text for a in toolbar.find_all("a", cls="tool")]
+    assert named == ["Inbox", "Reply", "Reply all"]
+    assert [b.text for b in toolbar.find_all("button", cls="tool")] == ["Delete"]
+    more = toolbar.one("details", cls="more")
+    assert more.one("summary").text == "More"
+    items = [i.text for i in more.find_all(cls="item")]
+    assert items == ["Mark unread", "Download .eml", "Show plain text"]
+    assert more.one("a", download="").attrs["href"] == message_url(message, "message-eml")
+
+
+def test_a_sent_message_says_to_whom(reader: Client, alice: User) -> None:
+    message = deliver_to(alice, make_message(to="Dave <dave@x.example>"))
+    Message.objects.filter(id=message.id).update(folder=Message.Folder.SENT)
+
+    doc = page(reader.get(message_url(message)))
+
+    assert headline(doc).startswith("To Dave · ")
+    items = [i.text for i in doc.one("details", cls="more").find_all(cls="item")]
+    assert items == ["Download .eml"]
+
+
+def test_remote_images_from_the_portal_itself_are_never_loaded(
+    reader: Client, alice: User, settings: Any
+) -> None:
+    """The frame shares the portal's origin: a request from it to the portal would carry
+    the reader's session, so the portal's own hosts are left out even when remote images
+    are shown; other hosts load."""
+    settings.BASE_URL = "https://portal.example"
+    sources = [
+        "https://portal.example/m/x/",
+        "http://testserver/inbox/",
+        "https://TESTSERVER:8443/x.png",
+        "//portal.example./x.png",
+        "https://user@portal.example/x.png",
+        "https://portal.example\\@elsewhere.example/x.png",
+        "https://2130706433/x.png",
+        "https://portal%2eexample/x.png",
+        "https://news.example/ok.png",
+    ]
+    html = "".join(f'<img src="{s}" alt="{i}">' for i, s in enumerate(sources))
+    message = deliver_to(alice, html_mail(html))
+
+    frame = parse_html(reader.get(message_url(message, "message-body") + "?remote=1").content)
+
+    kept = [img.attrs.get("src") for img in frame.find_all("img")]
+    assert kept == [None] * 8 + ["https://news.example/ok.png"]
