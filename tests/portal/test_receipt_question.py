@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.conf import settings as django_settings
@@ -340,3 +342,21 @@ def test_a_question_left_open_is_answered_after_the_policy_changes_to_off(
     assert question(opened(reader, message)) is None
     answer(reader, message, "send")
     assert receipts_sent(relay_sink) == []
+
+
+def test_on_a_full_disk_the_answer_is_not_recorded_and_the_question_stays(
+    reader: Client, alice: User
+) -> None:
+    message = asking(alice)
+    opened(reader, message)
+    full = OSError(errno.ENOSPC, "No space left on device")
+
+    with mock.patch("sealbox.outbound.queue.enqueue", side_effect=full):
+        r = answer(reader, message, "send")
+
+    assert r.status_code == 503
+    assert "The service has run out of storage space" in r.content.decode()
+    message.refresh_from_db()
+    assert message.receipt_sent_at is None
+    assert not OutgoingEmail.objects.exists()
+    assert question(opened(reader, message)) is not None
