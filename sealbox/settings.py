@@ -351,7 +351,9 @@ PARSE_SLOTS = env.int("PARSE_SLOTS", 2, minimum=1)
 ALLOW_COMPOSE = env.bool("ALLOW_COMPOSE", False)
 COMPOSE_ALLOWED_RECIPIENTS = [a.lower() for a in env.list("COMPOSE_ALLOWED_RECIPIENTS")]
 COMPOSE_PER_HOUR = env.int("COMPOSE_PER_HOUR", 20, minimum=0)
-READ_RECEIPTS = env.choice("READ_RECEIPTS", "requested", ("off", "requested", "always"))
+# Read receipts (outbound/receipts.py): "ask" the reader when a message asks
+# for one, send "requested" ones or "always" one without asking, or "off".
+READ_RECEIPTS = env.choice("READ_RECEIPTS", "ask", ("off", "ask", "requested", "always"))
 # Uploads stay in memory, never in a temporary file (a reply's attachments are
 # content); a request over SEALBOX_MAX_UPLOAD_MB plus the other fields is refused
 # unread (portal/uploads.py).

@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 
 from sealbox import addresses
 from sealbox.accounts import phrase, twofactor
-from sealbox.accounts.models import User
+from sealbox.accounts.models import ReadReceipts, User
 
 NOT_RIGHT = _("The email address or password is not right.")
 
@@ -190,3 +190,18 @@ class RetentionForm(forms.Form):
 def _longest(days: int) -> float:
     """Sort key: shortest first, "for ever" (0) last."""
     return days or float("inf")
+
+
+class ReadReceiptsForm(forms.Form):
+    """What happens when a message asks for a read receipt, where the operator lets
+    the reader decide (SEALBOX_READ_RECEIPTS=ask; outbound/receipts.decision)."""
+
+    read_receipts = forms.ChoiceField(
+        label=_("When a sender asks to be told that you opened their message"),
+        choices=ReadReceipts.choices,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"read_receipts": user.read_receipts})
+        super().__init__(*args, **kwargs)

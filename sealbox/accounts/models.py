@@ -58,6 +58,14 @@ class UserManager(BaseUserManager["User"]):
             return self.get(email=normalized), False
 
 
+class ReadReceipts(models.TextChoices):
+    """The reader's own answer to "send a read receipt?" (outbound/receipts.decision)."""
+
+    ASK = "ask", _("Ask me each time")
+    ALWAYS = "always", _("Always send one")
+    NEVER = "never", _("Never send one")
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.CharField(
         _("email address"), max_length=addresses.MAX_ADDRESS_LENGTH, unique=True
@@ -101,6 +109,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     # The personal phrase every email to this recipient carries after
     # activation, so that they can tell Sealbox's mail from a phishing copy.
     phrase = models.CharField(_("personal phrase"), max_length=100, blank=True, editable=False)
+    # What happens when a message asks for a read receipt, where the operator
+    # leaves it to the reader (SEALBOX_READ_RECEIPTS=ask; outbound/receipts.py).
+    read_receipts = models.CharField(
+        _("read receipts"), max_length=10, choices=ReadReceipts.choices, default=ReadReceipts.ASK
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 

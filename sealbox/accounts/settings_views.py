@@ -1,5 +1,5 @@
-"""The settings page: personal phrase, storage, password, two-factor sign-in, passkeys, sessions;
-and recent activity."""
+"""The settings page: personal phrase, storage, read receipts, password, two-factor sign-in,
+passkeys, sessions; and recent activity."""
 
 from __future__ import annotations
 
@@ -31,10 +31,11 @@ from sealbox.accounts.forms import (
     ConfirmForm,
     PasskeyForm,
     PhraseForm,
+    ReadReceiptsForm,
     RetentionForm,
     period_label,
 )
-from sealbox.accounts.models import Activity, User
+from sealbox.accounts.models import Activity, ReadReceipts, User
 from sealbox.mailstore.models import Message
 
 # The secret shown while enrolling, until a code confirms it (then it moves to the account).
@@ -70,6 +71,8 @@ def _settings(request: HttpRequest, status: int = 200, **forms: object) -> HttpR
         "retention_options": _retention_options(user, retention_form),
         "reminder_days": settings.EXPIRY_REMINDER_DAYS,
         "cleanup_within": cleanup_within(),
+        "read_receipts_policy": settings.READ_RECEIPTS,
+        "receipts_form": ReadReceiptsForm(user),
         **forms,
     }
     return render(request, "accounts/settings.html", context, status=status)
@@ -187,6 +190,36 @@ def storage(request: HttpRequest) -> HttpResponse:
     if not (period_changed or reminders_changed):
         flash.info(request, _("Nothing was changed."))
     return redirect(reverse("settings") + "#storage")
+
+
+@login_required
+@never_cache
+@require_POST
+def read_receipts(request: HttpRequest) -> HttpResponse:
+    """The read-receipts section: ask, always or never, where the operator leaves it
+    to the reader (SEALBOX_READ_RECEIPTS=ask); under any other policy nothing changes."""
+    user = _user(request)
+    if settings.READ_RECEIPTS != "ask":
+        flash.info(request, _("Nothing was changed."))
+        return redirect(reverse("settings") + "#receipts")
+    form = ReadReceiptsForm(user, request.POST)
+    if not form.is_valid():
+        return _settings(request, status=400, receipts_form=form)
+    chosen = form.cleaned_data["read_receipts"]
+    if chosen == user.read_receipts:
+        flash.info(request, _("Nothing was changed."))
+    else:
+        user.read_receipts = chosen
+        user.save(update_fields=["read_receipts"])
+        said = {
+            ReadReceipts.ASK: _("When a sender asks for a read receipt, you will be asked."),
+            ReadReceipts.ALWAYS: _(
+                "When a sender asks for a read receipt, it will be sent when you open the message."
+            ),
+            ReadReceipts.NEVER: _("Read receipts will not be sent, and you will not be asked."),
+        }
+        flash.success(request, said[ReadReceipts(chosen)])
+    return redirect(reverse("settings") + "#receipts")
 
 
 def _period_text(user: User) -> str:

@@ -21,6 +21,7 @@ urlpatterns = [
     path("phrase/", views.phrase_new, name="phrase-new"),
     path("settings/", settings_views.settings_page, name="settings"),
     path("settings/storage/", settings_views.storage, name="settings-storage"),
+    path("settings/read-receipts/", settings_views.read_receipts, name="settings-receipts"),
     path("settings/phrase/", settings_views.change_phrase, name="settings-phrase"),
     path("settings/password/", settings_views.change_password, name="settings-password"),
     path("settings/two-factor/", settings_views.totp_enrol, name="settings-totp"),

@@ -73,6 +73,9 @@ class Message(models.Model):
     attachment_count = models.PositiveIntegerField(default=0)
     read_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    # When the reader answered "Don't send" to the message's receipt request:
+    # the question is not asked again (outbound/receipts.py).
+    receipt_declined_at = models.DateTimeField(null=True, blank=True)
     # Written by a Sealbox recipient through the portal (outbound/sending.py),
     # not received from the gateway: never a read receipt for it.
     from_portal = models.BooleanField(default=False, editable=False)

@@ -1,13 +1,27 @@
 """Read receipts: an RFC 8098 message disposition notification to the sender.
 
-SEALBOX_READ_RECEIPTS is "off", "requested" (when the message carries
-Disposition-Notification-To) or "always" (to the requesting or, failing that,
-the original sender). A receipt goes out once per message, the first time the
-recipient opens it, only to the organisation's own addresses (decided on the
-address the receipt is actually sent to), never to Sealbox's own addresses,
-and never for a message the recipient sent or one another recipient wrote
-through the portal (Message.from_portal: its subject and both outside
-addresses would travel in the clear).
+SEALBOX_READ_RECEIPTS is the operator's policy:
+
+- "off": never a receipt; the reader is not asked and sees no setting.
+- "ask" (the default): when a message asks for a receipt (Disposition-
+  Notification-To), the reader decides. Their personal setting
+  (User.read_receipts) is "ask" (the message page asks "Send receipt" /
+  "Don't send", and nothing goes before they answer), "always" (sent without
+  asking when the message asks) or "never" (not asked, never sent).
+- "requested": sent without asking when the message asks for one.
+- "always": sent without asking, to the requesting or, failing that, the
+  original sender.
+
+Under "requested" and "always" the operator has decided: the reader's own
+setting is not consulted (the settings page says so). decision() is the one
+place this rule lives.
+
+Whatever the policy, a receipt goes out at most once per message, only to
+the organisation's own addresses (decided on the address the receipt is
+actually sent to), never to Sealbox's own addresses, and never for a message
+the recipient sent or one another recipient wrote through the portal
+(Message.from_portal: its subject and both outside addresses would travel in
+the clear). A receipt the reader declined is never sent.
 """
 
 from __future__ import annotations
@@ -16,6 +30,7 @@ import logging
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, getaddresses, make_msgid
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +39,7 @@ from django.utils import timezone
 
 from sealbox import addresses, branding
 from sealbox.accounts import languages
+from sealbox.accounts.models import ReadReceipts
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import decode_header_value, parse_headers
@@ -46,8 +62,63 @@ def _first_address(values: list[str]) -> str | None:
     return None
 
 
+SEND = "send"
+ASK = "ask"
+SKIP = "skip"
+
+
+class Decision(NamedTuple):
+    """What happens about a message's receipt: SEND it without asking, ASK the reader, or SKIP."""
+
+    action: str
+    target: str | None = None
+
+
+def decision(message: Message) -> Decision:
+    """The one rule for a message's read receipt: operator policy, then the reader's setting.
+
+    SKIP once a receipt was sent or declined, for a message that does not ask
+    (or may not have) one, and for a message whose headers cannot be read.
+    """
+    if message.receipt_sent_at is not None or message.receipt_declined_at is not None:
+        return Decision(SKIP)
+    try:
+        target = receipt_target(message)
+    except Exception:
+        # Whatever a hostile message holds, reading it must never fail for this.
+        log.warning("no read receipt for message %s", message.id, exc_info=True)
+        return Decision(SKIP)
+    if target is None:
+        return Decision(SKIP)
+    if settings.READ_RECEIPTS != "ask":
+        return Decision(SEND, target)  # "requested" or "always": the operator decided
+    choice = message.owner.read_receipts
+    if choice == ReadReceipts.ALWAYS:
+        return Decision(SEND, target)
+    if choice == ReadReceipts.NEVER:
+        return Decision(SKIP)
+    return Decision(ASK, target)
+
+
+def question(message: Message) -> str | None:
+    """Whom the reader is asked about, when decision() leaves the receipt to them.
+
+    The sender's name when the receipt would go to the From address, else the
+    address it would go to; None when there is nothing to ask.
+    """
+    plan = decision(message)
+    if plan.action != ASK or plan.target is None:
+        return None
+    if message.from_name and _first_address([message.from_address]) == plan.target:
+        return message.from_name
+    return plan.target
+
+
 def receipt_target(message: Message) -> str | None:
-    """Where a receipt for this message goes under the configured policy, if anywhere."""
+    """Where a receipt for this message goes under the configured policy, if anywhere.
+
+    Under "ask" and "requested", only to a sender who asked for one.
+    """
     mode = settings.READ_RECEIPTS
     if mode == "off" or message.folder != Message.Folder.INBOX or message.from_portal:
         return None
@@ -75,7 +146,8 @@ def _own_addresses() -> set[str]:
     return {a for a in own if a}
 
 
-def build(message: Message, target: str) -> EmailMessage:
+def build(message: Message, target: str, *, manual: bool = False) -> EmailMessage:
+    """The receipt; manual: the reader chose to send this one (RFC 8098 "MDN-sent-manually")."""
     user = message.owner
     from_header, _envelope, _reply_to = sender_identity(user)
     context = {
@@ -111,7 +183,8 @@ def build(message: Message, target: str) -> EmailMessage:
     ]
     if message.message_id:
         fields.append(f"Original-Message-ID: {message.message_id}")
-    fields.append("Disposition: manual-action/MDN-sent-automatically; displayed")
+    sending_mode = "MDN-sent-manually" if manual else "MDN-sent-automatically"
+    fields.append(f"Disposition: manual-action/{sending_mode}; displayed")
     notification = EmailMessage(policy=SMTP)
     notification.set_content(
         ("\r\n".join(fields) + "\r\n").encode("utf-8"),
@@ -136,16 +209,42 @@ def build(message: Message, target: str) -> EmailMessage:
 
 
 def message_opened(message: Message) -> bool:
-    """Queue the read receipt for a message just opened for the first time, if due.
+    """Queue the read receipt for a message just opened for the first time, if it
+    goes without asking (decision() is SEND).
 
     Returns whether one was queued. Safe against two openings at once: the
     receipt is claimed on the message row in the same transaction.
     """
+    plan = decision(message)
+    if plan.action != SEND or plan.target is None:
+        return False
+    return _queue(message, plan.target, manual=False)
+
+
+def reader_answered(message: Message, *, send: bool) -> bool:
+    """The reader's answer to the message page's question: send the receipt, or not.
+
+    Only a message whose receipt decision() leaves to the reader (ASK) is
+    changed; an answer given twice, or for a message that asked nothing, does
+    nothing. Returns whether the answer was recorded (and, for send, the
+    receipt queued in the same transaction).
+    """
+    plan = decision(message)
+    if plan.action != ASK or plan.target is None:
+        return False
+    if send:
+        return _queue(message, plan.target, manual=True)
+    declined = Message.objects.filter(
+        id=message.id, receipt_sent_at__isnull=True, receipt_declined_at__isnull=True
+    ).update(receipt_declined_at=timezone.now())
+    if declined:
+        log.info("read receipt for message %s declined by its reader", message.id)
+    return bool(declined)
+
+
+def _queue(message: Message, target: str, *, manual: bool) -> bool:
     try:
-        target = receipt_target(message)
-        if target is None:
-            return False
-        report = build(message, target)
+        report = build(message, target, manual=manual)
         data = report.as_bytes()
         check_built(data, {name.lower() for name in report.keys()})
     except Exception:
@@ -153,9 +252,9 @@ def message_opened(message: Message) -> bool:
         log.warning("no read receipt for message %s", message.id, exc_info=True)
         return False
     with transaction.atomic():
-        claimed = Message.objects.filter(id=message.id, receipt_sent_at__isnull=True).update(
-            receipt_sent_at=timezone.now()
-        )
+        claimed = Message.objects.filter(
+            id=message.id, receipt_sent_at__isnull=True, receipt_declined_at__isnull=True
+        ).update(receipt_sent_at=timezone.now())
         if not claimed:
             return False
         queue.enqueue(report, kind="receipt", recipients=[target], mail_from="", data=data)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sealbox.portal import compose, views
+from sealbox.portal import compose, receipt_views, views
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("m/<uuid:message_id>/eml/", views.eml, name="message-eml"),
     path("m/<uuid:message_id>/delete/", views.delete, name="message-delete"),
     path("m/<uuid:message_id>/unread/", views.mark_unread, name="message-unread"),
+    path("m/<uuid:message_id>/receipt/", receipt_views.answer, name="message-receipt"),
 ]

@@ -188,6 +188,7 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
             if first and msg.receipt_sent_at is None:
                 receipts.message_opened(msg)
     context = {
+        "receipt_asker": receipts.question(msg),  # portal/message_receipt.html
         "message": msg,
         "view": view,
         "show": show,

@@ -231,10 +231,12 @@ def test_the_mailbox(
     settings.QUOTA_MB = 10
     settings.ALLOW_COMPOSE = True
     to = alice.email
+    # Carol asks for a read receipt: the message page asks Alice first.
     [letter] = deliver(
         CAROL,
         [to],
-        make_message(
+        f"Disposition-Notification-To: {CAROL}\r\n".encode()
+        + make_message(
             subject="Signed contract",
             to=to,
             body="Hello Alice,\n\nthe signed contract is attached: https://corp.example/c/1\n",
@@ -257,7 +259,11 @@ def test_the_mailbox(
 
     visit(page, f"/m/{letter.id}/", variant)
     expect(page.locator(".attachments")).to_be_visible()
-    audit.check(page, "plain text message with an attachment")
+    expect(page.locator("form.receipt-question")).to_be_visible()
+    audit.check(page, "plain text message with an attachment, asking for a read receipt")
+    page.locator("form.receipt-question button[value=decline]").click()
+    expect(page.locator("form.receipt-question")).to_have_count(0)
+    audit.check(page, "read receipt declined")
 
     visit(page, f"/m/{news.id}/", variant)
     audit.check(page, "HTML message with attachments")

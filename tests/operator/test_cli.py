@@ -115,6 +115,7 @@ def test_show_tells_everything_but_the_mail(alice: User) -> None:
     assert "Two-factor:     app off, 0 passkey(s), 0 recovery code(s) left" in out
     assert "Operator:       no" in out
     assert "Reminders:      on" in out
+    assert "Read receipts:  asked each time (the default)" in out
     assert SUBJECT not in out and message.message_id not in out and CAROL not in out
 
 
@@ -123,7 +124,11 @@ def test_show_has_the_latest_five_activity_entries_and_own_settings(alice: User)
         with time_machine.travel(datetime(2026, 3, 1 + n, 12, 0, tzinfo=UTC), tick=False):
             activity.record(alice, Activity.Kind.PASSWORD_CHANGED if n else Activity.Kind.SIGNIN)
     User.objects.filter(pk=alice.pk).update(
-        retention_days=30, expiry_reminders=False, allow_compose=True, quota_mb=50
+        retention_days=30,
+        expiry_reminders=False,
+        allow_compose=True,
+        quota_mb=50,
+        read_receipts="never",
     )
 
     out = run("show", alice.email)
@@ -133,6 +138,7 @@ def test_show_has_the_latest_five_activity_entries_and_own_settings(alice: User)
     assert "  2026-03-06 12:00  Password changed  -" in out
     assert "Keeps mail:     30 days (own choice)" in out
     assert "Reminders:      off" in out
+    assert "Read receipts:  never sent (own choice)" in out
     assert "May write new:  yes" in out
     assert "/ 50 MiB  0% (own quota)" in out
 

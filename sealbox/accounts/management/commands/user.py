@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from sealbox import addresses
 from sealbox.accounts import signin, throttle, twofactor
-from sealbox.accounts.models import Activity, User
+from sealbox.accounts.models import Activity, ReadReceipts, User
 from sealbox.housekeeping import quota
 from sealbox.mailstore.models import Message
 from sealbox.operator import actions, overview
@@ -201,6 +201,7 @@ class Command(BaseCommand):
             ("Usage", f"{usage_text(user)}{own}" if limit else usage_text(user)),
             ("Keeps mail", retention),
             ("Reminders", "on" if user.expiry_reminders else "off"),
+            ("Read receipts", receipts_text(user)),
             (
                 "Two-factor",
                 f"app {'on' if user.has_totp else 'off'}, {user.passkeys.count()} passkey(s), "
@@ -253,3 +254,12 @@ def _canonical(typed: str) -> str | None:
         return addresses.normalize(typed)
     except addresses.InvalidAddress:
         return None
+
+
+def receipts_text(user: User) -> str:
+    """The account's read receipts as the operator's policy and its own setting make them."""
+    if settings.READ_RECEIPTS != "ask":
+        return f"{settings.READ_RECEIPTS} (SEALBOX_READ_RECEIPTS, for every account)"
+    said = {"ask": "asked each time", "always": "sent when asked", "never": "never sent"}
+    own = " (the default)" if user.read_receipts == ReadReceipts.ASK else " (own choice)"
+    return said[user.read_receipts] + own
