@@ -17,7 +17,7 @@ from sealbox.accounts.models import User
 from sealbox.housekeeping import quota, reminders
 from sealbox.intake.delivery import MailboxFull, deliver
 from sealbox.mailstore.models import Message
-from sealbox.outbound import emails, notify, receipts, sending
+from sealbox.outbound import notify, receipts, sending
 from tests.accounts.helpers import sent_emails
 from tests.browser.content import png
 from tests.conftest import CAROL
