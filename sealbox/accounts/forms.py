@@ -148,7 +148,8 @@ class RetentionForm(forms.Form):
 
     Only the operator's periods (SEALBOX_RETENTION_CHOICES), the default, and
     the account's current period are accepted; anything else is an error and
-    nothing is saved.
+    nothing is saved. The default's own period is offered once, as "The default
+    (90 days)", never a second time as "90 days".
     """
 
     DEFAULT = "default"
@@ -159,7 +160,9 @@ class RetentionForm(forms.Form):
     )
 
     def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
-        current = self.DEFAULT if user.retention_days is None else str(user.retention_days)
+        # The default is offered once, as the default: a period equal to it is that choice.
+        follows = user.retention_days in (None, settings.RETENTION_DAYS)
+        current = self.DEFAULT if follows else str(user.retention_days)
         kwargs.setdefault(
             "initial", {"retention": current, "expiry_reminders": user.expiry_reminders}
         )
@@ -168,6 +171,7 @@ class RetentionForm(forms.Form):
         if user.retention_days is not None:
             # Set by the operator, or a choice since withdrawn: it stays choosable.
             periods.add(user.retention_days)
+        periods.discard(settings.RETENTION_DAYS)
         default = _("The default (%(period)s)") % {"period": period_label(settings.RETENTION_DAYS)}
         field = self.fields["retention"]
         assert isinstance(field, forms.ChoiceField)

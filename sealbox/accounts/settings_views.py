@@ -315,7 +315,8 @@ def _enrol_secret(request: HttpRequest) -> str:
 
 def _codes_page(request: HttpRequest, codes: list[str]) -> HttpResponse:
     """The recovery codes, shown this once (the page is never cached)."""
-    return render(request, "accounts/recovery_codes.html", {"codes": codes})
+    factors = twofactor.second_factors(_user(request))
+    return render(request, "accounts/recovery_codes.html", {"codes": codes, "factors": factors})
 
 
 @login_required

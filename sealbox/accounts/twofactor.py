@@ -139,6 +139,19 @@ def verify_code(user: User, code: str) -> str | None:
     return None
 
 
+def second_factors(user: User) -> str:
+    """Which second steps the account has: "app", "passkey", "both", or "" for none.
+
+    What pages say of the second step (a recovery code stands in "for a code from
+    the app", "for your passkey") follows from this, never from a guess.
+    """
+    app = user.has_totp
+    passkey = user.passkeys.exists()
+    if app and passkey:
+        return "both"
+    return "app" if app else "passkey" if passkey else ""
+
+
 def turn_on(user: User, secret: str, step: int) -> None:
     user.totp_secret = secret
     user.totp_enabled_at = timezone.now()

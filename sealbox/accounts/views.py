@@ -169,13 +169,6 @@ class SignInView(auth_views.LoginView):
             return self.render_to_response(context, status=429)
         return super().post(request, *args, **kwargs)
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        # Django's names for the request's host would hide the brand's (service/context.py).
-        context.pop("site", None)
-        context.pop("site_name", None)
-        return context
-
     def form_invalid(self, form: Any) -> HttpResponse:
         address = str(self.request.POST.get("username", ""))
         if address and self.request.POST.get("password"):

@@ -18,8 +18,6 @@ from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Sum, Value, 
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Collate
 from django.utils import timezone
-from django.utils.formats import number_format
-from django.utils.functional import lazy
 
 from sealbox.accounts.models import User
 from sealbox.outbound import emails
@@ -29,20 +27,6 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 # The largest quota an operator may give (about 9.5 TiB): fits every database's integer column.
 MAX_MB = 10_000_000
-
-
-def megabytes(size: int, decimals: int = 1) -> str:
-    """Bytes as MiB the way pages and emails show them, in the active language's format,
-    grouped: "1,024.0" (or whole, "1,024"); a little is never shown as 0.0."""
-    mb = size / MIB
-    least = 10**-decimals
-    if 0 < mb < least:
-        mb = least
-    return number_format(round(mb, decimals), decimal_pos=decimals, force_grouping=True)
-
-
-# The same, written when the text is rendered: in the language of the email it is in.
-megabytes_lazy = lazy(megabytes, str)
 
 
 def parse_mb(text: str) -> int:
@@ -129,6 +113,18 @@ def room_again(ids: list[int]) -> None:
     ).filter(fits(1)).update(quota_full_notified_at=None)
 
 
+def larger_than_mailbox(user: User, size: int) -> bool:
+    """Whether `size` bytes could never fit the account's mailbox, even empty.
+
+    The one rule that tells "larger than the whole mailbox" (deleting mail cannot
+    help; trying again cannot either) from "mailbox full" (making room can):
+    the SMTP reply, the report to the sender, the portal and the recipient's
+    email all ask here.
+    """
+    limit = user.quota_bytes
+    return limit is not None and size > limit
+
+
 def has_room(email: str, size: int) -> bool:
     """Whether the mailbox of an address can take `size` more bytes (a new address can)."""
     user = User.objects.filter(email=email).only("quota_mb", "usage_bytes").first()
@@ -150,11 +146,13 @@ def usage_share(user: User) -> int | None:
     return user.usage_bytes * 100 // quota
 
 
-def tell_full(user: User, retried: bool = False) -> bool:
+def tell_full(user: User, retried: bool = False, size: int = 0) -> bool:
     """Email the recipient that mail for them was refused: once until there is room again.
 
     `retried`: the refusal was temporary (452), so the sender's server tries again and the
-    sender has not been told yet. A disabled account is not written to, as for notifications.
+    sender has not been told yet. `size`: the refused message's size, when known; one larger
+    than the whole mailbox is told as such (deleting mail would not help). A disabled
+    account is not written to, as for notifications.
     """
     with transaction.atomic():
         first = User.objects.filter(
@@ -170,8 +168,12 @@ def tell_full(user: User, retried: bool = False) -> bool:
             "link": link,
             "activation": activation,
             "activation_days": settings.ACTIVATION_DAYS,
-            "used_mb": megabytes_lazy(user.usage_bytes),
-            "quota_mb": megabytes_lazy(user.quota_bytes or 0, 0),
+            # Sizes in bytes: the templates write them with Django's filesizeformat, in
+            # the email's language, as the portal writes message sizes.
+            "used_bytes": user.usage_bytes,
+            "quota_bytes": user.quota_bytes or 0,
+            "size_bytes": size,
+            "too_large": larger_than_mailbox(user, size),
             "retried": retried,
         }
         emails.quota_full(user, context)

@@ -2,8 +2,9 @@
 
 SEALBOX_EXPIRY_REMINDER_DAYS before a message's retention runs out, a
 recipient who has not read it (and has not turned reminders off) gets an
-email saying how many unread messages will go and when; one who never chose
-a password gets a new activation link in it. Each message is
+email saying how many unread messages will go and when, naming them as a
+notification does (notify.listing); one who never chose a password gets a
+new activation link in it. Each message is
 named in one reminder at most: a message is marked in the transaction that
 queues the email, so two workers never send the same reminder twice. An
 account gets at most one reminder a day: where mail arrives steadily, the
@@ -21,7 +22,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from sealbox.accounts.models import User
+from sealbox.accounts.models import LinkToken, User
 from sealbox.housekeeping import retention
 from sealbox.mailstore.models import Message
 from sealbox.outbound import emails, notify
@@ -87,6 +88,38 @@ def _claim(owner_id: int, ids: list[Any], now: datetime) -> tuple[list[Message],
     return named, user
 
 
+def _context(user: User, named: list[Message], now: datetime) -> dict[str, Any]:
+    """What the reminder says: how many go and when, who sent them, where the link leads.
+
+    The removal date comes from retention.expires_at and a new link's lifetime from
+    LinkToken.lifetime, so that the email never says a link works longer than the
+    messages it leads to are kept. One who never chose a password cannot use the
+    settings page: they get no link to it.
+    """
+    first = min(
+        retention.expires_at(m.received_at, user.effective_retention_days) or now for m in named
+    )
+    # The first few named, in full (with encryption at rest, their summaries opened).
+    shown = list(
+        Message.objects.filter(id__in=[m.id for m in named]).order_by("received_at")[
+            : notify.LISTED
+        ]
+    )
+    link, activation = notify.portal_link(user)
+    link_until = now + LinkToken.lifetime(LinkToken.Purpose.ACTIVATE)
+    return {
+        "count": len(named),
+        "first_date": first,
+        **notify.listing(shown, len(named)),
+        "link": link,
+        "activation": activation,
+        "activation_days": settings.ACTIVATION_DAYS,
+        # The link's lifetime is said only when the messages outlive it.
+        "link_outlives_messages": activation and link_until > first,
+        "settings_link": "" if activation else settings.BASE_URL + reverse("settings") + "#storage",
+    }
+
+
 def send_due(now: datetime | None = None) -> int:
     """Queue the reminders that are due; return how many were queued."""
     if not settings.EXPIRY_REMINDER_DAYS:
@@ -97,19 +130,8 @@ def send_due(now: datetime | None = None) -> int:
         try:
             with transaction.atomic():
                 named, user = _claim(owner_id, [m.id for m in messages], now)
-                first = min(
-                    retention.expires_at(m.received_at, user.effective_retention_days) or now
-                    for m in named
-                )
-                link, activation = notify.portal_link(user)
-                context = {
-                    "count": len(named),
-                    "first_date": first,
-                    "link": link,
-                    "activation": activation,
-                    "activation_days": settings.ACTIVATION_DAYS,
-                    "settings_link": settings.BASE_URL + reverse("settings") + "#storage",
-                }
+                context = _context(user, named, now)
+                first = context["first_date"]
                 emails.expiry_reminder(user, context)
         except _NotNow:
             continue

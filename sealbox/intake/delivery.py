@@ -73,10 +73,26 @@ def check_storage(size: int) -> None:
 
 
 class MailboxFull(DeliveryError):
-    """No room in the recipients' mailboxes: SEALBOX_QUOTA_FULL_REPLY says bounce or try later."""
+    """No room in the recipients' mailboxes: SEALBOX_QUOTA_FULL_REPLY says bounce or try later.
 
-    def __init__(self, full: Sequence[str]) -> None:
+    `too_large`: those of `full` whose whole mailbox is smaller than the message
+    (quota.larger_than_mailbox). When that is every one of them, trying again
+    cannot help: the reply is permanent, 552 5.2.3 (RFC 3463: message length
+    exceeds an administrative limit), whatever SEALBOX_QUOTA_FULL_REPLY says.
+    """
+
+    def __init__(self, full: Sequence[str], too_large: Sequence[str] = ()) -> None:
         names = ", ".join(f"<{a}>" for a in full)
+        self.full = list(full)
+        self.too_large = [a for a in full if a in set(too_large)]
+        if self.too_large == self.full:
+            text = (
+                f"{names}: the message is larger than the recipient's whole secure mailbox"
+                if len(full) == 1
+                else f"{names}: the message is larger than the recipients' whole secure mailboxes"
+            )
+            super().__init__(552, "5.2.3", text, temporary=False)
+            return
         text = (
             f"{names}: the recipient's secure mailbox is full"
             if len(full) == 1
@@ -86,7 +102,6 @@ class MailboxFull(DeliveryError):
             super().__init__(452, "4.2.2", text, temporary=True)
         else:
             super().__init__(552, "5.2.2", text, temporary=False)
-        self.full = list(full)
 
 
 @dataclass
@@ -182,8 +197,10 @@ def check_room(address: str, size: int) -> None:
     The recipient is told, as for a refusal at delivery.
     """
     if not quota.has_room(address, size):
-        refusal = MailboxFull([address])
-        tell_full(list(User.objects.filter(email=address)), retried=refusal.temporary)
+        users = list(User.objects.filter(email=address))
+        too_large = [u.email for u in users if quota.larger_than_mailbox(u, size)]
+        refusal = MailboxFull([address], too_large)
+        tell_full(users, retried=refusal.temporary, size=size)
         raise refusal
 
 
@@ -244,6 +261,8 @@ def deliver(
     now = timezone.now()
     written: list[str] = []
     full: list[User] = []
+    too_large: list[str] = []
+    refused_size = 0  # the size the refused copies would have had, told to their recipients
     committing = False
     try:
         plans = []
@@ -262,6 +281,9 @@ def deliver(
                 owner, _ = User.objects.recipient(rcpt)
                 if not quota.reserve(owner.pk, size):
                     full.append(owner)
+                    refused_size = max(refused_size, size)
+                    if quota.larger_than_mailbox(owner, size):
+                        too_large.append(owner.email)
                     continue
                 message = _index(owner, message_id, rel, size, now, mail_from, summary)
                 notify.message_arrived(owner, message)
@@ -269,15 +291,15 @@ def deliver(
             if full:
                 partial = stored and bounce_full and settings.QUOTA_FULL_REPLY == "permanent"
                 if not partial:
-                    raise MailboxFull([u.email for u in full])
-                bounces.mailbox_full(mail_from, [u.email for u in full], summary, trace)
+                    raise MailboxFull([u.email for u in full], too_large)
+                bounces.mailbox_full(mail_from, [u.email for u in full], summary, trace, too_large)
             committing = True
     except MailboxFull as e:
         for rel in written:
             blobs.delete(rel)
         log.warning("delivery from <%s> refused: %s", mail_from, e.text)
         # A portal send (bounce_full off) tells its sender on the page, whatever the mode.
-        tell_full(full, retried=bounce_full and e.temporary)
+        tell_full(full, retried=bounce_full and e.temporary, size=refused_size)
         raise
     except Exception as e:
         # A failed COMMIT may still have reached the database: then the files
@@ -304,7 +326,7 @@ def deliver(
             mail_from,
             ", ".join(u.email for u in full),
         )
-        tell_full(full)
+        tell_full(full, size=refused_size)
     for message in stored:
         log.info(
             "stored message %s for %s: %d bytes from <%s> message-id %s",
@@ -317,13 +339,13 @@ def deliver(
     return stored
 
 
-def tell_full(users: list[User], retried: bool = False) -> None:
+def tell_full(users: list[User], retried: bool = False, size: int = 0) -> None:
     """Tell recipients whose mailbox was full; a failure here must not change the reply.
 
     Call outside any transaction that may yet roll back (the email is queued in its own).
     """
     for user in users:
         try:
-            quota.tell_full(user, retried)
+            quota.tell_full(user, retried, size)
         except Exception as e:  # the reply to the sender stands whatever happens here
             log.error("could not queue the mailbox-full email for account %s: %s", user.pk, e)

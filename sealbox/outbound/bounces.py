@@ -11,6 +11,7 @@ human-readable part is in the operator's language (SEALBOX_LANGUAGE).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from email import message_from_string
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -32,9 +33,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def mailbox_full(mail_from: str, full: list[str], summary: Summary, trace: Trace) -> None:
+def mailbox_full(
+    mail_from: str,
+    full: list[str],
+    summary: Summary,
+    trace: Trace,
+    too_large: Sequence[str] = (),
+) -> None:
     """Queue a report of failure for the recipients whose mailbox is full.
 
+    `too_large`: those of `full` whose whole mailbox is smaller than the message
+    (housekeeping/quota.larger_than_mailbox): making room would not help them.
     Call inside the delivery's transaction. A message with the null sender (a
     bounce itself) gets no report, so that two systems never bounce to each other.
     """
@@ -42,42 +51,76 @@ def mailbox_full(mail_from: str, full: list[str], summary: Summary, trace: Trace
         log.warning("no report for a bounce that found mailboxes full: %s", ", ".join(full))
         return
     reporting = settings.SMTP_HOSTNAME
-    names = "\n".join(f"  <{address}>" for address in full)
+    larger = [a for a in full if a in set(too_large)]
+    filled = [a for a in full if a not in set(too_large)]
     original = summary.message_id or "(none)"
     # For the organisation's own sender: in the operator's language.
     with languages.for_staff():
-        text = (
-            "\n\n".join(
-                [
-                    _("This is the mail system at %(host)s.") % {"host": reporting},
-                    _(
-                        "Your message %(id)s could not be delivered to the following recipients, "
-                        "because their secure mailbox is full:"
-                    )
-                    % {"id": original},
-                    names,
-                    _(
-                        "It was delivered to its other recipients. The recipients above have been "
-                        "told that their mailbox is full; you may send the message again once they "
-                        "have made room."
-                    ),
-                ]
+        paragraphs = [_("This is the mail system at %(host)s.") % {"host": reporting}]
+        if filled:
+            paragraphs += [
+                _(
+                    "Your message %(id)s could not be delivered to the following recipients, "
+                    "because their secure mailbox is full:"
+                )
+                % {"id": original},
+                "\n".join(f"  <{address}>" for address in filled),
+            ]
+        if larger:
+            paragraphs += [
+                _(
+                    "Your message %(id)s could not be delivered to the following recipients, "
+                    "because it is larger than their whole secure mailbox:"
+                )
+                % {"id": original},
+                "\n".join(f"  <{address}>" for address in larger),
+            ]
+        if not larger:
+            paragraphs.append(
+                _(
+                    "It was delivered to its other recipients. The recipients above have been "
+                    "told that their mailbox is full; you may send the message again once they "
+                    "have made room."
+                )
             )
-            + "\n"
+        else:
+            paragraphs.append(_("It was delivered to its other recipients."))
+            if filled:
+                paragraphs.append(
+                    _(
+                        "The recipients whose mailbox is full have been told; you may send the "
+                        "message again to them once they have made room."
+                    )
+                )
+            paragraphs.append(
+                _(
+                    "Sending it again would not help the recipients whose mailbox is smaller "
+                    "than the message: send it in smaller parts, or another way."
+                )
+            )
+        text = "\n\n".join(paragraphs) + "\n"
+        subject = (
+            _("Undelivered Mail: recipient's secure mailbox is full")
+            if filled
+            else _("Undelivered Mail: larger than the recipient's secure mailbox")
         )
-        subject = _("Undelivered Mail: recipient's secure mailbox is full")
     status = [
         f"Reporting-MTA: dns; {reporting}",
         f"Arrival-Date: {format_datetime(timezone.now())}",
     ]
     for address in full:
+        code, why = (
+            ("5.2.3", "the message is larger than the recipient's whole secure mailbox")
+            if address in larger
+            else ("5.2.2", "the recipient's secure mailbox is full")
+        )
         status += [
             "",
             f"Final-Recipient: rfc822; {relay.ascii_address(address)}",
             "Action: failed",
-            "Status: 5.2.2",
+            f"Status: {code}",
             f"Remote-MTA: dns; {reporting}",
-            "Diagnostic-Code: smtp; 552 5.2.2 the recipient's secure mailbox is full",
+            f"Diagnostic-Code: smtp; 552 {code} {why}",
         ]
     headers = [f"Message-ID: {summary.message_id}"] if summary.message_id else []
     if summary.sent_date is not None:

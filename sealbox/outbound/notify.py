@@ -83,7 +83,7 @@ def shown_name(name: str, address: str) -> str:
 
 
 def _listed(message: Message) -> dict[str, Any]:
-    """What a notification says of one message: who sent it (name and address) and when it came."""
+    """What an email says of one message: who sent it (name and address) and when it came."""
     address = message.from_address or message.envelope_from
     return {
         "name": shown_name(message.from_name, address),
@@ -92,6 +92,14 @@ def _listed(message: Message) -> dict[str, Any]:
         "sent": message.received_at,
         "subject": message.subject if settings.NOTIFY_INCLUDE_SUBJECT else "",
     }
+
+
+def listing(messages: Sequence[Message], count: int | None = None) -> dict[str, Any]:
+    """The messages an email names (emails/messages.html and .txt): at most LISTED of
+    them, each as _listed() has it, and `more`, how many of `count` are not named."""
+    named = [_listed(m) for m in messages[:LISTED]]
+    total = len(messages) if count is None else count
+    return {"messages": named, "more": total - len(named)}
 
 
 def portal_link(user: User, messages: Sequence[Message] = ()) -> tuple[str, bool]:
@@ -129,14 +137,13 @@ def _notify(state: NotificationState, now: datetime) -> bool:
         state.save(update_fields=["due_at", "pending_since"])
         return False
     link, activation = portal_link(user, pending)
-    listed = [_listed(m) for m in pending[:LISTED]]
+    named = listing(pending)
     emails.notification(
         user,
         {
             "count": len(pending),
-            "sender": listed[0]["name"],
-            "messages": listed,
-            "more": len(pending) - len(listed),
+            "sender": named["messages"][0]["name"],
+            **named,
             "link": link,
             "activation": activation,
             "activation_days": settings.ACTIVATION_DAYS,

@@ -329,6 +329,11 @@ def send(
             if not quota.has_room(user.email, len(data)):
                 raise SendError(
                     _(
+                        "This message is larger than your whole mailbox, so no copy of it "
+                        "could be kept. Send it with smaller attachments."
+                    )
+                    if quota.larger_than_mailbox(user, len(data))
+                    else _(
                         "Your mailbox is full, so no copy of this message could be kept. "
                         "Delete some messages to make room, then send it again."
                     )
@@ -344,10 +349,16 @@ def send(
     except MailboxFull as e:
         log.warning("%s from %s not sent: %s", kind, user.email, e.text)
         # deliver() told them inside the transaction that was just rolled back.
-        tell_full(list(User.objects.filter(email__in=e.full)))
+        tell_full(list(User.objects.filter(email__in=e.full)), size=len(data))
+        filled = [a for a in e.full if a not in e.too_large]
+        if filled:
+            raise SendError(
+                _("Not sent: the secure mailbox of %(addresses)s is full.")
+                % {"addresses": ", ".join(filled)}
+            ) from e
         raise SendError(
-            _("Not sent: the secure mailbox of %(addresses)s is full.")
-            % {"addresses": ", ".join(e.full)}
+            _("Not sent: this message is larger than the whole secure mailbox of %(addresses)s.")
+            % {"addresses": ", ".join(e.too_large)}
         ) from e
     except DeliveryError as e:
         log.error("%s from %s not sent: %s", kind, user.email, e.text)

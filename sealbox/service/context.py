@@ -7,5 +7,7 @@ from sealbox.service import brandfiles
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
-    brand = branding.current()
-    return {"brand": brand, "site_name": brand.title, "brand_files": brandfiles.urls()}
+    """The brand on every page: titles say `brand.title` (the organisation's name, else
+    SEALBOX_SITE_NAME). Not `site_name`: Django's own auth views put the request's host
+    under that name in their context, which would hide ours ("Sign in · localhost:8731")."""
+    return {"brand": branding.current(), "brand_files": brandfiles.urls()}

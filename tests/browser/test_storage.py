@@ -59,7 +59,7 @@ def test_usage_and_deletion_dates_fit_the_screen(
     expect(page.locator(".quota-alert")).to_contain_text("Your mailbox is almost full (90 % used)")
     meter = page.get_by_role("meter", name="Storage")
     expect(meter).to_be_visible()
-    expect(page.locator("footer.storage")).to_contain_text("9.0 MB of 10 MB used (90 %)")
+    expect(page.locator("footer.storage")).to_contain_text("9.0 MB of 10.0 MB used (90 %)")
     assert meter.bounding_box()["width"] > 50  # type: ignore[index]
     assert_fits(page, "the inbox")
     shoot("inbox")
@@ -74,7 +74,7 @@ def test_usage_and_deletion_dates_fit_the_screen(
     page.goto("/settings/")
     section = page.locator("#storage")
     expect(section.get_by_role("meter", name="Space used")).to_be_visible()
-    expect(section.get_by_text("9.0 MB of 10 MB used (90 %)")).to_be_visible()
+    expect(section.get_by_text("9.0 MB of 10.0 MB used (90 %)")).to_be_visible()
     expect(section.get_by_label("30 days", exact=True)).to_be_visible()
     # The 88-day-old message would go with 7 or 30 days.
     expect(section.locator(".removes")).to_have_count(2)

@@ -237,18 +237,76 @@ def test_an_activated_recipient_is_sent_to_sign_in(tiny_quota: Any, alice: User)
 def test_the_email_writes_sizes_as_the_page_does_in_the_recipients_language(
     alice: User,
 ) -> None:
-    User.objects.filter(pk=alice.pk).update(quota_mb=1024, usage_bytes=1024 * KIB * KIB)
+    User.objects.filter(pk=alice.pk).update(quota_mb=1536, usage_bytes=1536 * KIB * KIB - 1)
     alice.refresh_from_db()
     quota.tell_full(alice)
-    # The same numbers as the usage bar on the page: "1,024.0 MB of 1,024 MB used".
-    assert "it holds 1,024.0 MB of the 1,024 MB it may use." in told_text(alice.email)
+    # The same numbers as the usage bar on the page ("1.5 GB of 1.5 GB used"), not 1,536.0 MB.
+    assert "it holds 1.5 GB of the 1.5 GB it may use." in told_text(alice.email)
 
     OutgoingEmail.objects.all().delete()
     User.objects.filter(pk=alice.pk).update(language="de", quota_full_notified_at=None)
     alice.refresh_from_db()
     quota.tell_full(alice)  # from a worker whose own language is English
-    assert "1.024,0 MB" in told_text(alice.email)
-    assert "1.024 MB" in told_text(alice.email)
+    assert "1,5 GB" in told_text(alice.email)
+
+
+def test_a_message_larger_than_the_whole_mailbox_is_told_as_such(
+    live_smtp: LiveSMTP, tiny_quota: Any
+) -> None:
+    # An empty 1 MiB mailbox and a 2.2 MB message: deleting mail could never make room.
+    tiny_quota.QUOTA_FULL_REPLY = "temporary"  # trying again would not help either
+    User.objects.create_user(DAVE)
+    data = sized(2200 * KIB)
+
+    with smtp(live_smtp) as client:
+        client.mail(CAROL, [f"SIZE={len(data)}"])
+        refused = client.rcpt(DAVE)
+
+    assert refused == (
+        552,
+        b"5.2.3 <dave@example.com>: the message is larger than the recipient's whole secure "
+        b"mailbox",
+    )
+    told = told_text(DAVE)
+    assert (
+        "because it is larger than your whole secure mailbox at portal.test: "
+        "the message is 2.2 MB, and the mailbox may hold 1.0 MB." in told
+    )
+    assert "Deleting messages would not make room for it" in told
+    assert "delete messages you no longer need" not in told.lower()
+    assert "is full" not in told and "0.0" not in told
+    [email] = emails_to(DAVE, "quota-full")
+    subject = message_from_bytes(bytes(email.data), policy=policy.default)["Subject"]
+    assert "too large for your mailbox" in subject and "full" not in subject
+
+
+def test_a_message_larger_than_the_whole_mailbox_is_refused_at_data_too(
+    live_smtp: LiveSMTP, tiny_quota: Any
+) -> None:
+    User.objects.create_user(DAVE)
+    with smtp(live_smtp) as client:
+        client.mail(CAROL)
+        assert client.rcpt(DAVE)[0] == 250
+        reply = client.data(sized(2200 * KIB))
+    assert reply[0] == 552 and reply[1].startswith(b"5.2.3 ")
+    assert b"larger than the recipient's whole secure mailbox" in reply[1]
+    assert "larger than your whole secure mailbox" in told_text(DAVE)
+
+
+def test_the_report_to_the_sender_says_the_message_is_larger_than_the_mailbox(
+    tiny_quota: Any,
+) -> None:
+    User.objects.create_user(DAVE)
+    User.objects.create_user(ERIN, quota_mb=10)
+    deliver(CAROL, [DAVE, ERIN], sized(2200 * KIB))
+    assert Message.objects.filter(owner__email=ERIN).count() == 1
+    [report] = OutgoingEmail.objects.filter(kind="bounce")
+    status = bytes(report.data).decode()
+    assert "Status: 5.2.3" in status and "Status: 5.2.2" not in status
+    text = message_from_bytes(bytes(report.data), policy=policy.default)
+    body = " ".join(text.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+    assert "because it is larger than their whole secure mailbox: <dave@example.com>" in body
+    assert "once they have made room" not in body
 
 
 def test_mixed_recipients_at_data_store_for_those_with_room_and_report_the_rest(
@@ -360,6 +418,19 @@ def test_sending_to_a_full_sealbox_mailbox_says_whose_mailbox_is_full(
     assert not OutgoingEmail.objects.filter(kind="reply").exists()
     assert not Message.objects.filter(owner=alice, folder=Message.Folder.SENT).exists()
     assert WHAT_NEXT["permanent"] in told_text(DAVE)
+
+
+def test_sending_more_than_a_whole_sealbox_mailbox_says_so(tiny_quota: Any, alice: User) -> None:
+    tiny_quota.ALLOW_COMPOSE = True
+    tiny_quota.QUOTA_MB = 2
+    tiny_quota.COMPOSE_ALLOWED_RECIPIENTS = [DAVE]
+    User.objects.create_user(DAVE, quota_mb=1)
+    with pytest.raises(SendError) as refused:
+        send(alice, to=[DAVE], cc=[], subject="Hi", body="x" * 1_200_000, uploads=[])
+    assert str(refused.value.args[0]) == (
+        "Not sent: this message is larger than the whole secure mailbox of dave@example.com."
+    )
+    assert "larger than your whole secure mailbox" in told_text(DAVE)
 
 
 def test_a_full_mailbox_cannot_send_until_it_has_room(tiny_quota: Any, alice: User) -> None:

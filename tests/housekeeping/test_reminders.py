@@ -78,7 +78,7 @@ def test_a_message_that_comes_into_the_window_later_gets_its_own_reminder(alice:
         assert reminders.send_due() == 1
     assert len(reminders_to(alice.email)) == 2
     assert (
-        reminders_to(alice.email)[1]["Subject"] == "Sealbox: an unread message will be deleted soon"
+        reminders_to(alice.email)[1]["Subject"] == "Sealbox: 1 unread message will be deleted soon"
     )
 
 
@@ -94,7 +94,7 @@ def test_steady_mail_gives_at_most_one_reminder_a_day(alice: User) -> None:
     with time_machine.travel(NOW + timedelta(hours=24), tick=False):
         assert reminders.send_due() == 1
     first, second = reminders_to(alice.email)
-    assert "You have an unread message" in text(first)
+    assert "You have 1 unread message" in text(first)
     # The next day's reminder names every message that came into the window meanwhile.
     assert "You have 23 unread messages" in text(second)
     assert not Message.objects.filter(owner=alice, expiry_reminded=False).exists()
@@ -136,7 +136,11 @@ def test_a_recipient_who_never_chose_a_password_gets_a_new_activation_link(db: A
     [mail] = reminders_to("new@example.com")
     body = text(mail)
     assert "you will be asked to choose a new password for it" in body
-    assert "The link works once and for 14 days." in body
+    # The link would work 14 days, but the message goes in 2: that date is the one said.
+    assert "The link works once. Use it before June 3, 2026." in body
+    assert "14 days" not in body
+    # No password yet: the settings page is out of reach, and not linked to.
+    assert "/settings/" not in body
     [link] = re.findall(r"http://portal\.test(/activate/\S+/)", body)
     assert "Sign in to read" not in body
     html = str(mail.get_body(("html",)).get_content())
@@ -221,4 +225,4 @@ def test_a_reminder_and_a_deletion_at_once_both_go_through(
     assert reminded == [1]
     assert not Message.objects.filter(id=doomed.id).exists()
     assert Message.objects.get(id=kept.id).expiry_reminded
-    assert "You have an unread message" in text(reminders_to(alice.email)[0])
+    assert "You have 1 unread message" in text(reminders_to(alice.email)[0])

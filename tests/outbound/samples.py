@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from sealbox.accounts import links
 from sealbox.accounts.models import User
-from sealbox.housekeeping import quota
-from sealbox.intake.delivery import deliver
+from sealbox.housekeeping import quota, reminders
+from sealbox.intake.delivery import MailboxFull, deliver
 from sealbox.mailstore.models import Message
-from sealbox.outbound import emails, notify, receipts, sending
+from sealbox.outbound import notify, receipts, sending
 from tests.accounts.helpers import sent_emails
 from tests.browser.content import png
 from tests.conftest import CAROL
@@ -110,20 +110,16 @@ def signin_code(address: str) -> EmailMessage:
     return last_email()
 
 
-def expiry_reminder(user: User) -> EmailMessage:
-    link, activation = notify.portal_link(user)
-    emails.expiry_reminder(
-        user,
-        {
-            "count": 2,
-            "first_date": timezone.now() + timedelta(days=3),
-            "link": link,
-            "activation": activation,
-            "activation_days": 14,
-            "settings_link": "https://secure.corp.example" + reverse("settings") + "#storage",
-        },
-    )
-    return last_email()
+# When the reminder for the sample messages is due: 3 days before the default 90 run out.
+REMINDED = ARRIVED + timedelta(days=87, hours=1)
+
+
+def expiry_reminder(address: str, count: int = 2) -> EmailMessage:
+    """The reminder for `count` unread messages, made by the clean-up's own code."""
+    arrive(address, count)
+    with time_machine.travel(REMINDED, tick=False):
+        assert reminders.send_due() == 1
+        return last_email()
 
 
 def quota_full(user: User) -> EmailMessage:
@@ -131,6 +127,18 @@ def quota_full(user: User) -> EmailMessage:
     user.usage_bytes = 1024 * 1024
     user.save(update_fields=["quota_mb", "usage_bytes"])
     quota.tell_full(user)
+    return last_email()
+
+
+def quota_too_large(user: User) -> EmailMessage:
+    """A 2.2 MB message for an empty 1 MiB mailbox: refused as larger than the whole mailbox."""
+    user.quota_mb = 1
+    user.save(update_fields=["quota_mb"])
+    big = make_message(to=user.email, subject="Scans", body=("x" * 75 + "\n") * 30_000)
+    try:
+        deliver(CAROL, [user.email], big)
+    except MailboxFull:
+        pass
     return last_email()
 
 
@@ -174,9 +182,11 @@ KINDS: dict[str, Callable[[], EmailMessage]] = {
     "reset": lambda: reset(activated()),
     "signin-code": lambda: signin_code(activated().email),
     "signin-code-new": lambda: signin_code(NEW),
-    "expiry-reminder": lambda: expiry_reminder(activated()),
-    "expiry-reminder-new": lambda: (arrive(NEW), expiry_reminder(User.objects.get(email=NEW)))[1],
+    "expiry-reminder": lambda: expiry_reminder(activated().email),
+    "expiry-reminder-1": lambda: expiry_reminder(activated().email, 1),
+    "expiry-reminder-new": lambda: expiry_reminder(NEW, 1),
     "quota-full": lambda: quota_full(activated()),
+    "quota-too-large": lambda: quota_too_large(activated()),
     "read-receipt": lambda: read_receipt(activated()),
     "relayed-reply": lambda: relayed_reply(activated()),
     "mailbox-full-report": mailbox_full_report,

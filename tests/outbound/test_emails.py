@@ -314,3 +314,61 @@ def test_a_name_dressed_as_a_link_never_reaches_the_notification() -> None:
     assert "evil.example" not in msg["Subject"] and "evil.example" not in text(msg)
     assert "evil.example" not in html(msg)
     assert msg["Subject"] == f"Harbour Bank: a protected message from {CAROL}"
+
+
+# --- Words that must be right -----------------------------------------------------------
+
+
+def test_a_message_larger_than_the_mailbox_is_not_called_a_full_mailbox() -> None:
+    msg = samples.KINDS["quota-too-large"]()
+    said = " ".join(text(msg).split())
+    assert "because it is larger than your whole secure mailbox at secure.corp.example" in said
+    assert "the message is 2.2 MB, and the mailbox may hold 1.0 MB." in said
+    assert "Deleting messages would not make room for it" in said
+    assert "delete messages you no longer need" not in said.lower()
+    assert "is full" not in said and "0.0" not in said
+    assert "larger than your whole secure mailbox" in visible(html(msg))
+    assert "full" not in str(msg["Subject"])
+
+
+@pytest.mark.parametrize(("kind", "count"), [("expiry-reminder-1", 1), ("expiry-reminder", 2)])
+def test_the_reminder_counts_and_names_the_messages(kind: str, count: int) -> None:
+    msg = samples.KINDS[kind]()
+    said = " ".join(text(msg).split())
+    shown = visible(html(msg))
+    noun = "unread message" if count == 1 else "unread messages"
+    for part in (said, shown, str(msg["Subject"])):
+        assert f"{count} {noun} " in part
+    # Each named with its sender, as the notification names them.
+    assert said.count("From: Carol Sender (carol@corp.example)") == count
+    assert shown.count("From: Carol Sender (carol@corp.example)") == count
+    assert "deleted for good on Feb. 18, 2027" in said
+    # An activated recipient may change how long mail is kept: the link is there.
+    assert "https://secure.corp.example/settings/#storage" in said
+
+
+def test_a_reminder_names_at_most_ten_messages_and_counts_the_rest() -> None:
+    msg = samples.expiry_reminder(samples.activated().email, 12)
+    said = " ".join(text(msg).split())
+    assert said.count("From: Carol Sender") == 10
+    assert "And 2 more messages." in said
+    assert "You have 12 unread messages" in said
+
+
+def test_a_reminder_before_activation_never_promises_a_link_outliving_the_messages() -> None:
+    msg = samples.KINDS["expiry-reminder-new"]()
+    for said in (" ".join(text(msg).split()), visible(html(msg))):
+        assert "1 unread message in your secure mailbox" in said
+        assert "The link works once. Use it before Feb. 18, 2027." in said
+        assert "14 days" not in said
+        # Without a password the settings page is out of reach: no link to it.
+        assert "settings" not in said
+    assert "/settings/" not in html(msg)
+
+
+def test_a_reminder_states_the_links_days_when_the_messages_outlive_it(settings: Any) -> None:
+    settings.ACTIVATION_DAYS = 2
+    msg = samples.KINDS["expiry-reminder-new"]()
+    said = " ".join(text(msg).split())
+    assert "The link works once and for 2 days." in said
+    assert "Use it before" not in said

@@ -136,3 +136,35 @@ def test_the_server_error_page_names_the_organisation_without_a_request_context(
     footer = doc.one("footer")
     assert "run by Example Bank" in footer.text
     assert "help@bank.example" in footer.text
+
+
+def test_the_sign_in_title_names_the_portal_not_the_host(settings: Any, client: Client) -> None:
+    settings.ORG_NAME = ""
+    settings.SITE_NAME = "Harbour Secure Mail"
+    settings.ALLOWED_HOSTS = ["localhost"]
+    for response in (
+        client.get("/signin/", HTTP_HOST="localhost:8731"),
+        client.post(
+            "/signin/",
+            {"username": "x@example.com", "password": "wrong"},
+            HTTP_HOST="localhost:8731",
+        ),
+    ):
+        assert parse_html(response.content).one("title").text == "Sign in · Harbour Secure Mail"
+
+
+def test_every_page_title_names_the_portal_by_the_brand() -> None:
+    """Titles say brand.title: `site_name` is what Django's auth views call the request's host."""
+    root = Path(__file__).resolve().parents[2] / "sealbox"
+    pages = [
+        p
+        for p in root.glob("*/templates/**/*.html")
+        if "templates/emails/" not in p.as_posix() and "templates/admin/" not in p.as_posix()
+    ]
+    assert len(pages) > 20
+    for path in pages:
+        text = path.read_text()
+        assert "{{ site_name" not in text or "with site_name=brand.title" in text, path
+        if "{% block title %}" in text and path.name != "base.html":
+            block = text.split("{% block title %}", 1)[1].split("{% endblock %}", 1)[0]
+            assert block.endswith(" · {{ brand.title }}"), path

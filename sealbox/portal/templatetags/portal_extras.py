@@ -39,9 +39,7 @@ def usage(user: User) -> dict[str, Any]:
         level = ""
     return {
         "used": user.usage_bytes,
-        "used_mb": quota.megabytes(user.usage_bytes),
         "limit": limit,
-        "limit_mb": quota.megabytes(limit or 0, 0),
         "share": share,
         "level": level,
         # The meter's regions: fine below the warning, a warning up to the limit, then full.
