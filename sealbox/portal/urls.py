@@ -15,3 +15,16 @@ urlpatterns = [
     path("m/<uuid:message_id>/delete/", views.delete, name="message-delete"),
     path("m/<uuid:message_id>/unread/", views.mark_unread, name="message-unread"),
 ]
+urlpatterns += [
+    path(
+        "m/<uuid:message_id>/attachment/<int:index>/preview/",
+        views.attachment_preview,
+        name="attachment-preview",
+    ),
+    path(
+        "m/<uuid:message_id>/attachment/<int:index>/thumbnail/",
+        views.attachment_thumbnail,
+        name="attachment-thumbnail",
+    ),
+    path("m/<uuid:message_id>/attachments.zip", views.attachments_zip, name="attachments-zip"),
+]
