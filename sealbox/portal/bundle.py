@@ -27,7 +27,7 @@ class _Pipe:
         self.pieces: list[bytes] = []
         self.written = 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes, /) -> int:
         if data:
             self.pieces.append(bytes(data))
             self.written += len(data)
@@ -37,6 +37,9 @@ class _Pipe:
         return self.written
 
     def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
     def take(self) -> bytes:
@@ -52,7 +55,9 @@ def safe_name(name: str, position: int) -> str:
     for sep in _SEPARATORS:
         name = name.rpartition(sep)[2]
     name = "".join(
-        "_" if ch in _FORBIDDEN or not ch.isprintable() else ch for ch in name if ch != "\x00"
+        " " if ch.isspace() else "_" if ch in _FORBIDDEN or not ch.isprintable() else ch
+        for ch in name
+        if ch != "\x00"
     )
     name = " ".join(name.split())  # no tabs, newlines or runs of spaces
     name = name.lstrip(". ").rstrip(". ")  # no hidden files, "..", or Windows' trailing dots
@@ -91,7 +96,7 @@ def stream(
     chunks is called when its entry is written: one attachment is open at a time."""
     pipe = _Pipe()
     stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
-    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:  # type: ignore[arg-type]
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, chunks, size in entries:
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -104,5 +109,5 @@ def stream(
                     piece = pipe.take()
                     if piece:
                         yield piece
-            yield pipe.take()
-    yield pipe.take()
+            yield pipe.take()  # the entry's last compressed bytes and its data descriptor
+    yield pipe.take()  # the central directory

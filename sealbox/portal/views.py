@@ -385,7 +385,9 @@ def attachment_thumbnail(request: HttpRequest, message_id: uuid.UUID, index: int
     key = f"thumbnail:{msg.id}:{index}"
     made = frames.get(key)
     if made is None:
-        data = b"" if item.size > thumbnails.MAX_SOURCE_BYTES else opened.attachment_bytes(msg, item)
+        data = (
+            b"" if item.size > thumbnails.MAX_SOURCE_BYTES else opened.attachment_bytes(msg, item)
+        )
         made = thumbnails.make(data) or (b"", "")
         frames.set(key, made)
     body, ctype = made
@@ -417,4 +419,6 @@ def attachments_zip(request: HttpRequest, message_id: uuid.UUID) -> StreamingHtt
 
     entries = [(name, chunks_of(a.index), a.size) for name, a in zip(names, items, strict=True)]
     when = timezone.localtime(msg.received_at)
-    return _download(bundle.stream(entries, when), None, "application/zip", download_stem(msg) + ".zip")
+    return _download(
+        bundle.stream(entries, when), None, "application/zip", download_stem(msg) + ".zip"
+    )
