@@ -21,6 +21,7 @@ SIZE = 160  # pixels, the longer side: sharp at 2x in the list's 4.5rem box
 MAX_SOURCE_BYTES = 20 * 1024 * 1024  # larger attachments are not decoded at all
 MAX_PIXELS = 40_000_000  # a 8000 x 5000 photo; past it, no thumbnail
 SECONDS = 5.0
+FORMATS = ("JPEG", "PNG", "GIF", "WEBP")  # filetypes.THUMBNAIL_TYPES
 
 
 def make(data: bytes) -> tuple[bytes, str] | None:
@@ -34,7 +35,8 @@ def _thumbnail(data: bytes) -> tuple[bytes, str]:
     from PIL import Image, ImageOps, features
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # larger: DecompressionBombError (or a warning) at open
-    with Image.open(io.BytesIO(data)) as image:
+    # Only the decoders of the formats offered (never, say, EPS, which runs Ghostscript).
+    with Image.open(io.BytesIO(data), formats=FORMATS) as image:
         width, height = image.size
         if width * height > MAX_PIXELS or not width or not height:
             raise ValueError(f"image of {width} x {height} pixels")

@@ -29,10 +29,14 @@ pytestmark = pytest.mark.django_db
 PDF = b"%PDF-1.4\n" + bytes(range(256)) + b"\n%%EOF\n"
 
 
-def jpeg(width: int, height: int) -> bytes:
+def image_bytes(kind: str, width: int = 30, height: int = 20) -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 80, 20)).save(out, "JPEG")
+    Image.new("RGB", (width, height), (200, 80, 20)).save(out, kind)
     return out.getvalue()
+
+
+def jpeg(width: int, height: int) -> bytes:
+    return image_bytes("JPEG", width, height)
 
 
 def open_page(
@@ -289,8 +293,10 @@ def test_an_image_attachment_gets_a_small_thumbnail(
         png(1, 1)[:40],  # cut short
         # A header claiming 100,000 x 100,000 pixels: refused before decoding.
         png(1, 1)[:16] + (100_000).to_bytes(4, "big") * 2 + png(1, 1)[24:],
+        # A real image, of a format no thumbnail is made from (only JPEG, PNG, GIF, WebP).
+        image_bytes("BMP"),
     ],
-    ids=["garbage", "empty", "truncated", "bomb"],
+    ids=["garbage", "empty", "truncated", "bomb", "another format"],
 )
 def test_an_image_that_cannot_be_decoded_falls_back_to_the_icon(
     reader: Client, alice: User, data: bytes
