@@ -16,3 +16,16 @@ urlpatterns = [
     path("m/<uuid:message_id>/unread/", views.mark_unread, name="message-unread"),
     path("m/<uuid:message_id>/receipt/", receipt_views.answer, name="message-receipt"),
 ]
+urlpatterns += [
+    path(
+        "m/<uuid:message_id>/attachment/<int:index>/preview/",
+        views.attachment_preview,
+        name="attachment-preview",
+    ),
+    path(
+        "m/<uuid:message_id>/attachment/<int:index>/thumbnail/",
+        views.attachment_thumbnail,
+        name="attachment-thumbnail",
+    ),
+    path("m/<uuid:message_id>/attachments.zip", views.attachments_zip, name="attachments-zip"),
+]

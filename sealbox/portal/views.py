@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
@@ -40,7 +41,7 @@ from sealbox.mailstore.sanitize import (
     has_remote_images,
 )
 from sealbox.outbound import receipts
-from sealbox.portal import headline
+from sealbox.portal import bundle, filetypes, headline, thumbnails
 from sealbox.portal.lookup import owned_message
 from sealbox.portal.textview import text_to_html
 from sealbox.service import diskspace
@@ -289,14 +290,18 @@ def attachment(request: HttpRequest, message_id: uuid.UUID, index: int) -> Strea
 def eml(request: HttpRequest, message_id: uuid.UUID) -> StreamingHttpResponse:
     """The stored message, byte for byte."""
     msg = owned_message(request, message_id)
-    stem = "".join(ch for ch in (msg.subject or "message")[:80] if ch.isalnum() or ch in " -_.,()")
-    stem = " ".join(stem.split()).strip(" .") or "message"
     stored = opened.reader(msg)
-    return _download(stored.chunks(), stored.size, "message/rfc822", stem + ".eml")
+    return _download(stored.chunks(), stored.size, "message/rfc822", download_stem(msg) + ".eml")
 
 
-def disposition(filename: str) -> str:
-    """Content-Disposition: attachment with an ASCII fallback name and the
+def download_stem(msg: Message) -> str:
+    """A download's file name for the whole message, before its extension: the subject."""
+    stem = "".join(ch for ch in (msg.subject or "message")[:80] if ch.isalnum() or ch in " -_.,()")
+    return " ".join(stem.split()).strip(" .") or "message"
+
+
+def disposition(filename: str, how: str = "attachment") -> str:
+    """Content-Disposition: attachment (or inline) with an ASCII fallback name and the
     exact Unicode name (RFC 6266, RFC 8187)."""
     fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
     fallback = "".join(ch if ch.isprintable() and ch not in '"\\;' else "_" for ch in fallback)
@@ -305,15 +310,16 @@ def disposition(filename: str) -> str:
         fallback = "attachment." + ext
     fallback = fallback.strip(" .") or "attachment"
     if fallback == filename:
-        return f'attachment; filename="{fallback}"'
-    return f"attachment; filename=\"{fallback}\"; filename*=utf-8''{quote(filename, safe='')}"
+        return f'{how}; filename="{fallback}"'
+    return f"{how}; filename=\"{fallback}\"; filename*=utf-8''{quote(filename, safe='')}"
 
 
 def _download(
-    chunks: Iterator[bytes], size: int, content_type: str, filename: str
+    chunks: Iterator[bytes], size: int | None, content_type: str, filename: str
 ) -> StreamingHttpResponse:
     response = StreamingHttpResponse(chunks, content_type=content_type)
-    response["Content-Length"] = str(size)
+    if size is not None:
+        response["Content-Length"] = str(size)
     response["Content-Disposition"] = disposition(filename)
     response["Content-Security-Policy"] = DOWNLOAD_CSP
     return response
@@ -334,3 +340,101 @@ def mark_unread(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     msg = owned_message(request, message_id)
     Message.objects.filter(id=msg.id).update(read_at=None)
     return redirect("inbox" if msg.folder == Message.Folder.INBOX else "sent")
+
+
+# --- Attachments: preview, thumbnail, all at once -------------------------------------------
+
+# A previewed part is a document of its own in an opaque origin: it can never
+# reach the portal's cookies, storage or pages, whatever it contains.
+PREVIEW_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
+THUMBNAIL_CSP = "default-src 'none'; sandbox"
+
+
+def _leading(chunks: Iterator[bytes], count: int) -> tuple[bytes, Iterator[bytes]]:
+    """The first count bytes of a stream of chunks, and the whole stream again."""
+    head: list[bytes] = []
+    seen = 0
+    for chunk in chunks:
+        head.append(chunk)
+        seen += len(chunk)
+        if seen >= count:
+            break
+    return b"".join(head)[:count], itertools.chain(head, chunks)
+
+
+@login_required
+@never_cache
+@require_GET
+def attachment_preview(
+    request: HttpRequest, message_id: uuid.UUID, index: int
+) -> StreamingHttpResponse:
+    """An image or PDF attachment shown by the browser itself, in a sandbox of its own."""
+    msg = owned_message(request, message_id)
+    found = opened.attachment(msg, index)
+    if found is None or found[0].inline:
+        raise Http404("No such attachment")
+    item, chunks = found
+    if item.content_type in SAFE_IMAGE_TYPES:
+        ctype = item.content_type
+    elif filetypes.looks_like_pdf(item.content_type, item.filename):
+        head, chunks = _leading(chunks, len(filetypes.PDF_MAGIC))
+        if head != filetypes.PDF_MAGIC:
+            raise Http404("Not a PDF")
+        ctype = filetypes.PDF
+    else:
+        raise Http404("No preview for this type")
+    response = _download(chunks, item.size, ctype, item.filename or _("attachment"))
+    response["Content-Disposition"] = disposition(item.filename or _("attachment"), "inline")
+    response["Content-Security-Policy"] = PREVIEW_CSP
+    return response
+
+
+@login_required
+@never_cache
+@require_GET
+def attachment_thumbnail(request: HttpRequest, message_id: uuid.UUID, index: int) -> HttpResponse:
+    """A small picture of an image attachment; the image icon when none can be made."""
+    msg = owned_message(request, message_id)
+    item = next((a for a in opened.view(msg).listed_attachments if a.index == index), None)
+    if item is None or not filetypes.has_thumbnail(item.content_type):
+        raise Http404("No thumbnail for this attachment")
+    key = f"thumbnail:{msg.id}:{index}"
+    made = frames.get(key)
+    if made is None:
+        data = (
+            b"" if item.size > thumbnails.MAX_SOURCE_BYTES else opened.attachment_bytes(msg, item)
+        )
+        made = thumbnails.make(data) or (b"", "")
+        frames.set(key, made)
+    body, ctype = made
+    if not body:
+        body = render_to_string("portal/filetype_icon.svg", {"kind": "image"}).encode()
+        ctype = "image/svg+xml"
+    response = HttpResponse(body, content_type=ctype)
+    response["Content-Security-Policy"] = THUMBNAIL_CSP
+    return response
+
+
+@login_required
+@never_cache
+@require_GET
+def attachments_zip(request: HttpRequest, message_id: uuid.UUID) -> StreamingHttpResponse:
+    """Every listed attachment in one ZIP file, under the names they were sent with."""
+    msg = owned_message(request, message_id)
+    items = opened.view(msg).listed_attachments
+    if not items:
+        raise Http404("No attachments")
+    names = bundle.safe_names(a.filename for a in items)
+
+    def chunks_of(index: int) -> Callable[[], Iterator[bytes]]:
+        def chunks() -> Iterator[bytes]:
+            found = opened.attachment(msg, index)
+            return found[1] if found is not None else iter(())
+
+        return chunks
+
+    entries = [(name, chunks_of(a.index), a.size) for name, a in zip(names, items, strict=True)]
+    when = timezone.localtime(msg.received_at)
+    return _download(
+        bundle.stream(entries, when), None, "application/zip", download_stem(msg) + ".zip"
+    )

@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, Frame, Page, expect
 from sealbox.accounts.models import LinkToken, Passkey, User
 from sealbox.intake.delivery import deliver
 from tests.browser.conftest import TIMEOUT_MS, VIEWPORTS, Portal, message_frame
-from tests.browser.content import newsletter, pdf
+from tests.browser.content import newsletter, pdf, png
 from tests.conftest import CAROL
 from tests.mail import make_message
 
@@ -240,7 +240,11 @@ def test_the_mailbox(
             subject="Signed contract",
             to=to,
             body="Hello Alice,\n\nthe signed contract is attached: https://corp.example/c/1\n",
-            attachments=[("contract.pdf", "application/pdf", pdf())],
+            attachments=[
+                ("contract.pdf", "application/pdf", pdf()),
+                ("signature.png", "image/png", png(120, 80)),
+                ("terms.docx", "application/octet-stream", b"PK\x03\x04"),
+            ],
         ),
     )
     [news] = deliver(CAROL, [to], newsletter(to, "http://127.0.0.1:9/remote.png"))
@@ -259,8 +263,12 @@ def test_the_mailbox(
 
     visit(page, f"/m/{letter.id}/", variant)
     expect(page.locator(".attachments")).to_be_visible()
+    # Thumbnail, preview links and Download all are part of what is audited.
+    expect(page.locator(".attachments img.thumb")).to_have_count(1)
+    expect(page.locator(".attachments a.preview")).to_have_count(2)
+    expect(page.locator(".attachments a.download-all")).to_have_count(1)
     expect(page.locator("form.receipt-question")).to_be_visible()
-    audit.check(page, "plain text message with an attachment, asking for a read receipt")
+    audit.check(page, "plain text message with attachments, asking for a read receipt")
     page.locator("form.receipt-question button[value=decline]").click()
     expect(page.locator("form.receipt-question")).to_have_count(0)
     audit.check(page, "read receipt declined")

@@ -118,7 +118,7 @@ def test_new_recipient_reads_a_newsletter(
     attachments = page.locator("section.attachments")
     expect(attachments).to_contain_text(ATTACHMENT_NAME)
     with page.expect_download() as got:
-        attachments.get_by_role("link", name=ATTACHMENT_NAME).click()
+        attachments.get_by_role("link", name=ATTACHMENT_NAME, exact=True).click()
     download = got.value
     assert download.suggested_filename == ATTACHMENT_NAME
     assert Path(download.path()).read_bytes() == pdf()

@@ -161,7 +161,7 @@ def test_reply_with_an_attachment_on_a_phone(
     expect(page.locator("dl.headers")).to_contain_text(DAVE)
     expect(page.locator(".text-body").first).to_contain_text(TYPED)
     attachments = page.locator("section.attachments")
-    expect(attachments.get_by_role("link", name=ATTACHMENT_NAME)).to_be_visible()
+    expect(attachments.get_by_role("link", name=ATTACHMENT_NAME, exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="Reply all")).to_have_count(0)
     # Back to Sent: the arrow is decoration (hidden from screen readers, mirrored right to left).
     actions = page.get_by_role("navigation", name="Message actions")

@@ -115,7 +115,7 @@ class Listed:
 
     name: str
     url: str
-    content_type: str
+    type_name: str  # "PDF document"
     size: str
 
 
@@ -125,7 +125,7 @@ def listed_attachments(doc: Node) -> list[Listed]:
         return []
     result = []
     for item in section.find_all("li"):
-        link = item.one("a")
+        link = item.one("a", cls="name")
         result.append(
             Listed(
                 link.text, link.attrs["href"], item.one(cls="type").text, item.one(cls="size").text

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from sealbox.accounts.models import User
+from sealbox.portal.filetypes import describe
 from tests.corpus import (
     BUILDERS,
     Sample,
@@ -99,8 +100,8 @@ def test_attachments_are_listed_by_their_decoded_names_and_download_whole(
 
     listed = listed_attachments(page(reader.get(message_url(message))))
 
-    assert [(a.name, a.content_type) for a in listed] == [
-        (p.filename, p.content_type) for p in sample.attachments
+    assert [(a.name, a.type_name) for a in listed] == [
+        (p.filename, describe(p.content_type, p.filename).name) for p in sample.attachments
     ]
     for item, expected in zip(listed, sample.attachments, strict=True):
         response = reader.get(item.url)

@@ -326,7 +326,7 @@ def test_a_nested_message_lists_its_attachment_but_not_its_inline_logo(
 
     section = doc.one("section", cls="attachments")
     assert section.one("h2").text == "1 attachment"
-    assert [a.text for a in section.find_all("a")] == ["Q3 report.pdf"]
+    assert [a.text for a in section.find_all("a", cls="name")] == ["Q3 report.pdf"]
 
 
 # --- HTML that would cost too much to sanitise ------------------------------------------
