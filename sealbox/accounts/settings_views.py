@@ -443,7 +443,10 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 def passkey_options(request: HttpRequest) -> HttpResponse:
     if not passkeys.available():
         return HttpResponse(status=404)
-    options = passkeys.registration_options(request, signed_in(request))
+    user = signed_in(request)
+    # Without a password, a new passkey must be able to sign in alone.
+    only_way_in = not user.has_usable_password()
+    options = passkeys.registration_options(request, user, only_way_in=only_way_in)
     return HttpResponse(options, content_type="application/json")
 
 
@@ -464,7 +467,11 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
         return settings_response(request, passkey_form=form)
     try:
         key = passkeys.register(
-            request, user, form.cleaned_data["credential"], form.cleaned_data["name"]
+            request,
+            user,
+            form.cleaned_data["credential"],
+            form.cleaned_data["name"],
+            only_way_in=not user.has_usable_password(),
         )
     except passkeys.PasskeyError:
         form.add_error(None, _("The passkey could not be added. Try again."))
