@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
-from webauthn.helpers import bytes_to_base64url
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from sealbox.accounts import passkeys, signin, throttle
 from sealbox.accounts.models import Activity, LinkToken, Passkey, RecoveryCode, User
@@ -69,6 +69,37 @@ class SoftKey:
             name=name,
             credential_id=bytes_to_base64url(self.credential_id),
             public_key=self.cose(),
+        )
+
+    def registration(self, options: dict[str, Any], *, verified: bool = True) -> str:
+        """The answer to navigator.credentials.create(): "none" attestation, as most passkeys give."""
+        flags = 0x01 | (0x04 if verified else 0) | 0x40  # user present (verified), key included
+        data = (
+            hashlib.sha256(b"portal.test").digest()
+            + bytes([flags])
+            + struct.pack(">I", 0)
+            + bytes(16)  # no AAGUID
+            + struct.pack(">H", len(self.credential_id))
+            + self.credential_id
+            + self.cose()
+        )
+        client_data = json.dumps(
+            {"type": "webauthn.create", "challenge": options["challenge"], "origin": ORIGIN}
+        ).encode()
+        attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": data})
+        cid = bytes_to_base64url(self.credential_id)
+        return json.dumps(
+            {
+                "id": cid,
+                "rawId": cid,
+                "type": "public-key",
+                "clientExtensionResults": {},
+                "response": {
+                    "clientDataJSON": bytes_to_base64url(client_data),
+                    "attestationObject": bytes_to_base64url(attestation),
+                    "transports": ["internal"],
+                },
+            }
         )
 
     def assertion(self, options: dict[str, Any], *, verified: bool = True) -> str:
@@ -250,6 +281,62 @@ def test_activation_offers_a_discoverable_verifying_passkey(client: Client) -> N
     assert options["user"]["id"] == bytes_to_base64url(handle(dave))
 
 
+def test_activation_with_a_passkey_alone(client: Client) -> None:
+    dave, _ = User.objects.recipient("dave@example.com")
+    activation_page(client, dave)
+    options = client.post("/activate/passkey/options/").json()
+    soft = SoftKey(base64url_to_bytes(options["user"]["id"]))
+    r = client.post(
+        "/activate/passkey/",
+        {"credential": soft.registration(options)},
+        HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0",
+    )
+    assert r.status_code == 302 and r["Location"] == "/phrase/"
+    dave.refresh_from_db()
+    assert dave.is_activated and dave.phrase and not dave.has_usable_password()
+    assert [k.name for k in dave.passkeys.all()] == ["Chrome on Linux"]
+    assert not LinkToken.objects.filter(user=dave).exists()  # the link is spent
+    assert client.session[signin.SECOND_FACTOR] is True
+    # And the passkey signs in alone, on another browser.
+    other = Client()
+    assert sign_in(other, soft)["Location"] == "/inbox/"
+
+
+def test_activation_refuses_a_passkey_that_does_not_verify_its_user(client: Client) -> None:
+    dave, _ = User.objects.recipient("dave@example.com")
+    activation_page(client, dave)
+    options = client.post("/activate/passkey/options/").json()
+    soft = SoftKey(base64url_to_bytes(options["user"]["id"]))
+    r = client.post(
+        "/activate/passkey/",
+        {"credential": soft.registration(options, verified=False)},
+        follow=True,
+    )
+    assert "The passkey was not created. Try again, or choose a password." in page(r)
+    assert "Use a passkey instead of a password" in page(r)
+    dave.refresh_from_db()
+    assert not dave.is_activated and not dave.passkeys.exists()
+    assert LinkToken.objects.filter(user=dave, used_at__isnull=True).exists()
+
+
+def test_a_passkey_only_account_recovers_by_reset_link_with_a_new_passkey(
+    client: Client, alice: User
+) -> None:
+    lost = passkey_only(alice)
+    token = LinkToken.issue(alice, LinkToken.Purpose.RESET)
+    client.get(f"/reset/{token}/")
+    options = client.post("/reset/passkey/options/").json()
+    assert options["excludeCredentials"] == []  # the new one replaces the old
+    soft = SoftKey(handle(alice))
+    r = client.post("/reset/passkey/", {"credential": soft.registration(options)}, follow=True)
+    assert "Your new passkey is ready. Other devices were signed out." in page(r)
+    assert is_signed_in(client)
+    assert [k.credential_id for k in alice.passkeys.all()] == [
+        bytes_to_base64url(soft.credential_id)
+    ]
+    assert sign_in(Client(), lost).status_code == 400
+
+
 def test_no_passkey_options_without_an_open_link(client: Client) -> None:
     assert client.post("/activate/passkey/options/").status_code == 403
     assert client.post("/reset/passkey/options/").status_code == 403
@@ -385,6 +472,13 @@ def test_the_phrase_of_a_passkey_only_account_changes_after_confirming(alice: Us
     client.post("/settings/phrase/", {"choice": "own", "phrase": "blue kettle song"})
     alice.refresh_from_db()
     assert alice.phrase == "blue kettle song"
+
+
+def test_a_new_passkey_without_a_password_must_sign_in_alone(alice: User) -> None:
+    client, _ = passkey_session(alice)
+    options = client.post("/settings/passkeys/options/").json()
+    assert options["authenticatorSelection"]["residentKey"] == "required"
+    assert options["authenticatorSelection"]["userVerification"] == "required"
 
 
 def test_a_password_account_is_still_asked_for_its_password(reader: Client, alice: User) -> None:
