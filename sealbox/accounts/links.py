@@ -145,9 +145,11 @@ def set_passkey_with_link(link: LinkToken, make: Callable[[], Passkey]) -> Passk
         if not _lock_unspent(link.token_hash, link.purpose):
             return None
         user = link.user
-        user.set_unusable_password()
-        _replace_passkeys(user)
+        # Earlier passkeys go (only a passkey-only account has any: see link_alone_signs_in).
+        user.passkeys.all().delete()
+        RecoveryCode.objects.filter(user=user).delete()
         key = make()
+        user.set_unusable_password()
         user.save(update_fields=["password"])
         password_changed(user)
     return key
