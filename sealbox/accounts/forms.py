@@ -17,6 +17,8 @@ from sealbox.accounts import phrase, twofactor
 from sealbox.accounts.models import ReadReceipts, User
 
 NOT_RIGHT = _("The email address or password is not right.")
+# An account without a password confirms it is the owner with a passkey instead.
+CONFIRM_FIRST = _("First confirm it is you with your passkey.")
 
 
 class AddressField(UsernameField):
@@ -72,16 +74,23 @@ class CodeForm(forms.Form):
 
 
 class ConfirmForm(forms.Form):
-    """The account's password again, and optionally a code, before a change to sign-in."""
+    """The account's password again, and optionally a code, before a change to sign-in.
+
+    An account without a password has none to give: for it, `recent` (this
+    session confirmed it is the owner with a passkey lately) stands in.
+    """
 
     # Not "required": a field left empty gets the same one answer as a wrong one.
     password = forms.CharField(
         label=_("Current password"), strip=False, required=False, widget=forms.PasswordInput
     )
 
-    def __init__(self, user: User, *args: Any, with_code: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, user: User, *args: Any, with_code: bool = False, recent: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.recent = recent
         if with_code:
             self.fields["code"] = forms.CharField(
                 label=_("Code"), max_length=40, strip=True, required=False
@@ -89,7 +98,12 @@ class ConfirmForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        password_ok = self.user.check_password(data.get("password", ""))
+        if not self.user.has_usable_password():
+            if not self.recent:
+                raise ValidationError(CONFIRM_FIRST, code="invalid")
+            password_ok = True
+        else:
+            password_ok = self.user.check_password(data.get("password", ""))
         code = data.get("code")
         code_ok = "code" not in self.fields or (
             password_ok and bool(code) and twofactor.verify_code(self.user, str(code)) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from sealbox import addresses
 from sealbox.accounts import languages, phrase
-from sealbox.accounts.models import LinkToken, User
+from sealbox.accounts.models import LinkToken, Passkey, RecoveryCode, User
 from sealbox.outbound import emails
 
 # Stands in for a token in the email built for an address without a mailbox.
@@ -98,6 +99,25 @@ def _lock_unspent(token_hash: str, purpose: str) -> bool:
     return link is not None and LinkToken.objects.select_for_update().filter(pk=link.pk).exists()
 
 
+def link_alone_signs_in(user: User) -> bool:
+    """Whether an emailed link alone may give the account a new way in: a password or a passkey.
+
+    Yes for an account without a second factor, as for any password; and for
+    one that signs in by passkey alone (no password, no app): its passkey
+    stands where a password would, and a link replaces it as it replaces a
+    forgotten password. An account with a password and a second factor keeps
+    needing that second factor (hold_password).
+    """
+    return not user.has_totp and (not user.has_usable_password() or not user.passkeys.exists())
+
+
+def _replace_passkeys(user: User) -> None:
+    """A link that gives a passkey-only account a new way in retires its passkeys (maybe lost)."""
+    if not user.has_usable_password():
+        user.passkeys.all().delete()
+        RecoveryCode.objects.filter(user=user).delete()
+
+
 def set_password_with_link(link: LinkToken, form: SetPasswordForm[User]) -> bool:
     """Save the (valid) form's password if the link is still unspent; spend it and all others.
 
@@ -106,9 +126,33 @@ def set_password_with_link(link: LinkToken, form: SetPasswordForm[User]) -> bool
     with transaction.atomic():
         if not _lock_unspent(link.token_hash, link.purpose):
             return False
+        _replace_passkeys(link.user)
         user = form.save()
         password_changed(user)
     return True
+
+
+def set_passkey_with_link(link: LinkToken, make: Callable[[], Passkey]) -> Passkey | None:
+    """A passkey instead of a password, if the link is still unspent; spend it and all others.
+
+    `make` checks and stores the new passkey (passkeys.register); the account
+    then has no password, its earlier passkeys are retired, and its other
+    sessions end (the session hash covers the password). None when a
+    concurrent request spent the link first; a PasskeyError from `make`
+    changes nothing.
+    """
+    with transaction.atomic():
+        if not _lock_unspent(link.token_hash, link.purpose):
+            return None
+        user = link.user
+        # Earlier passkeys go (only a passkey-only account has any: see link_alone_signs_in).
+        user.passkeys.all().delete()
+        RecoveryCode.objects.filter(user=user).delete()
+        key = make()
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        password_changed(user)
+    return key
 
 
 def hold_password(link: LinkToken, form: SetPasswordForm[User]) -> dict[str, str]:

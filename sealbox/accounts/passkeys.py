@@ -1,4 +1,11 @@
-"""Passkeys (WebAuthn) as a second factor, on py_webauthn.
+"""Passkeys (WebAuthn), on py_webauthn: as a second factor after the password,
+and as the only step of a sign-in.
+
+A passkey made at activation or through a reset link is the account's way in
+instead of a password: discoverable (it names its account by its user handle,
+so sign-in needs no address) and verifying the user (fingerprint, face or
+PIN), so that alone it is two factors, something held and something known or
+been. A sign-in by passkey alone (identify) asks for that verification too.
 
 The browser side is static/accounts/passkeys.js and the browser's own
 navigator.credentials API. Each ceremony's challenge lives in the session,
@@ -7,6 +14,7 @@ is used once, and is good for five minutes.
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from typing import Any
@@ -80,29 +88,41 @@ def _descriptors(user: User) -> list[PublicKeyCredentialDescriptor]:
     return descriptors
 
 
-def _remember(request: HttpRequest, purpose: str, user: User, challenge: bytes) -> None:
+def _remember(request: HttpRequest, purpose: str, user: User | None, challenge: bytes) -> None:
     request.session[_SESSION] = {
         "purpose": purpose,
-        "user": user.pk,
+        "user": user.pk if user is not None else None,
         "challenge": bytes_to_base64url(challenge),
         "at": time.time(),
     }
 
 
-def _take_challenge(request: HttpRequest, purpose: str, user: User) -> bytes:
+def _take_challenge(request: HttpRequest, purpose: str, user: User | None) -> bytes:
     """The ceremony's challenge, removed from the session: each works once."""
     state = request.session.pop(_SESSION, None)
     if (
         not isinstance(state, dict)
         or state.get("purpose") != purpose
-        or state.get("user") != user.pk
+        or state.get("user") != (user.pk if user is not None else None)
         or time.time() - float(state.get("at", 0)) > CHALLENGE_SECONDS
     ):
         raise PasskeyError("no ceremony in progress")
     return base64url_to_bytes(state["challenge"])
 
 
-def registration_options(request: HttpRequest, user: User) -> str:
+def registration_options(request: HttpRequest, user: User, *, only_way_in: bool = False) -> str:
+    """Options for a new passkey; `only_way_in`: one the account signs in with alone.
+
+    That one must be discoverable and verify the user; one added in Settings
+    beside a password is discoverable and verifying where the authenticator
+    can (a plain security key still serves as the second step).
+    """
+    required = ResidentKeyRequirement.REQUIRED if only_way_in else ResidentKeyRequirement.PREFERRED
+    verification = (
+        UserVerificationRequirement.REQUIRED
+        if only_way_in
+        else UserVerificationRequirement.PREFERRED
+    )
     options = generate_registration_options(
         rp_id=settings.BASE_HOST,
         rp_name=str(branding.current().title),
@@ -111,12 +131,12 @@ def registration_options(request: HttpRequest, user: User) -> str:
         user_display_name=user.email,
         timeout=CHALLENGE_SECONDS * 1000,
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.PREFERRED,
-            user_verification=UserVerificationRequirement.PREFERRED,
+            resident_key=required, user_verification=verification
         ),
-        exclude_credentials=_descriptors(user),
+        # A new way in replaces the account's passkeys (links.set_passkey_with_link).
+        exclude_credentials=[] if only_way_in else _descriptors(user),
     )
-    _remember(request, "register", user, options.challenge)
+    _remember(request, "register-alone" if only_way_in else "register", user, options.challenge)
     return options_to_json(options)
 
 
@@ -130,9 +150,15 @@ def _parse(credential: str) -> dict[str, Any]:
     return value
 
 
-def register(request: HttpRequest, user: User, credential: str, name: str) -> Passkey:
-    """Check a new credential from the browser and keep it under the given name."""
-    challenge = _take_challenge(request, "register", user)
+def register(
+    request: HttpRequest, user: User, credential: str, name: str, *, only_way_in: bool = False
+) -> Passkey:
+    """Check a new credential from the browser and keep it under the given name.
+
+    `only_way_in` as for registration_options: the options must have been
+    made so, and the authenticator must have verified the user.
+    """
+    challenge = _take_challenge(request, "register-alone" if only_way_in else "register", user)
     parsed = _parse(credential)
     try:
         verified = verify_registration_response(
@@ -140,6 +166,7 @@ def register(request: HttpRequest, user: User, credential: str, name: str) -> Pa
             expected_challenge=challenge,
             expected_rp_id=settings.BASE_HOST,
             expected_origin=_origin(),
+            require_user_verification=only_way_in,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as e:
         raise PasskeyError(str(e)) from None
@@ -158,24 +185,24 @@ def register(request: HttpRequest, user: User, credential: str, name: str) -> Pa
     )
 
 
-def authentication_options(request: HttpRequest, user: User) -> str:
+def authentication_options(request: HttpRequest, user: User, *, confirm: bool = False) -> str:
+    """Options for one of the account's passkeys: the second step, or `confirm`ing
+    it is the owner in Settings (a passkey-only account's "password again"),
+    which asks the authenticator to verify the user."""
     options = generate_authentication_options(
         rp_id=settings.BASE_HOST,
         timeout=CHALLENGE_SECONDS * 1000,
         allow_credentials=_descriptors(user),
-        user_verification=UserVerificationRequirement.PREFERRED,
+        user_verification=UserVerificationRequirement.REQUIRED
+        if confirm
+        else UserVerificationRequirement.PREFERRED,
     )
-    _remember(request, "authenticate", user, options.challenge)
+    _remember(request, "confirm" if confirm else "authenticate", user, options.challenge)
     return options_to_json(options)
 
 
-def authenticate(request: HttpRequest, user: User, credential: str) -> Passkey:
-    """Check the browser's signature with one of the account's passkeys."""
-    challenge = _take_challenge(request, "authenticate", user)
-    parsed = _parse(credential)
-    key = user.passkeys.filter(credential_id=str(parsed.get("id", ""))).first()
-    if key is None:
-        raise PasskeyError("not a passkey of this account")
+def _check(parsed: dict[str, Any], challenge: bytes, key: Passkey, verify_user: bool) -> None:
+    """Check the signature with the key, and move its counter forward."""
     try:
         verified = verify_authentication_response(
             credential=parsed,
@@ -184,6 +211,7 @@ def authenticate(request: HttpRequest, user: User, credential: str) -> Passkey:
             expected_origin=_origin(),
             credential_public_key=bytes(key.public_key),
             credential_current_sign_count=key.sign_count,
+            require_user_verification=verify_user,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as e:
         raise PasskeyError(str(e)) from None
@@ -195,4 +223,80 @@ def authenticate(request: HttpRequest, user: User, credential: str) -> Passkey:
         )
     if not moved:
         raise PasskeyError("counter raced")
+
+
+def authenticate(
+    request: HttpRequest, user: User, credential: str, *, confirm: bool = False
+) -> Passkey:
+    """Check the browser's signature with one of the account's passkeys."""
+    challenge = _take_challenge(request, "confirm" if confirm else "authenticate", user)
+    parsed = _parse(credential)
+    key = user.passkeys.filter(credential_id=str(parsed.get("id", ""))).first()
+    if key is None:
+        raise PasskeyError("not a passkey of this account")
+    _check(parsed, challenge, key, verify_user=confirm)
+    return key
+
+
+def signin_options(request: HttpRequest) -> str:
+    """Options for signing in by passkey alone: no address, so no list of
+    credentials; the authenticator offers the discoverable ones it holds for
+    this site, and must verify the user."""
+    options = generate_authentication_options(
+        rp_id=settings.BASE_HOST,
+        timeout=CHALLENGE_SECONDS * 1000,
+        user_verification=UserVerificationRequirement.REQUIRED,
+    )
+    _remember(request, "signin", None, options.challenge)
+    return options_to_json(options)
+
+
+def credential_owner(credential: str) -> User | None:
+    """The account a sign-in credential claims (by its id and user handle), unchecked.
+
+    Only for counting the try against that account before it is checked
+    (identify); None when the credential names no account.
+    """
+    try:
+        parsed = _parse(credential)
+    except PasskeyError:
+        return None
+    key = _claimed_key(parsed)
+    return key.user if key is not None else None
+
+
+def _claimed_key(parsed: dict[str, Any]) -> Passkey | None:
+    """The passkey whose id the credential gives, if its user handle is that account's."""
+    key = (
+        Passkey.objects.select_related("user")
+        .filter(credential_id=str(parsed.get("id", "")))
+        .first()
+    )
+    response = parsed.get("response")
+    handle = response.get("userHandle") if isinstance(response, dict) else None
+    if key is None or not isinstance(handle, str):
+        return None
+    try:
+        given = base64url_to_bytes(handle)
+    except (ValueError, TypeError):
+        return None
+    # The user handle is the authenticator's word for the account: it must agree.
+    if not hmac.compare_digest(given, _user_handle(key.user)):
+        return None
+    return key
+
+
+def identify(request: HttpRequest, credential: str) -> Passkey:
+    """Check a sign-in by passkey alone: the passkey, whose account is key.user.
+
+    The signature must check out over this session's challenge, with the user
+    verified by the authenticator; the user handle must name the account the
+    passkey belongs to.
+    """
+    challenge = _take_challenge(request, "signin", None)
+    parsed = _parse(credential)
+    key = _claimed_key(parsed)
+    if key is None:
+        raise PasskeyError("no account has this passkey")
+    _check(parsed, challenge, key, verify_user=True)
     return key

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q
@@ -27,6 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from sealbox.accounts import activity, links, passkeys, phrase, signin, throttle, twofactor
 from sealbox.accounts.forms import (
+    CONFIRM_FIRST,
     CodeForm,
     ConfirmForm,
     PasskeyForm,
@@ -43,19 +44,22 @@ ENROL = "sealbox_totp_enrol"
 ENROL_SECONDS = 900
 
 
-def _user(request: HttpRequest) -> User:
+def signed_in(request: HttpRequest) -> User:
     assert isinstance(request.user, User)
     return request.user
 
 
-def _settings(request: HttpRequest, status: int = 200, **forms: object) -> HttpResponse:
+def settings_response(request: HttpRequest, status: int = 200, **forms: object) -> HttpResponse:
     """The settings page, one section per topic; a section's POST re-renders it with its form."""
-    user = _user(request)
+    user = signed_in(request)
     retention_form = forms.pop("retention_form", None)
     if not isinstance(retention_form, RetentionForm):
         retention_form = RetentionForm(user)
+    has_password = user.has_usable_password()
+    recent = signin.recently_authenticated(request)
     context = {
-        "password_form": PasswordChangeForm(user),
+        "has_password": has_password,
+        "password_form": PasswordChangeForm(user) if has_password else SetPasswordForm(user),
         "has_totp": user.has_totp,
         "passkey_list": list(user.passkeys.all()),
         "passkeys_available": passkeys.available(),
@@ -66,7 +70,9 @@ def _settings(request: HttpRequest, status: int = 200, **forms: object) -> HttpR
         "phrase_form": PhraseForm(),
         "passkey_remove_form": ConfirmForm(user),
         "require_2fa": settings.REQUIRE_2FA,
-        "need_password": not signin.recently_authenticated(request),
+        "need_password": has_password and not recent,
+        # No password to type again: a passkey confirms it is the owner (passkey_views.confirm).
+        "need_confirm": not has_password and not recent,
         "retention_form": retention_form,
         "retention_options": _retention_options(user, retention_form),
         "reminder_days": settings.EXPIRY_REMINDER_DAYS,
@@ -82,7 +88,7 @@ def _settings(request: HttpRequest, status: int = 200, **forms: object) -> HttpR
 @never_cache
 @require_safe
 def settings_page(request: HttpRequest) -> HttpResponse:
-    return _settings(request)
+    return settings_response(request)
 
 
 @login_required
@@ -96,16 +102,16 @@ def change_phrase(request: HttpRequest) -> HttpResponse:
     last ten minutes (fresh), like adding a second factor: whoever borrows a
     session must not set the phrase their own phishing emails will carry.
     """
-    user = _user(request)
+    user = signed_in(request)
     form = PhraseForm(request.POST)
     if not form.is_valid():
-        return _settings(request, status=400, phrase_form=form)
+        return settings_response(request, status=400, phrase_form=form)
     proven = fresh(request, user)
     if isinstance(proven, throttle.Refusal):
-        return _settings(request, status=429, refusal=proven)
+        return settings_response(request, status=429, refusal=proven)
     if not proven:
-        form.add_error(None, _("The password is not right."))
-        return _settings(request, status=400, phrase_form=form)
+        form.add_error(None, not_proven(user))
+        return settings_response(request, status=400, phrase_form=form)
     own = form.cleaned_data["phrase"]
     with transaction.atomic():
         if own:
@@ -164,10 +170,10 @@ def cleanup_within() -> str:
 @require_POST
 def storage(request: HttpRequest) -> HttpResponse:
     """The storage section: how long mail is kept, and reminders before it goes."""
-    user = _user(request)
+    user = signed_in(request)
     form = RetentionForm(user, request.POST)
     if not form.is_valid():
-        return _settings(request, retention_form=form)
+        return settings_response(request, retention_form=form)
     chosen = form.cleaned_data["retention"]
     reminders = form.cleaned_data.get("expiry_reminders", user.expiry_reminders)
     period_changed = chosen != user.retention_days
@@ -198,13 +204,13 @@ def storage(request: HttpRequest) -> HttpResponse:
 def read_receipts(request: HttpRequest) -> HttpResponse:
     """The read-receipts section: ask, always or never, where the operator leaves it
     to the reader (SEALBOX_READ_RECEIPTS=ask); under any other policy nothing changes."""
-    user = _user(request)
+    user = signed_in(request)
     if settings.READ_RECEIPTS != "ask":
         flash.info(request, _("Nothing was changed."))
         return redirect(reverse("settings") + "#receipts")
     form = ReadReceiptsForm(user, request.POST)
     if not form.is_valid():
-        return _settings(request, status=400, receipts_form=form)
+        return settings_response(request, status=400, receipts_form=form)
     chosen = form.cleaned_data["read_receipts"]
     if chosen == user.read_receipts:
         flash.info(request, _("Nothing was changed."))
@@ -254,6 +260,8 @@ def _said_period(user: User) -> str:
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")
 def change_password(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
+    if not request.user.has_usable_password():
+        return _create_password(request, request.user)
     form = PasswordChangeForm(request.user, request.POST)
     if (refused := confirm(request, request.user, form, "password_form")) is not None:
         return refused
@@ -267,6 +275,44 @@ def change_password(request: HttpRequest) -> HttpResponse:
     return redirect("settings")
 
 
+def _create_password(request: HttpRequest, user: User) -> HttpResponse:
+    """A first password for an account that signs in by passkey alone.
+
+    No current password to ask for: this session must have confirmed it is
+    the owner lately (with the passkey). Signing in with the password then
+    takes the passkey as its second step, so recovery codes are made and
+    shown, as when a first second factor is added.
+    """
+    form: SetPasswordForm[User] = SetPasswordForm(user, request.POST)
+    if not signin.recently_authenticated(request):
+        form.is_valid()
+        form.add_error(None, CONFIRM_FIRST)
+        return settings_response(request, status=403, password_form=form)
+    if not form.is_valid():
+        return settings_response(request, password_form=form)
+    with transaction.atomic():
+        user = form.save()
+        links.password_changed(user)
+        activity.record(user, Activity.Kind.PASSWORD_SET, request)
+        codes = twofactor.new_recovery_codes(user)
+    update_session_auth_hash(request, user)
+    flash.success(
+        request,
+        _(
+            "Your password was created. Signing in with it also asks for your passkey. "
+            "Other devices were signed out."
+        ),
+    )
+    return _codes_page(request, codes)
+
+
+def not_proven(user: User) -> str:
+    """What a change that must be confirmed says when it was not."""
+    if user.has_usable_password():
+        return _("The password is not right.")
+    return str(CONFIRM_FIRST)
+
+
 def confirm(request: HttpRequest, user: User, form: Any, section: str) -> HttpResponse | None:
     """Check a settings form that asks for the password (and maybe a code) again.
 
@@ -275,16 +321,20 @@ def confirm(request: HttpRequest, user: User, form: Any, section: str) -> HttpRe
     settings page with the form's errors, or with the pause.
     """
 
+    if not user.has_usable_password() and not form.recent:
+        form.is_valid()  # says CONFIRM_FIRST: nothing was guessed, nothing is counted
+        return settings_response(request, status=403, **{section: form})
+
     def right() -> bool:
         form.is_valid()
         return not (form.has_error("__all__", "invalid") or form.has_error("old_password"))
 
     outcome = signin.counted(request, user, right)
     if isinstance(outcome, throttle.Refusal):
-        return _settings(request, status=429, refusal=outcome)
+        return settings_response(request, status=429, refusal=outcome)
     if form.is_valid():
         return None
-    return _settings(request, **{section: form})
+    return settings_response(request, **{section: form})
 
 
 def fresh(request: HttpRequest, user: User) -> throttle.Refusal | bool:
@@ -292,10 +342,13 @@ def fresh(request: HttpRequest, user: User) -> throttle.Refusal | bool:
     session proved who it is in the last ten minutes.
 
     A borrowed session must not be able to add its holder's own app or
-    passkey, which would sign the owner out and keep them out.
+    passkey, which would sign the owner out and keep them out. An account
+    without a password confirms with a passkey beforehand (passkey_views.confirm).
     """
     if signin.recently_authenticated(request):
         return True
+    if not user.has_usable_password():
+        return False
     outcome = signin.counted(
         request, user, lambda: user.check_password(str(request.POST.get("password", "")))
     )
@@ -315,7 +368,7 @@ def _enrol_secret(request: HttpRequest) -> str:
 
 def _codes_page(request: HttpRequest, codes: list[str]) -> HttpResponse:
     """The recovery codes, shown this once (the page is never cached)."""
-    factors = twofactor.second_factors(_user(request))
+    factors = twofactor.second_factors(signed_in(request))
     return render(request, "accounts/recovery_codes.html", {"codes": codes, "factors": factors})
 
 
@@ -325,8 +378,10 @@ def _codes_page(request: HttpRequest, codes: list[str]) -> HttpResponse:
 @sensitive_post_parameters("code")
 def totp_enrol(request: HttpRequest) -> HttpResponse:
     """Turn on two-factor sign-in: scan or type the secret, then prove it with a code."""
-    user = _user(request)
-    if user.has_totp:
+    user = signed_in(request)
+    # App codes are a second step after the password: an account without one
+    # signs in with its passkey alone, which the code would not be asked for.
+    if user.has_totp or not user.has_usable_password():
         return redirect("settings")
     secret = _enrol_secret(request)
     refusal = None
@@ -375,8 +430,10 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
 @require_POST
 @sensitive_post_parameters("password", "code")
 def totp_off(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    form = ConfirmForm(user, request.POST, with_code=True)
+    user = signed_in(request)
+    form = ConfirmForm(
+        user, request.POST, with_code=True, recent=signin.recently_authenticated(request)
+    )
     if not user.has_totp:
         return redirect("settings")
     if settings.REQUIRE_2FA and not user.passkeys.exists():
@@ -403,10 +460,10 @@ def totp_off(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters("password")
 def recovery_codes(request: HttpRequest) -> HttpResponse:
     """Replace the recovery codes (the old ones stop working)."""
-    user = _user(request)
+    user = signed_in(request)
     if not user.has_two_factor:
         return redirect("settings")
-    form = ConfirmForm(user, request.POST)
+    form = ConfirmForm(user, request.POST, recent=signin.recently_authenticated(request))
     if (refused := confirm(request, user, form, "recovery_form")) is not None:
         return refused
     codes = twofactor.new_recovery_codes(user)
@@ -420,7 +477,10 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 def passkey_options(request: HttpRequest) -> HttpResponse:
     if not passkeys.available():
         return HttpResponse(status=404)
-    options = passkeys.registration_options(request, _user(request))
+    user = signed_in(request)
+    # Without a password, a new passkey must be able to sign in alone.
+    only_way_in = not user.has_usable_password()
+    options = passkeys.registration_options(request, user, only_way_in=only_way_in)
     return HttpResponse(options, content_type="application/json")
 
 
@@ -428,24 +488,28 @@ def passkey_options(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 def passkey_add(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = signed_in(request)
     form = PasskeyForm(request.POST)
     if not form.is_valid():
-        return _settings(request, passkey_form=form)
+        return settings_response(request, passkey_form=form)
     first = not user.has_two_factor
     proven = fresh(request, user)
     if isinstance(proven, throttle.Refusal):
-        return _settings(request, status=429, refusal=proven)
+        return settings_response(request, status=429, refusal=proven)
     if not proven:
-        form.add_error(None, _("The password is not right."))
-        return _settings(request, passkey_form=form)
+        form.add_error(None, not_proven(user))
+        return settings_response(request, passkey_form=form)
     try:
         key = passkeys.register(
-            request, user, form.cleaned_data["credential"], form.cleaned_data["name"]
+            request,
+            user,
+            form.cleaned_data["credential"],
+            form.cleaned_data["name"],
+            only_way_in=not user.has_usable_password(),
         )
     except passkeys.PasskeyError:
         form.add_error(None, _("The passkey could not be added. Try again."))
-        return _settings(request, passkey_form=form)
+        return settings_response(request, passkey_form=form)
     activity.record(user, Activity.Kind.PASSKEY_ADDED, request, key.name)
     flash.success(
         request, _("Passkey “%(name)s” added. You can use it to sign in.") % {"name": key.name}
@@ -465,11 +529,23 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
 @require_POST
 @sensitive_post_parameters("password")
 def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
-    user = _user(request)
+    user = signed_in(request)
     key = get_object_or_404(user.passkeys, pk=passkey_id)
+    if not user.has_usable_password() and user.passkeys.count() == 1:
+        flash.error(
+            request,
+            _(
+                "“%(name)s” is how you sign in: create a password or add another passkey "
+                "before you remove it."
+            )
+            % {"name": key.name},
+        )
+        return redirect(reverse("settings") + "#passkeys")
     # The last second factor goes only with a code too, as turning off the app does.
     last = not user.has_totp and user.passkeys.count() == 1
-    form = ConfirmForm(user, request.POST, with_code=last)
+    form = ConfirmForm(
+        user, request.POST, with_code=last, recent=signin.recently_authenticated(request)
+    )
     if (refused := confirm(request, user, form, "passkey_remove_form")) is not None:
         return refused
     if settings.REQUIRE_2FA and not user.has_totp and user.passkeys.count() == 1:
@@ -496,7 +572,7 @@ def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
 @never_cache
 @require_POST
 def signout_everywhere(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = signed_in(request)
     user.end_all_sessions()
     activity.record(user, Activity.Kind.SIGNOUT_EVERYWHERE, request)
     logout(request)
@@ -508,7 +584,7 @@ def signout_everywhere(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_safe
 def activity_page(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = signed_in(request)
     entries = Paginator(Activity.objects.filter(user=user), 50).get_page(request.GET.get("page"))
     rows = [(e, activity.browser(e.user_agent)) for e in entries.object_list]
     return render(

@@ -99,12 +99,17 @@ def throttle_keys(
         user = account_for(account)
         if user is not None and user.pk == device[0]:
             key = throttle.Key(account_scope, f"{account}\0device:{device[1]}")
-    keys = [key]
-    ip = client_ip(request)
-    if ip:
-        keys.append(throttle.Key(client_scope, client_network(ip)))
+    keys = [key, *client_keys(request, client_scope)]
     memo[address, account_scope.name] = keys
     return keys
+
+
+def client_keys(
+    request: HttpRequest, scope: throttle.Scope = throttle.CLIENT
+) -> list[throttle.Key]:
+    """What a try counts against when it names no account (a passkey no account has): the client."""
+    ip = client_ip(request)
+    return [throttle.Key(scope, client_network(ip))] if ip else []
 
 
 def client_network(ip: str) -> str:

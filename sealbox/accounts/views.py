@@ -37,7 +37,7 @@ SESSION_TOKEN: dict[str, str] = {
 }
 
 
-def _link_invalid(request: HttpRequest) -> HttpResponse:
+def link_invalid(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/link_invalid.html", {"form": AddressForm()}, status=410)
 
 
@@ -45,22 +45,32 @@ def _open_link(request: HttpRequest, token: str, purpose: str, form_view: str) -
     """Check the link, then move its token out of the address bar into the session."""
     link = LinkToken.find_valid(token, purpose)
     if link is None:
-        return _link_invalid(request)
+        return link_invalid(request)
     # Only the token's hash goes into the session: the token itself is never stored.
     request.session[SESSION_TOKEN[purpose]] = link.token_hash
     return HttpResponseRedirect(reverse(form_view))
 
 
-def _set_password(request: HttpRequest, purpose: str, template: str) -> HttpResponse:
-    """The new-password form behind a link; on success the link is spent and the owner is in."""
+def session_link(request: HttpRequest, purpose: str) -> LinkToken | None:
+    """The valid link this session opened (_open_link), or None."""
     token_hash = request.session.get(SESSION_TOKEN[purpose], "")
-    link = LinkToken.find_valid_hash(token_hash, purpose) if token_hash else None
+    return LinkToken.find_valid_hash(token_hash, purpose) if token_hash else None
+
+
+def _set_password(request: HttpRequest, purpose: str, template: str) -> HttpResponse:
+    """The new-password form behind a link; on success the link is spent and the owner is in.
+
+    Where the link alone may give the account a new way in, the page also
+    offers a passkey instead of a password (passkey_views.link_passkey).
+    """
+    link = session_link(request, purpose)
     if link is None:
-        return _link_invalid(request)
+        return link_invalid(request)
     user = link.user
     form: SetPasswordForm[User] = SetPasswordForm(user, request.POST or None)
+    alone = links.link_alone_signs_in(user)
     if request.method == "POST" and form.is_valid():
-        if user.has_two_factor:
+        if user.has_two_factor and not alone:
             # An emailed link replaces the password, never the second factor:
             # the new password waits for it (links.hold_password), and until it
             # passes, the old password, the owner's sessions and the link stay.
@@ -68,7 +78,7 @@ def _set_password(request: HttpRequest, purpose: str, template: str) -> HttpResp
             signin.begin_second_step(request, user, reverse("inbox"), held=held)
             return redirect("signin-verify")
         if not links.set_password_with_link(link, form):
-            return _link_invalid(request)
+            return link_invalid(request)
         request.session.pop(SESSION_TOKEN[purpose], None)
         reset = purpose == LinkToken.Purpose.RESET
         if not reset:
@@ -81,7 +91,13 @@ def _set_password(request: HttpRequest, purpose: str, template: str) -> HttpResp
         if not reset:
             phrase.show_next(request)
         return redirect(phrase.landing(request, reverse("inbox")))
-    return render(request, template, {"form": form, "mailbox": user.email})
+    context = {
+        "form": form,
+        "mailbox": user.email,
+        "passkey_instead": alone and passkeys.available(),
+        "replaces_passkeys": alone and user.passkeys.exists(),
+    }
+    return render(request, template, context)
 
 
 @never_cache
@@ -169,6 +185,11 @@ class SignInView(auth_views.LoginView):
             return self.render_to_response(context, status=429)
         return super().post(request, *args, **kwargs)
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["passkeys_available"] = passkeys.available()
+        return context
+
     def form_invalid(self, form: Any) -> HttpResponse:
         address = str(self.request.POST.get("username", ""))
         if address and self.request.POST.get("password"):
@@ -188,6 +209,23 @@ class SignInView(auth_views.LoginView):
 
 
 signin_view = SignInView.as_view()
+
+
+def signin_page(request: HttpRequest, status: int = 200, **extra: Any) -> HttpResponse:
+    """The sign-in page as SignInView shows it, answering another way in (a passkey)."""
+    view = SignInView()
+    view.setup(request)
+    context = view.get_context_data(form=SignInForm(request), **extra)
+    return view.render_to_response(context, status=status)
+
+
+def signin_next(request: HttpRequest) -> str:
+    """Where a sign-in goes next: the page's ?next= if it is on this site, else the inbox."""
+    view = SignInView()
+    view.setup(request)
+    return str(view.get_success_url())
+
+
 # Sign-out only by POST.
 signout = auth_views.LogoutView.as_view()
 
@@ -239,7 +277,7 @@ def _second_step_passed(request: HttpRequest, user: User, how: str) -> HttpRespo
     if held:
         if not links.apply_held_password(user, held):
             request.session.pop(signin.PENDING, None)
-            return _link_invalid(request)
+            return link_invalid(request)
         request.session.pop(SESSION_TOKEN.get(held["purpose"], ""), None)
     signin.complete(request, user, how, second_factor=True)
     if held:
@@ -271,7 +309,7 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
         if held and not links.held_link_works(user, held):
             # Before the code is checked: a recovery code is not spent on a dead link.
             request.session.pop(signin.PENDING, None)
-            return _link_invalid(request)
+            return link_invalid(request)
         how = twofactor.verify_code(user, form.cleaned_data["code"])
         if how is not None:
             signin.succeeded(request, user.email)

@@ -263,7 +263,7 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.goto("/signin/")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/inbox/")
 
 

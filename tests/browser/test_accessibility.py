@@ -14,17 +14,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Frame, Page, expect
+from playwright.sync_api import Browser, CDPSession, Frame, Page, expect
 
+from sealbox.accounts import signin
 from sealbox.accounts.models import LinkToken, Passkey, User
 from sealbox.intake.delivery import deliver
 from tests.browser.conftest import TIMEOUT_MS, VIEWPORTS, Portal, message_frame
 from tests.browser.content import newsletter, pdf, png
+from tests.browser.test_account_security import authenticator  # noqa: F401 (a fixture)
 from tests.conftest import CAROL
 from tests.mail import make_message
 
@@ -142,9 +145,11 @@ def test_the_pages_before_signing_in(
     page: Page, portal: Portal, alice: User, audit: Audit, variant: Variant
 ) -> None:
     visit(page, "/signin/", variant)
+    # With the passkey's way in too (shown where the browser has WebAuthn).
+    expect(page.locator("main form.passkey-signin [data-passkey-start]")).to_be_visible()
     audit.check(page, "sign-in")
     sign_in(page, alice.email, "not the password")
-    expect(page.locator("main .error")).to_be_visible()
+    expect(page.locator("main .error:visible")).to_be_visible()
     audit.check(page, "sign-in, wrong password")
 
     visit(page, "/link/new/", variant)
@@ -162,6 +167,7 @@ def test_the_pages_before_signing_in(
     newcomer = User.objects.create_user("dora@example.net", password=None)
     visit(page, f"/activate/{LinkToken.issue(newcomer, LinkToken.Purpose.ACTIVATE)}/", variant)
     expect(page).to_have_url(re.compile(r"/activate/set-password/$"))
+    expect(page.locator("main form.passkey-instead button")).to_be_visible()
     audit.check(page, "activation")
     set_password = page.locator("main form:has(#id_new_password1) button[type=submit]")
     page.locator("#id_new_password1").fill("short")
@@ -408,6 +414,42 @@ def test_settings_and_two_factor_sign_in(
     page.locator("form:has(#id_code) button[type=submit]").click()
     expect(page.locator("main .error:not([hidden])")).to_be_visible()
     audit.check(page, "two-factor sign-in, wrong code")
+    audit.assert_clean()
+
+
+def test_a_mailbox_opened_with_a_passkey(
+    page: Page,
+    portal: Portal,
+    audit: Audit,
+    variant: Variant,
+    settings: Any,
+    authenticator: tuple[CDPSession, str],  # noqa: F811
+) -> None:
+    """Activation with a passkey alone; Settings without a password; a refused passkey."""
+    settings.BASE_HOST = "localhost"
+    newcomer = User.objects.create_user("dora@example.net", password=None)
+    visit(page, f"/activate/{LinkToken.issue(newcomer, LinkToken.Purpose.ACTIVATE)}/", variant)
+    page.locator("main form.passkey-instead button").click()
+    expect(page).to_have_url(re.compile(r"/phrase/$"))
+    # Ten minutes later: changes to how she signs in ask her to confirm it is her.
+    [cookie] = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
+    session = import_module(settings.SESSION_ENGINE).SessionStore(cookie["value"])
+    session[signin.AUTHENTICATED_AT] = 0
+    session.save()
+    visit(page, "/settings/", variant)
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    expect(page.locator("main form.confirm-box [data-passkey-start]")).to_be_visible()
+    audit.check(page, "settings without a password")
+    page.locator("main form.confirm-box [data-passkey-start]").click()
+    expect(page.locator(".flash")).to_be_visible()
+    audit.check(page, "settings without a password, confirmed")
+    page.locator("form[action$='/signout/'] button").click()
+    expect(page).to_have_url(re.compile(r"/signin/$"))
+    Passkey.objects.all().delete()  # the device holds one the portal no longer knows
+    page.locator("main form.passkey-signin [data-passkey-start]").click()
+    expect(page).to_have_url(re.compile(r"/signin/with-passkey/$"))
+    expect(page.get_by_role("alert")).to_be_visible()
+    audit.check(page, "sign-in, passkey refused")
     audit.assert_clean()
 
 

@@ -60,7 +60,7 @@ def submit_password(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/signin/")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def password_step(page: Page, email: str, password: str = PASSWORD) -> None:
@@ -72,7 +72,7 @@ def password_step(page: Page, email: str, password: str = PASSWORD) -> None:
 
 def enter_code(page: Page, code: str) -> None:
     page.get_by_role("textbox", name=re.compile("Code from your authenticator app")).fill(code)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def sign_out(page: Page, portal: Portal) -> None:
@@ -144,7 +144,7 @@ def test_two_factor_with_an_authenticator_app_and_recovery_codes(
     # A wrong password fails as before; the right one now asks for a code.
     page.get_by_label("Email address").fill(alice.email)
     page.get_by_label("Password").fill("not the password")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("alert")).to_have_text("The email address or password is not right.")
     password_step(page, alice.email)
     expect(page.get_by_role("button", name="Use a passkey")).to_have_count(0)
@@ -335,7 +335,7 @@ def test_too_many_wrong_passwords_pause_sign_in(
     def attempt(password: str) -> None:
         page.get_by_label("Email address").fill(alice.email)
         page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
 
     page.goto("/signin/")
     attempt("wrong once")

@@ -31,7 +31,7 @@ def test_a_mailbox_signs_in_with_the_address_typed_as_it_was_mailed(
     page.goto("/signin/")
     page.get_by_label("Email address").press_sequentially(address)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
     # Its first sign-in since personal phrases exist: the phrase first, then the inbox.
     continue_past_phrase(page, user, "**/inbox/")

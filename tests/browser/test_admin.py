@@ -48,10 +48,10 @@ def test_an_operator_signs_in_with_a_code_filters_and_sets_a_quota(
     page.wait_for_url("**/signin/?next=/admin/")
     page.get_by_label("Email address").fill(OPERATOR)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/signin/verify/")
     page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     # The operator's first sign-in since personal phrases exist: the phrase, then the admin.
     continue_past_phrase(page, user, "**/admin/")
     index = page.reload()

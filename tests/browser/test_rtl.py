@@ -99,7 +99,7 @@ def test_activation_and_the_phrase_fit_a_360_px_phone_with_a_long_address(
         fits_360("the activation page")
         page.locator("#id_new_password1").fill(PASSWORD)
         page.locator("#id_new_password2").fill(PASSWORD)
-        page.locator("form:not(.language-menu) button[type=submit]").click()
+        page.locator("form:has(#id_new_password1) button[type=submit]").click()
         page.wait_for_url("**/phrase/")
         newcomer.refresh_from_db()
         expect(page.locator("main .phrase-box dd")).to_have_text(newcomer.phrase)

@@ -1,4 +1,6 @@
-// Passkeys: creating one in Settings, and using one at sign-in. The server
+// Passkeys: creating one (in Settings, or instead of a password behind an
+// activation or reset link), and using one at sign-in (alone, or as the second
+// step) or to confirm it is you in Settings. The server
 // sends WebAuthn options as JSON (binary fields in base64url); the browser's
 // navigator.credentials does the rest; the answer goes back in an ordinary
 // form post, so the server's response is an ordinary page.
@@ -64,7 +66,15 @@
     return false;
   }
 
-  // Settings: add a passkey.
+  // Offers that only make sense with WebAuthn ("Sign in with a passkey", "Use a
+  // passkey instead of a password") come hidden, and show where the browser has it.
+  if (window.PublicKeyCredential && navigator.credentials) {
+    document.querySelectorAll("[data-passkey-supported]").forEach(function (el) {
+      el.hidden = false;
+    });
+  }
+
+  // Create a passkey: in Settings, or instead of a password.
   document.querySelectorAll("form[data-passkey-create]").forEach(function (form) {
     var credential = form.elements.namedItem("credential");
     form.addEventListener("submit", function (event) {
@@ -93,7 +103,8 @@
     });
   });
 
-  // Sign-in: use a passkey as the second step.
+  // Use a passkey: to sign in (with no address, the list of credentials is
+  // empty and the authenticator offers its own), as the second step, or to confirm.
   document.querySelectorAll("form[data-passkey-get]").forEach(function (form) {
     var credential = form.elements.namedItem("credential");
     var start = form.querySelector("[data-passkey-start]");
