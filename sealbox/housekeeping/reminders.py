@@ -22,7 +22,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from sealbox.accounts.models import LinkToken, User
+from sealbox.accounts.models import User
 from sealbox.housekeeping import retention
 from sealbox.mailstore.models import Message
 from sealbox.outbound import emails, notify
@@ -91,9 +91,9 @@ def _claim(owner_id: int, ids: list[Any], now: datetime) -> tuple[list[Message],
 def _context(user: User, named: list[Message], now: datetime) -> dict[str, Any]:
     """What the reminder says: how many go and when, who sent them, where the link leads.
 
-    The removal date comes from retention.expires_at and a new link's lifetime from
-    LinkToken.lifetime, so that the email never says a link works longer than the
-    messages it leads to are kept. One who never chose a password cannot use the
+    The removal date comes from retention.expires_at, and what is said of the link's
+    lifetime from notify.link_lifetime, so that the email never says a link works
+    longer than the messages it leads to are kept. One who never chose a password cannot use the
     settings page: they get no link to it.
     """
     first = min(
@@ -106,16 +106,13 @@ def _context(user: User, named: list[Message], now: datetime) -> dict[str, Any]:
         ]
     )
     link, activation = notify.portal_link(user)
-    link_until = now + LinkToken.lifetime(LinkToken.Purpose.ACTIVATE)
     return {
         "count": len(named),
         "first_date": first,
         **notify.listing(shown, len(named)),
         "link": link,
         "activation": activation,
-        "activation_days": settings.ACTIVATION_DAYS,
-        # The link's lifetime is said only when the messages outlive it.
-        "link_outlives_messages": activation and link_until > first,
+        **notify.link_lifetime(activation, first, now),
         "settings_link": "" if activation else settings.BASE_URL + reverse("settings") + "#storage",
     }
 

@@ -138,6 +138,9 @@ def _notify(state: NotificationState, now: datetime) -> bool:
         return False
     link, activation = portal_link(user, pending)
     named = listing(pending)
+    from sealbox.housekeeping import retention  # retention -> quota -> notify
+
+    first_removal = retention.expires_at(pending[0].received_at, user.effective_retention_days)
     emails.notification(
         user,
         {
@@ -146,12 +149,26 @@ def _notify(state: NotificationState, now: datetime) -> bool:
             **named,
             "link": link,
             "activation": activation,
-            "activation_days": settings.ACTIVATION_DAYS,
+            **link_lifetime(activation, first_removal, now),
         },
     )
     state.last_sent_at = now
     state.save(update_fields=["due_at", "pending_since", "last_sent_at"])
     return True
+
+
+def link_lifetime(
+    activation: bool, first_removal: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """What an email says of how long its activation link works: `activation_days`,
+    or, when the first message it leads to is removed before the link runs out,
+    `use_before` (that date) instead: never "14 days" for mail that goes in 3."""
+    link_until = now + LinkToken.lifetime(LinkToken.Purpose.ACTIVATE)
+    soon = activation and first_removal is not None and first_removal < link_until
+    return {
+        "activation_days": settings.ACTIVATION_DAYS,
+        "use_before": first_removal if soon else None,
+    }
 
 
 def send_due(limit: int = 50) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
 from sealbox.accounts.models import User
 from sealbox.intake.delivery import deliver
@@ -372,3 +374,15 @@ def test_a_reminder_states_the_links_days_when_the_messages_outlive_it(settings:
     said = " ".join(text(msg).split())
     assert "The link works once and for 2 days." in said
     assert "Use it before" not in said
+
+
+def test_a_notification_never_promises_a_link_outliving_the_messages(settings: Any) -> None:
+    # Kept 7 days, the link works 14: the email gives the date the message goes instead.
+    settings.RETENTION_DAYS = 7
+    samples.arrive(samples.NEW)
+    with time_machine.travel(samples.ARRIVED + timedelta(hours=1), tick=False):
+        notify.send_due()
+    msg = samples.last_email()
+    for said in (" ".join(text(msg).split()), visible(html(msg))):
+        assert "The link works once. Use it before Nov. 27, 2026." in said
+        assert "14 days" not in said
