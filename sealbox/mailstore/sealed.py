@@ -1,7 +1,7 @@
 """Index fields taken from a message's content, sealed like the message itself.
 
 With encryption at rest on, a message's row keeps its subject, sender, recipients,
-date and Message-ID only inside `sealed_summary`: a small CMS envelope of a JSON document,
+date, Message-ID and attachment names only inside `sealed_summary`: a small CMS envelope of a JSON document,
 padded to 64-byte steps so that its length says little. The plain columns stay
 empty. A process that holds the key opens the envelope when the row is loaded;
 opened summaries are kept in memory, since a message never changes, so an
@@ -36,8 +36,12 @@ _BLANK: dict[str, Any] = {
     "from_address": "",
     "to_display": "",
     "sent_date": None,
+    "attachment_names": "",
 }
 FIELDS = tuple(_BLANK)
+# Columns derived from the content fields (the search column, mailstore/search.py):
+# empty in a sealed row, and never inside its sealed summary.
+_DERIVED: dict[str, Any] = {"search_text": ""}
 CACHE_SIZE = 50_000
 _cache: OrderedDict[uuid.UUID, dict[str, Any]] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -45,7 +49,7 @@ _cache_lock = threading.Lock()
 
 def blank_columns() -> dict[str, Any]:
     """The content columns as a sealed row has them (for QuerySet.update)."""
-    return dict(_BLANK)
+    return {**_BLANK, **_DERIVED}
 
 
 def seal_fields(values: dict[str, Any], to: seal.Recipients | None = None) -> bytes:
@@ -96,6 +100,7 @@ def blank_before_save(message: Message) -> None:
         kept = {name: message.__dict__[name] for name in FIELDS if name in message.__dict__}
         message.__dict__["_sealed_kept"] = kept
         message.__dict__.update({name: _BLANK[name] for name in kept})
+        message.__dict__.update(_DERIVED)
 
 
 def after_save(message: Message) -> None:

@@ -1,0 +1,127 @@
+"""Finding messages in a folder by sender, recipients, subject and attachment names.
+
+The one rule of what matches: every word of the query is found, as a substring,
+in one of the searched fields, both sides normalised (NFKC, then case-folded,
+so "GRÖSSE" finds "Größe" and a decomposed "é" finds a composed one).
+
+A plain row keeps its searched fields normalised in one column, search_text, set
+on every save: the database matches it (LIKE on SQLite and PostgreSQL alike,
+the words already folded) and pages the result. A sealed row has no such column:
+its fields are opened in memory (sealed.reveal) while the folder is read in
+chunks, and only the matches on the page asked for are kept, so a request holds
+a bounded number of rows whatever the size of the mailbox. Nothing opened is
+written anywhere.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+
+if TYPE_CHECKING:
+    from sealbox.mailstore.models import Message
+
+# What is searched, as Message fields.
+FIELDS = (
+    "from_name",
+    "from_address",
+    "envelope_from",
+    "to_display",
+    "subject",
+    "attachment_names",
+)
+MAX_QUERY = 200  # characters of a query that are read
+MAX_WORDS = 10
+CHUNK = 500  # sealed rows read from the database at a time
+
+
+def normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def words(query: str) -> list[str]:
+    """The words of a query, normalised, each once, at most MAX_WORDS."""
+    return list(dict.fromkeys(normalise(query[:MAX_QUERY]).split()))[:MAX_WORDS]
+
+
+def index_text(values: Mapping[str, Any]) -> str:
+    """The searched fields of a message, normalised, one a line (no word spans two)."""
+    return "\n".join(normalise(str(values.get(name) or "")) for name in FIELDS)
+
+
+def matches(terms: Sequence[str], values: Mapping[str, Any]) -> bool:
+    text = index_text(values)
+    return all(term in text for term in terms)
+
+
+@dataclass
+class Found:
+    """The matches of a sealed folder as Paginator reads them: their number, and
+    the rows of the page asked for (or, past the end, of the last page)."""
+
+    count: int = 0
+    pages: dict[int, list[uuid.UUID]] = field(default_factory=dict)  # first position -> ids
+    fetch: Any = None  # ids -> rows, in folder order
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, window: slice) -> list[Message]:
+        ids = self.pages.get(window.start or 0, [])
+        return list(self.fetch(ids)) if ids else []
+
+
+def _sealed_matches(rows: QuerySet[Message], terms: Sequence[str], start: int, size: int) -> Found:
+    """Scan a folder in order; count the matches, keep those at [start, start+size)
+    and those of the last page (which Paginator shows for a page past the end)."""
+    found = Found()
+    last: list[uuid.UUID] = []
+    wanted: list[uuid.UUID] = []
+    scan: Iterator[Message] = rows.only(*FIELDS, "sealed_summary", "search_text").iterator(
+        chunk_size=CHUNK
+    )
+    for message in scan:
+        if message.__dict__.get("sealed_summary"):
+            hit = matches(terms, message.__dict__)
+        else:  # a plain row among sealed ones (encrypt-existing under way)
+            hit = all(term in message.search_text for term in terms)
+        if not hit:
+            continue
+        if found.count % size == 0:
+            last = []
+        last.append(message.id)
+        if start <= found.count < start + size:
+            wanted.append(message.id)
+        found.count += 1
+    found.pages = {start: wanted}
+    if found.count:
+        found.pages.setdefault((found.count - 1) // size * size, last)
+    return found
+
+
+def search(
+    folder: QuerySet[Message], query: str, page_number: int, page_size: int, columns: Sequence[str]
+) -> QuerySet[Message] | Found:
+    """The messages of an owner's folder (a query set in display order) matching
+    query, for Paginator(result, page_size).page(page_number), with `columns` loaded."""
+    terms = words(query)
+    if not terms:
+        return folder.none()
+    if not folder.filter(sealed_summary__isnull=False).exists():
+        where = Q()
+        for term in terms:
+            where &= Q(search_text__contains=term)
+        return folder.filter(where).only(*columns)
+    start = (max(page_number, 1) - 1) * page_size
+    result = _sealed_matches(folder, terms, start, page_size)
+
+    def fetch(ids: list[uuid.UUID]) -> QuerySet[Message]:
+        return folder.filter(id__in=ids).only(*columns)
+
+    result.fetch = fetch
+    return result
