@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 from django.db.models import Q, QuerySet
 
@@ -59,20 +58,28 @@ def matches(terms: Sequence[str], values: Mapping[str, Any]) -> bool:
     return all(term in text for term in terms)
 
 
-@dataclass
-class Found:
+class Found(Sequence["Message"]):
     """The matches of a sealed folder as Paginator reads them: their number, and
     the rows of the page asked for (or, past the end, of the last page)."""
 
-    count: int = 0
-    pages: dict[int, list[uuid.UUID]] = field(default_factory=dict)  # first position -> ids
-    fetch: Any = None  # ids -> rows, in folder order
+    def __init__(self) -> None:
+        self.total = 0
+        self.pages: dict[int, list[uuid.UUID]] = {}  # first position -> ids
+        self.fetch: Callable[[list[uuid.UUID]], Iterable[Message]] = lambda ids: []
 
     def __len__(self) -> int:
-        return self.count
+        return self.total
 
-    def __getitem__(self, window: slice) -> list[Message]:
-        ids = self.pages.get(window.start or 0, [])
+    @overload
+    def __getitem__(self, index: int) -> Message: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Message]: ...
+    def __getitem__(self, index: int | slice) -> Message | list[Message]:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        ids = self.pages.get(index.start or 0)
+        if ids is None:
+            raise IndexError("only the page searched for is kept")
         return list(self.fetch(ids)) if ids else []
 
 
@@ -92,15 +99,15 @@ def _sealed_matches(rows: QuerySet[Message], terms: Sequence[str], start: int, s
             hit = all(term in message.search_text for term in terms)
         if not hit:
             continue
-        if found.count % size == 0:
+        if found.total % size == 0:
             last = []
         last.append(message.id)
-        if start <= found.count < start + size:
+        if start <= found.total < start + size:
             wanted.append(message.id)
-        found.count += 1
+        found.total += 1
     found.pages = {start: wanted}
-    if found.count:
-        found.pages.setdefault((found.count - 1) // size * size, last)
+    if found.total:
+        found.pages.setdefault((found.total - 1) // size * size, last)
     return found
 
 
