@@ -133,6 +133,12 @@ class SealedDateTimeField(SealedFieldMixin, models.DateTimeField):
     pass
 
 
+def forget(message_id: uuid.UUID) -> None:
+    """Drop one message's opened summary from memory (its summary was sealed again)."""
+    with _cache_lock:
+        _cache.pop(message_id, None)
+
+
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()

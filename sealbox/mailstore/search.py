@@ -15,6 +15,7 @@ written anywhere.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,6 +25,8 @@ from django.db.models import Q, QuerySet
 
 if TYPE_CHECKING:
     from sealbox.mailstore.models import Message
+
+log = logging.getLogger(__name__)
 
 # What is searched, as Message fields.
 FIELDS = (
@@ -132,3 +135,57 @@ def search(
 
     result.fetch = fetch
     return result
+
+
+def index_attachment_names() -> tuple[int, int]:
+    """Give mail stored before attachment names were kept its names, read from its
+    file (`sealbox mailbox index`; idempotent, resumable). With encryption at rest
+    the key must be held: a sealed row's summary is opened, completed and sealed
+    again to its file's certificate set. Returns (completed, skipped): skipped
+    rows are sealed to another set than the configured one (run `sealbox storage
+    rotate` first) or their file does not open."""
+    from sealbox.mailstore import blobs, sealed
+    from sealbox.mailstore.models import Message
+    from sealbox.mailstore.summary import summarize
+    from sealbox.vault import seal
+
+    to = seal.sealing_to()
+    done = skipped = 0
+    rows = Message.objects.filter(attachment_count__gt=0, attachment_names="").order_by("id")
+    after: uuid.UUID | None = None
+    while True:
+        batch = list(
+            (rows if after is None else rows.filter(id__gt=after)).values(
+                "id", "blob", "sealed_summary", *FIELDS
+            )[:CHUNK]
+        )
+        if not batch:
+            return done, skipped
+        after = batch[-1]["id"]
+        for row in batch:
+            content = sealed.open_fields(row["sealed_summary"]) if row["sealed_summary"] else None
+            if content is not None and content["attachment_names"]:
+                continue  # sealed with its names already
+            if content is not None and (
+                to is None or row["blob"] != blobs.relative_path(row["id"], to.set_id)
+            ):
+                skipped += 1
+                continue
+            try:
+                names = summarize(blobs.read(row["blob"])).attachment_names
+            except (OSError, seal.Unreadable) as e:
+                log.warning("message %s: not indexed, its file does not open: %s", row["id"], e)
+                skipped += 1
+                continue
+            if not names:
+                continue
+            message = Message.objects.filter(id=row["id"], blob=row["blob"])
+            if content is None:
+                values = {**row, "attachment_names": names}
+                message.update(attachment_names=names, search_text=index_text(values))
+            else:
+                assert to is not None
+                summary = sealed.seal_fields({**content, "attachment_names": names}, to)
+                message.update(sealed_summary=summary)
+                sealed.forget(row["id"])
+            done += 1

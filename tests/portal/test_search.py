@@ -3,9 +3,11 @@ paged, with encryption at rest off and on."""
 
 from __future__ import annotations
 
+import io
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -261,3 +263,33 @@ def test_plain_mail_from_before_the_search_column_is_found_once_migrated(
     migration.fill_search_text(apps, None)
 
     assert subjects(results(reader, "old news")) == ["Old news"]
+
+
+def test_mailbox_index_makes_older_mail_findable_by_attachment_name(
+    reader: Client, alice: User, mode: str
+) -> None:
+    message = deliver_to(
+        alice,
+        make_message(subject="Scans", attachments=[("passport-scan.pdf", "application/pdf", PDF)]),
+    )
+    # As stored before attachment names were kept.
+    stored = Message.objects.get(id=message.id)
+    if mode == "sealed":
+        content = sealed.open_fields(stored.sealed_summary)
+        old = sealed.seal_fields({**content, "attachment_names": ""})
+        Message.objects.filter(id=message.id).update(sealed_summary=old)
+        sealed.clear_cache()
+    else:
+        values = {name: getattr(stored, name) for name in search.FIELDS}
+        Message.objects.filter(id=message.id).update(
+            attachment_names="", search_text=search.index_text({**values, "attachment_names": ""})
+        )
+    assert subjects(results(reader, "passport")) == []
+    assert subjects(results(reader, "scans")) == ["Scans"]
+
+    out = io.StringIO()
+    call_command("mailbox", "index", stdout=out)
+    call_command("mailbox", "index", stdout=io.StringIO())  # again: nothing more to do
+
+    assert out.getvalue() == "1 message(s) given their attachment names for search.\n"
+    assert subjects(results(reader, "passport")) == ["Scans"]
