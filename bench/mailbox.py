@@ -213,6 +213,7 @@ def fill(reader: str, password: str) -> dict[str, Any]:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from sealbox.accounts import phrase
     from sealbox.accounts.models import User
     from sealbox.intake.delivery import deliver
     from sealbox.mailstore import blobs, sealed, search
@@ -227,7 +228,8 @@ def fill(reader: str, password: str) -> dict[str, Any]:
     owner = User.objects.get(pk=big.owner_id)
     owner.set_password(password)
     owner.activated_at = timezone.now()
-    owner.save(update_fields=["password", "activated_at"])
+    owner.phrase = phrase.generate()  # as activation gives it: sign-in lands on the inbox
+    owner.save(update_fields=["password", "activated_at", "phrase"])
 
     data_dir = Path(settings.DATA_DIR)
     oldest = timezone.now() - timedelta(days=1)
