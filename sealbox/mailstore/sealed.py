@@ -71,23 +71,39 @@ def open_fields(sealed: bytes) -> dict[str, Any]:
 
 def reveal(message: Message) -> None:
     """Fill in the message's content fields from its sealed summary (raises seal.Locked)."""
+    try:
+        values = opened(message.id, message.__dict__["sealed_summary"])
+    except (seal.Unreadable, ValueError):
+        message.__dict__.update(_BLANK, subject=gettext("(this message cannot be opened)"))
+        return
+    message.__dict__.update(values)
+
+
+def cached(message_id: uuid.UUID) -> dict[str, Any] | None:
+    """A message's opened content fields if this process has them (do not change them)."""
     with _cache_lock:
-        values = _cache.get(message.id)
+        values = _cache.get(message_id)
         if values is not None:
-            _cache.move_to_end(message.id)
+            _cache.move_to_end(message_id)
+    return values
+
+
+def opened(message_id: uuid.UUID, summary: bytes) -> dict[str, Any]:
+    """A message's content fields, from memory or opened from its sealed summary
+    (raises seal.Locked; seal.Unreadable or ValueError, logged, when it does not open)."""
+    values = cached(message_id)
     if values is None:
         try:
-            values = open_fields(message.__dict__["sealed_summary"])
+            values = open_fields(summary)
         except (seal.Unreadable, ValueError) as e:
             # One damaged row must not take the whole inbox (or the worker) with it.
-            log.error("message %s: its sealed summary does not open: %s", message.id, e)
-            message.__dict__.update(_BLANK, subject=gettext("(this message cannot be opened)"))
-            return
+            log.error("message %s: its sealed summary does not open: %s", message_id, e)
+            raise
         with _cache_lock:
-            _cache[message.id] = values
+            _cache[message_id] = values
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)
-    message.__dict__.update(values)
+    return values
 
 
 def blank_before_save(message: Message) -> None:

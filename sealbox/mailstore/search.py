@@ -16,12 +16,17 @@ written anywhere.
 from __future__ import annotations
 
 import logging
+import threading
 import unicodedata
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+
+from sealbox.mailstore import sealed
+from sealbox.vault import seal
 
 if TYPE_CHECKING:
     from sealbox.mailstore.models import Message
@@ -86,27 +91,76 @@ class Found(Sequence["Message"]):
         return list(self.fetch(ids)) if ids else []
 
 
+# Normalised fields of sealed rows (index_text), kept in memory like the opened
+# summaries they come from, and only while that summary is the one in memory.
+_texts: OrderedDict[uuid.UUID, tuple[dict[str, Any], str]] = OrderedDict()
+_texts_lock = threading.Lock()
+
+
+def _sealed_text(message_id: uuid.UUID, values: dict[str, Any], envelope_from: str) -> str:
+    with _texts_lock:
+        kept = _texts.get(message_id)
+    if kept is not None and kept[0] is values:
+        return kept[1]
+    text = index_text({**values, "envelope_from": envelope_from})
+    with _texts_lock:
+        _texts[message_id] = (values, text)
+        while len(_texts) > sealed.CACHE_SIZE:
+            _texts.popitem(last=False)
+    return text
+
+
+def _texts_of(rows: QuerySet[Message]) -> Iterator[tuple[uuid.UUID, str]]:
+    """Each row's normalised fields, in order: a plain row's column, a sealed row's
+    fields opened in memory (summaries loaded only for rows this process has not
+    opened yet, CHUNK at a time)."""
+    from sealbox.mailstore.models import Message
+
+    listed = rows.annotate(
+        is_sealed=ExpressionWrapper(Q(sealed_summary__isnull=False), output_field=BooleanField())
+    ).values_list("id", "is_sealed", "search_text", "envelope_from")
+    chunk: list[tuple[uuid.UUID, bool, str, str]] = []
+    for row in listed.iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            yield from _chunk_texts(Message, chunk)
+            chunk = []
+    yield from _chunk_texts(Message, chunk)
+
+
+def _chunk_texts(
+    model: type[Message], chunk: list[tuple[uuid.UUID, bool, str, str]]
+) -> Iterator[tuple[uuid.UUID, str]]:
+    values = {mid: sealed.cached(mid) for mid, is_sealed, _, _ in chunk if is_sealed}
+    missing = [mid for mid, found in values.items() if found is None]
+    if missing:
+        summaries = model.objects.filter(id__in=missing).values_list("id", "sealed_summary")
+        for mid, summary in summaries:
+            try:
+                values[mid] = sealed.opened(mid, bytes(summary or b""))
+            except (seal.Unreadable, ValueError):
+                pass  # logged; found by its envelope sender only
+    for mid, is_sealed, text, envelope_from in chunk:
+        if not is_sealed:
+            yield mid, text
+        else:
+            yield mid, _sealed_text(mid, values.get(mid) or {}, envelope_from)
+
+
 def _sealed_matches(rows: QuerySet[Message], terms: Sequence[str], start: int, size: int) -> Found:
     """Scan a folder in order; count the matches, keep those at [start, start+size)
     and those of the last page (which Paginator shows for a page past the end)."""
     found = Found()
     last: list[uuid.UUID] = []
     wanted: list[uuid.UUID] = []
-    scan: Iterator[Message] = rows.only(*FIELDS, "sealed_summary", "search_text").iterator(
-        chunk_size=CHUNK
-    )
-    for message in scan:
-        if message.__dict__.get("sealed_summary"):
-            hit = matches(terms, message.__dict__)
-        else:  # a plain row among sealed ones (encrypt-existing under way)
-            hit = all(term in message.search_text for term in terms)
-        if not hit:
+    for message_id, text in _texts_of(rows):
+        if not all(term in text for term in terms):
             continue
         if found.total % size == 0:
             last = []
-        last.append(message.id)
+        last.append(message_id)
         if start <= found.total < start + size:
-            wanted.append(message.id)
+            wanted.append(message_id)
         found.total += 1
     found.pages = {start: wanted}
     if found.total:
@@ -144,10 +198,9 @@ def index_attachment_names() -> tuple[int, int]:
     again to its file's certificate set. Returns (completed, skipped): skipped
     rows are sealed to another set than the configured one (run `sealbox storage
     rotate` first) or their file does not open."""
-    from sealbox.mailstore import blobs, sealed
+    from sealbox.mailstore import blobs
     from sealbox.mailstore.models import Message
     from sealbox.mailstore.summary import summarize
-    from sealbox.vault import seal
 
     to = seal.sealing_to()
     done = skipped = 0

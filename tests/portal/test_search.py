@@ -293,3 +293,15 @@ def test_mailbox_index_makes_older_mail_findable_by_attachment_name(
 
     assert out.getvalue() == "1 message(s) given their attachment names for search.\n"
     assert subjects(results(reader, "passport")) == ["Scans"]
+
+
+@pytest.mark.usefixtures("encryption")
+def test_a_sealed_summary_that_does_not_open_does_not_stop_a_search(
+    reader: Client, alice: User
+) -> None:
+    broken = deliver_to(alice, make_message(subject="Damaged"))
+    deliver_to(alice, make_message(subject="Fine report"))
+    Message.objects.filter(id=broken.id).update(sealed_summary=b"not a CMS envelope")
+    sealed.clear_cache()
+
+    assert subjects(results(reader, "report")) == ["Fine report"]
