@@ -119,7 +119,10 @@ class Message(models.Model):
 
 @receiver(pre_save, sender=Message)
 def _blank_sealed_fields(sender: type[Message], instance: Message, **kwargs: Any) -> None:
-    if not instance.__dict__.get("sealed_summary"):
+    # A row loaded with some searched fields deferred keeps the column it has.
+    if not instance.__dict__.get("sealed_summary") and all(
+        name in instance.__dict__ for name in search.FIELDS
+    ):
         instance.search_text = search.index_text(instance.__dict__)
     sealed.blank_before_save(instance)
 
