@@ -213,9 +213,10 @@ def fill(reader: str, password: str) -> dict[str, Any]:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from sealbox.accounts import phrase
     from sealbox.accounts.models import User
     from sealbox.intake.delivery import deliver
-    from sealbox.mailstore import blobs, sealed
+    from sealbox.mailstore import blobs, sealed, search
     from sealbox.mailstore.models import Message
     from sealbox.vault import seal
 
@@ -227,7 +228,8 @@ def fill(reader: str, password: str) -> dict[str, Any]:
     owner = User.objects.get(pk=big.owner_id)
     owner.set_password(password)
     owner.activated_at = timezone.now()
-    owner.save(update_fields=["password", "activated_at"])
+    owner.phrase = phrase.generate()  # as activation gives it: sign-in lands on the inbox
+    owner.save(update_fields=["password", "activated_at", "phrase"])
 
     data_dir = Path(settings.DATA_DIR)
     oldest = timezone.now() - timedelta(days=1)
@@ -253,14 +255,20 @@ def fill(reader: str, password: str) -> dict[str, Any]:
             "subject": f"{source.subject} (no. {i + 1:05d})",
             "to_display": source.to_display,
             "sent_date": received,
+            "attachment_names": source.attachment_names,
         }
         summary = None
         if to is not None:
             start = time.perf_counter()
             summary = sealed.seal_fields(content, to)
             seal_seconds += time.perf_counter() - start
-            content = {"from_name": "", "from_address": "", "subject": "", "to_display": ""}
-            content["sent_date"] = None
+            content = {name: value for name, value in sealed.blank_columns().items()
+                       if name != "message_id"}  # fmt: skip
+        else:
+            # bulk_create() skips the pre_save signal that sets it (models.py).
+            content["search_text"] = search.index_text(
+                {**content, "envelope_from": source.envelope_from}
+            )
         rows.append(
             Message(
                 id=message_id,
@@ -304,6 +312,10 @@ def fill(reader: str, password: str) -> dict[str, Any]:
     report = samples[2]
     if report.attachment_count != 1:
         raise RuntimeError(f"the report has {report.attachment_count} attachments, not 1")
+    # What the search pages look for (bench/portal.py): the report's attachment, in
+    # one message in len(samples), and one message's number in its subject.
+    with_attachment = inbox.filter(attachment_count=1, size=report.size).count()
+    middle = MAILBOX_SIZE // 2  # the row numbered middle + 1, in the middle of the mailbox
     return {
         "seconds": filled,
         "seal_seconds": seal_seconds,
@@ -325,6 +337,9 @@ def fill(reader: str, password: str) -> dict[str, Any]:
         "small_id": str(report.id),
         "small_subject": report.subject,
         "small_size": report.size,
+        "search_attachment_matches": with_attachment,
+        "search_one": f"no. {middle + 1:05d}",
+        "search_one_subject": f"{samples[middle % len(samples)].subject} (no. {middle + 1:05d})",
         "open_summary_ms": summary_timing(big) if to else None,
         "stages": stage_timings(big.blob),
     }

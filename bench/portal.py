@@ -15,6 +15,8 @@ of the REPEATS rounds a page's run with encryption off and its run with it on
 follow each other, each next to a run of its own server's login_required
 baseline (the order reversed every other round): the ratios to the baseline and
 the on/off ratios compare figures taken under the same load on a shared machine.
+The search pages search the whole inbox (every row read; with encryption on,
+every row's sealed summary opened, from the process's summary cache once warm).
 Every response is checked for its status and for text only the right page has.
 Latencies are pooled over the runs; requests/s is the median of the runs.
 
@@ -276,6 +278,7 @@ class Server:
             Page(BASELINE, "/bench/trivial-login/", (b"ok",)),
             inbox_page(box, 1),
             inbox_page(box, DEEP_PAGE),
+            *search_pages(box),
             Page(
                 f"/m/<id>/ ({box['small_size'] / KiB:.0f} KiB, a PDF attached)",
                 f"/m/{small}/",
@@ -312,6 +315,24 @@ def inbox_page(mailbox: dict[str, Any], n: int) -> Page:
         path,
         (mailbox["page_subjects"][str(n)].encode(), f"Page {n} of {mailbox['pages']}".encode()),
     )
+
+
+def search_pages(mailbox: dict[str, Any]) -> list[Page]:
+    """Searches of the whole inbox (every row read; sealed rows opened in memory)."""
+    many = mailbox["search_attachment_matches"]
+    one = mailbox["search_one"]
+    return [
+        Page(
+            f"/inbox/?q=figures.pdf ({many:,} matches, page 1)",
+            "/inbox/?" + urllib.parse.urlencode({"q": "figures.pdf"}),
+            (b"results for", mailbox["small_subject"].encode()),
+        ),
+        Page(
+            f"/inbox/?q={one} (1 match)",
+            "/inbox/?" + urllib.parse.urlencode({"q": one}),
+            (b"1 result for", mailbox["search_one_subject"].encode()),
+        ),
+    ]
 
 
 # --- The section ----------------------------------------------------------------------

@@ -174,6 +174,7 @@ def _index(
         "subject": summary.subject,
         "sent_date": summary.sent_date,
         "to_display": summary.to_display,
+        "attachment_names": summary.attachment_names,
     }
     to = seal.sealing_to()
     return Message.objects.create(

@@ -31,10 +31,12 @@ from sealbox.mailstore.summary import (
     _LONE_CR,
     _header_text,
     _one_line_ending,
+    attachment_name,
     decode_bytes,
     decode_header_value,
     parse,
     parse_headers,
+    part_filename,
 )
 
 log = logging.getLogger(__name__)
@@ -138,37 +140,6 @@ def _date(msg: EmailMessage) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _param(headers: EmailMessage, name: str, header: str) -> str:
-    """A header parameter, an RFC 2231 value decoded from its charset (or UTF-8
-    where the charset is unknown)."""
-    try:
-        value = headers.get_param(name, header=header)
-    except Exception:
-        return ""
-    if isinstance(value, tuple):
-        charset, _, text = value
-        return decode_bytes(text.encode("latin-1", "replace"), charset or "utf-8")
-    return str(value or "")
-
-
-def part_filename(part: EmailMessage) -> str:
-    """The part's file name, decoded from RFC 2231 or RFC 2047, without any path."""
-    # The parameters are read from the headers as text: compat32 turns a raw
-    # 8-bit (UTF-8) header into replacement characters when it parses it itself.
-    headers = EmailMessage()
-    for name in ("Content-Type", "Content-Disposition"):
-        value = part.get(name)
-        if value is not None:
-            headers[name] = _header_text(value)
-    raw = _param(headers, "filename", "content-disposition") or _param(
-        headers, "name", "content-type"
-    )
-    name = decode_header_value(str(raw))
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable())
-    return name.strip(" .")[:255]
 
 
 def payload_bytes(part: EmailMessage) -> bytes:
@@ -314,12 +285,7 @@ class _Builder:
         if i is None:
             return
         ctype = part.get_content_type()
-        name = part_filename(part)
-        if not name and ctype == "message/rfc822":
-            inner = part.get_payload()
-            if isinstance(inner, list) and inner and isinstance(inner[0], EmailMessage):
-                subject = decode_header_value(inner[0].get("Subject"))
-                name = (subject or "message")[:100] + ".eml"
+        name = attachment_name(part)
         cid = str(part.get("Content-ID") or "").strip().strip("<>")
         encoding = ""
         body: list[Segment] | None = None

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sealbox.housekeeping import quota
-from sealbox.mailstore import blobs, opened, sealed
+from sealbox.mailstore import blobs, opened, sealed, search
 from sealbox.service.diskspace import retry_when_full
 
 
@@ -70,6 +70,9 @@ class Message(models.Model):
     subject = sealed.SealedTextField(blank=True)
     to_display = sealed.SealedCharField(max_length=400, blank=True)
     sent_date = sealed.SealedDateTimeField(null=True, blank=True)
+    # One a line (summary.names_label); empty for mail stored before they were kept
+    # until `sealbox mailbox index` has read it again.
+    attachment_names = sealed.SealedTextField(blank=True, default="")
     attachment_count = models.PositiveIntegerField(default=0)
     read_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
@@ -83,6 +86,9 @@ class Message(models.Model):
     expiry_reminded = models.BooleanField(default=False)
     # With encryption at rest: the content fields above, sealed (mailstore/sealed.py).
     sealed_summary = models.BinaryField(null=True, blank=True, editable=False)
+    # What search looks in, normalised (mailstore/search.py), set on every save;
+    # empty in a sealed row, whose fields are searched once opened in memory.
+    search_text = models.TextField(blank=True, default="", editable=False)
 
     objects = MessageManager()
 
@@ -116,6 +122,11 @@ class Message(models.Model):
 
 @receiver(pre_save, sender=Message)
 def _blank_sealed_fields(sender: type[Message], instance: Message, **kwargs: Any) -> None:
+    # A row loaded with some searched fields deferred keeps the column it has.
+    if not instance.__dict__.get("sealed_summary") and all(
+        name in instance.__dict__ for name in search.FIELDS
+    ):
+        instance.search_text = search.index_text(instance.__dict__)
     sealed.blank_before_save(instance)
 
 

@@ -1,7 +1,7 @@
 """Index fields taken from a message's content, sealed like the message itself.
 
 With encryption at rest on, a message's row keeps its subject, sender, recipients,
-date and Message-ID only inside `sealed_summary`: a small CMS envelope of a JSON document,
+date, Message-ID and attachment names only inside `sealed_summary`: a small CMS envelope of a JSON document,
 padded to 64-byte steps so that its length says little. The plain columns stay
 empty. A process that holds the key opens the envelope when the row is loaded;
 opened summaries are kept in memory, since a message never changes, so an
@@ -36,8 +36,12 @@ _BLANK: dict[str, Any] = {
     "from_address": "",
     "to_display": "",
     "sent_date": None,
+    "attachment_names": "",
 }
 FIELDS = tuple(_BLANK)
+# Columns derived from the content fields (the search column, mailstore/search.py):
+# empty in a sealed row, and never inside its sealed summary.
+_DERIVED: dict[str, Any] = {"search_text": ""}
 CACHE_SIZE = 50_000
 _cache: OrderedDict[uuid.UUID, dict[str, Any]] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -45,7 +49,7 @@ _cache_lock = threading.Lock()
 
 def blank_columns() -> dict[str, Any]:
     """The content columns as a sealed row has them (for QuerySet.update)."""
-    return dict(_BLANK)
+    return {**_BLANK, **_DERIVED}
 
 
 def seal_fields(values: dict[str, Any], to: seal.Recipients | None = None) -> bytes:
@@ -67,23 +71,39 @@ def open_fields(sealed: bytes) -> dict[str, Any]:
 
 def reveal(message: Message) -> None:
     """Fill in the message's content fields from its sealed summary (raises seal.Locked)."""
+    try:
+        values = opened(message.id, message.__dict__["sealed_summary"])
+    except (seal.Unreadable, ValueError):
+        message.__dict__.update(_BLANK, subject=gettext("(this message cannot be opened)"))
+        return
+    message.__dict__.update(values)
+
+
+def cached(message_id: uuid.UUID) -> dict[str, Any] | None:
+    """A message's opened content fields if this process has them (do not change them)."""
     with _cache_lock:
-        values = _cache.get(message.id)
+        values = _cache.get(message_id)
         if values is not None:
-            _cache.move_to_end(message.id)
+            _cache.move_to_end(message_id)
+    return values
+
+
+def opened(message_id: uuid.UUID, summary: bytes) -> dict[str, Any]:
+    """A message's content fields, from memory or opened from its sealed summary
+    (raises seal.Locked; seal.Unreadable or ValueError, logged, when it does not open)."""
+    values = cached(message_id)
     if values is None:
         try:
-            values = open_fields(message.__dict__["sealed_summary"])
+            values = open_fields(summary)
         except (seal.Unreadable, ValueError) as e:
             # One damaged row must not take the whole inbox (or the worker) with it.
-            log.error("message %s: its sealed summary does not open: %s", message.id, e)
-            message.__dict__.update(_BLANK, subject=gettext("(this message cannot be opened)"))
-            return
+            log.error("message %s: its sealed summary does not open: %s", message_id, e)
+            raise
         with _cache_lock:
-            _cache[message.id] = values
+            _cache[message_id] = values
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)
-    message.__dict__.update(values)
+    return values
 
 
 def blank_before_save(message: Message) -> None:
@@ -96,6 +116,7 @@ def blank_before_save(message: Message) -> None:
         kept = {name: message.__dict__[name] for name in FIELDS if name in message.__dict__}
         message.__dict__["_sealed_kept"] = kept
         message.__dict__.update({name: _BLANK[name] for name in kept})
+        message.__dict__.update(_DERIVED)
 
 
 def after_save(message: Message) -> None:
@@ -126,6 +147,12 @@ class SealedTextField(SealedFieldMixin, models.TextField):
 
 class SealedDateTimeField(SealedFieldMixin, models.DateTimeField):
     pass
+
+
+def forget(message_id: uuid.UUID) -> None:
+    """Drop one message's opened summary from memory (its summary was sealed again)."""
+    with _cache_lock:
+        _cache.pop(message_id, None)
 
 
 def clear_cache() -> None:

@@ -26,6 +26,7 @@ from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES
 log = logging.getLogger(__name__)
 
 MAX_FIELD = 400
+MAX_NAMES = 2000  # of the attachment names kept for search, in characters
 MAX_HEADER_DECODE = 16 * 1024
 _WS = re.compile(r"\s+")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -60,6 +61,7 @@ class Summary:
     message_id: str = ""
     attachment_count: int = 0
     to_display: str = ""
+    attachment_names: str = ""  # one a line (names_label)
 
 
 def _charset(label: str | None) -> str:
@@ -185,31 +187,87 @@ def parse(raw: bytes) -> EmailMessage:
     return message_from_bytes(_one_line_ending(raw), policy=READ_POLICY)
 
 
+def _param(headers: EmailMessage, name: str, header: str) -> str:
+    """A header parameter, an RFC 2231 value decoded from its charset (or UTF-8
+    where the charset is unknown)."""
+    try:
+        value = headers.get_param(name, header=header)
+    except Exception:
+        return ""
+    if isinstance(value, tuple):
+        charset, _, text = value
+        return decode_bytes(text.encode("latin-1", "replace"), charset or "utf-8")
+    return str(value or "")
+
+
+def part_filename(part: EmailMessage) -> str:
+    """The part's file name, decoded from RFC 2231 or RFC 2047, without any path."""
+    # The parameters are read from the headers as text: compat32 turns a raw
+    # 8-bit (UTF-8) header into replacement characters when it parses it itself.
+    headers = EmailMessage()
+    for name in ("Content-Type", "Content-Disposition"):
+        value = part.get(name)
+        if value is not None:
+            headers[name] = _header_text(value)
+    raw = _param(headers, "filename", "content-disposition") or _param(
+        headers, "name", "content-type"
+    )
+    name = decode_header_value(str(raw))
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name.strip(" .")[:255]
+
+
+def attachment_name(part: EmailMessage) -> str:
+    """The name an attachment is listed and saved under: its file name, or for a
+    forwarded message without one, its subject as a .eml file."""
+    name = part_filename(part)
+    if not name and part.get_content_type() == "message/rfc822":
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner and isinstance(inner[0], EmailMessage):
+            subject = decode_header_value(inner[0].get("Subject"))
+            name = (subject or "message")[:100] + ".eml"
+    return name
+
+
 def _inline_image(part: EmailMessage) -> bool:
     return bool(part.get("Content-ID")) and part.get_content_type() in SAFE_IMAGE_TYPES
 
 
-def count_attachments(msg: EmailMessage, depth: int = 0) -> int:
+def attachment_parts(msg: EmailMessage, depth: int = 0) -> list[EmailMessage]:
+    """The parts of a message the inbox counts (and search finds by name) as attachments."""
     if depth > 50:
-        return 0
+        return []
     if msg.get_content_type() == "message/rfc822":
-        return 1  # a forwarded message is one attachment, whatever it holds
+        return [msg]  # a forwarded message is one attachment, whatever it holds
     if msg.is_multipart():
         payload = msg.get_payload()
         if not isinstance(payload, list):
-            return 0
+            return []
         parts = [part for part in payload if isinstance(part, EmailMessage)]
         if msg.get_content_subtype() == "related":
             # Images the HTML shows in place (cid:) are part of the text, not attachments.
             parts = parts[:1] + [p for p in parts[1:] if not _inline_image(p)]
-        return sum(count_attachments(part, depth + 1) for part in parts)
+        return [found for part in parts for found in attachment_parts(part, depth + 1)]
     disposition = (msg.get("Content-Disposition") or "").split(";")[0].strip().lower()
     if disposition == "attachment":
-        return 1
+        return [msg]
     if msg.get_filename() or msg.get_param("name"):
-        return 1
+        return [msg]
     maintype = msg.get_content_maintype()
-    return 1 if maintype not in ("text", "multipart") and disposition != "inline" else 0
+    return [msg] if maintype not in ("text", "multipart") and disposition != "inline" else []
+
+
+def names_label(names: list[str]) -> str:
+    """Attachment names as the index keeps them: one a line, up to MAX_NAMES characters."""
+    kept: list[str] = []
+    length = 0
+    for name in dict.fromkeys(n for n in names if n):
+        length += len(name) + 1
+        if length > MAX_NAMES:
+            break
+        kept.append(name)
+    return "\n".join(kept)
 
 
 # Lines of base64 body text: nothing in them matters to the summary.
@@ -253,16 +311,21 @@ def summarize(raw: bytes) -> Summary:
     except (TypeError, ValueError, IndexError):
         sent_date = None
     try:
-        attachments = count_attachments(msg)
+        parts = attachment_parts(msg)
     except Exception:
-        attachments = 0
+        parts = []
+    try:
+        names = names_label([attachment_name(part) for part in parts])
+    except Exception:
+        names = ""
     return Summary(
         subject=_clip(subject, 2000),
         from_name=_clip(from_name),
         from_address=_clip(from_address),
         sent_date=sent_date,
         message_id=message_id(msg.get("Message-ID")),
-        attachment_count=attachments,
+        attachment_count=len(parts),
+        attachment_names=names,
         to_display=_clip(_recipients_label(msg)),
     )
 

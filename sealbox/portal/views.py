@@ -9,7 +9,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages as flash
@@ -32,7 +32,7 @@ from django.views.decorators.http import require_GET, require_POST
 from sealbox.accounts.models import User
 from sealbox.accounts.signin import PREVIOUS
 from sealbox.housekeeping import retention
-from sealbox.mailstore import opened
+from sealbox.mailstore import opened, search
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import (
     SAFE_IMAGE_TYPES,
@@ -95,29 +95,40 @@ def sent(request: HttpRequest) -> HttpResponse:
     return _folder(request, Message.Folder.SENT)
 
 
+# What the inbox and Sent lists show of a message.
+LIST_COLUMNS = (
+    "id",
+    "received_at",
+    "from_name",
+    "from_address",
+    "envelope_from",
+    "subject",
+    "size",
+    "attachment_count",
+    "read_at",
+    "sent_date",
+    "to_display",
+    "sealed_summary",
+)
+
+
 def _folder(request: HttpRequest, folder: str) -> HttpResponse:
     if request.method == "POST":
         return inbox_action(request, folder)
     qs = Message.objects.filter(owner_id=request.user.pk, folder=folder).order_by(
         "-received_at", "-id"
     )
-    page = Paginator(
-        qs.only(
-            "id",
-            "received_at",
-            "from_name",
-            "from_address",
-            "envelope_from",
-            "subject",
-            "size",
-            "attachment_count",
-            "read_at",
-            "sent_date",
-            "to_display",
-            "sealed_summary",
-        ),
-        PAGE_SIZE,
-    ).get_page(request.GET.get("page"))
+    query = request.GET.get("q", "").strip()[: search.MAX_QUERY]
+    number = request.GET.get("page")
+    if query:
+        try:
+            wanted = int(number or 1)
+        except ValueError:
+            wanted = 1
+        found = search.search(qs, query, wanted, PAGE_SIZE, LIST_COLUMNS)
+        page = Paginator(found, PAGE_SIZE).get_page(number)
+    else:
+        page = Paginator(qs.only(*LIST_COLUMNS), PAGE_SIZE).get_page(number)
     assert isinstance(request.user, User)
     now = timezone.now()
     rows = [(m, deletion_date(m.received_at, request.user, now)) for m in page.object_list]
@@ -125,6 +136,9 @@ def _folder(request: HttpRequest, folder: str) -> HttpResponse:
         "page": page,
         "rows": rows,
         "folder": folder,
+        "query": query,
+        # The pager's links keep the search: "?q=...&page=" and the number.
+        "page_link": f"?{urlencode({'q': query})}&page=" if query else "?page=",
         "previous_signin": request.session.get(PREVIOUS),
     }
     return render(request, "portal/inbox.html", context)
@@ -159,9 +173,14 @@ def inbox_action(request: HttpRequest, folder: str) -> HttpResponse:
         mine.update(read_at=None)
     elif action == "read":
         mine.filter(read_at__isnull=True).update(read_at=timezone.now())
-    page = request.POST.get("page", "")
+    # Back to the list the action was taken on: the same page, the same search.
+    back = {
+        "q": request.POST.get("q", "").strip()[: search.MAX_QUERY],
+        "page": request.POST.get("page", ""),
+    }
+    back = {key: value for key, value in back.items() if value and (key == "q" or value.isdigit())}
     url = reverse("inbox" if folder == Message.Folder.INBOX else "sent")
-    url += f"?page={page}" if page.isdigit() else ""
+    url += f"?{urlencode(back)}" if back else ""
     return redirect(url)
 
 

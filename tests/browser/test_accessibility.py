@@ -317,6 +317,12 @@ def test_the_mailbox(
     audit.check(page, "attachment too large")
     visit(page, "/inbox/", variant)
     audit.check(page, "inbox, one read")
+    visit(page, "/inbox/?q=contract.pdf", variant)
+    expect(page.locator("ul.messages li")).to_have_count(1)
+    audit.check(page, "search results")
+    visit(page, "/inbox/?q=nothing+like+this", variant)
+    expect(page.locator("ul.messages")).to_have_count(0)
+    audit.check(page, "search, no match")
 
     # Bob's mailbox: empty, and full.
     page.context.clear_cookies()

@@ -181,3 +181,31 @@ def test_it_summarizes_broken_mime_without_failing() -> None:
     summary = summarize(data)
 
     assert (summary.subject, summary.attachment_count) == ("broken", 0)
+
+
+def test_it_keeps_the_attachment_names_one_a_line() -> None:
+    data = make_message(
+        attachments=[
+            ("figures.xlsx", "application/vnd.ms-excel", b"PK\x03\x04 not really"),
+            ("../../notes.txt", "text/plain", b"plain text notes"),
+        ]
+    )
+
+    assert summarize(data).attachment_names == "figures.xlsx\nnotes.txt"
+
+
+def test_it_keeps_attachment_names_given_the_rfc_2231_way_decoded() -> None:
+    assert summarize(ATTACHMENT_2231).attachment_names == "€ rates für 2027.txt\nlong-name.bin"
+
+
+def test_a_forwarded_message_is_named_for_its_subject() -> None:
+    assert summarize(FORWARDED).attachment_names == "the contract.eml"
+
+
+def test_the_attachment_names_kept_are_bounded() -> None:
+    names = [(f"{i:03d}-{'x' * 200}.pdf", "application/pdf", b"%PDF") for i in range(40)]
+
+    kept = summarize(make_message(attachments=names)).attachment_names.split("\n")
+
+    assert kept == [name for name, _, _ in names[: len(kept)]]
+    assert 5 <= len(kept) < 40 and len("\n".join(kept)) <= 2000
