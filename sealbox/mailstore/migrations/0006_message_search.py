@@ -8,7 +8,7 @@ def fill_search_text(apps, schema_editor):
 
     Sealed rows keep it empty (they are searched once opened in memory), and
     attachment names, which the rows did not keep, come from `sealbox mailbox
-    index` (docs/search.md): until then such mail is found by everything else.
+    index` (docs/encryption.md): until then such mail is found by everything else.
     """
     from sealbox.mailstore.search import index_text
 
