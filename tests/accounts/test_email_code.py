@@ -438,7 +438,10 @@ def test_a_code_does_not_activate_through_settings(relay_sink: RelaySink) -> Non
 
     html = page(client.get("/settings/"))
 
-    assert "Your mailbox has no password or passkey yet. We can email you a link to choose one." in html
+    assert (
+        "Your mailbox has no password or passkey yet. We can email you a link to choose one."
+        in html
+    )
     for offer in (
         "Create a password",
         "Confirm with a passkey",
