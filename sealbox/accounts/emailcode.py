@@ -24,7 +24,11 @@ The one place for its rules:
   goes on to it (signin.begin_second_step);
 - a code sign-in does not activate a mailbox: an account that never chose a
   password keeps none, gets no personal phrase (that comes with activation,
-  links.password_changed) and its emails keep their before-activation form.
+  links.password_changed) and its emails keep their before-activation form;
+  Settings offers it only an emailed link (settings_views.fresh refuses the rest);
+- a code alone proves the mailbox, not the person: the session is never
+  "recently authenticated" (signin.complete with mailbox_only), so changes to
+  how the account signs in ask for its password.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from sealbox.accounts import emailcode, phrase, signin, throttle
 from sealbox.accounts.forms import AddressForm, CodeForm
+from sealbox.accounts.views import signin_next
 
 View = Callable[..., HttpResponse]
 
@@ -34,14 +34,6 @@ def when_enabled(view: View) -> View:
     return wrapped
 
 
-def _safe_next(request: HttpRequest, url: str) -> str:
-    """Where to go after signing in, when it is a page of this portal (as the sign-in page checks)."""
-    allowed = url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return url if url and allowed else ""
-
-
 @when_enabled
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -51,10 +43,11 @@ def ask(request: HttpRequest) -> HttpResponse:
     Requests count per address and per client together with the requests for
     links (the same limits and words), existing addresses or not.
     """
-    next_url = _safe_next(request, str(request.POST.get("next") or request.GET.get("next") or ""))
+    # The page's ?next= as the sign-in page checks it (this site only), else the inbox.
+    next_url = signin_next(request)
     if request.user.is_authenticated:
         # As the sign-in page does: someone signed in already goes on.
-        return HttpResponseRedirect(next_url or reverse("inbox"))
+        return HttpResponseRedirect(next_url)
     form = AddressForm(request.POST if request.method == "POST" else None)
     context: dict[str, Any] = {"form": form, "next": next_url}
     if form.is_valid():
@@ -112,5 +105,6 @@ def enter(request: HttpRequest) -> HttpResponse:
         # The code stands in for the password only, never for the second factor.
         signin.begin_second_step(request, user, next_url)
         return redirect("signin-verify")
-    signin.complete(request, user, _("email code"))
+    # The code proves the mailbox only: see signin.recently_authenticated.
+    signin.complete(request, user, _("email code"), mailbox_only=True)
     return HttpResponseRedirect(phrase.landing(request, next_url))

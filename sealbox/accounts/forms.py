@@ -19,6 +19,8 @@ from sealbox.accounts.models import ReadReceipts, User
 NOT_RIGHT = _("The email address or password is not right.")
 # An account without a password confirms it is the owner with a passkey instead.
 CONFIRM_FIRST = _("First confirm it is you with your passkey.")
+# An account with neither a password nor a passkey (signed in with an emailed code).
+NO_WAY_IN = _("Your mailbox has no password or passkey yet. We can email you a link to choose one.")
 
 
 class AddressField(UsernameField):

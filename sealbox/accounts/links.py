@@ -108,12 +108,12 @@ def link_alone_signs_in(user: User) -> bool:
     forgotten password. An account with a password and a second factor keeps
     needing that second factor (hold_password).
     """
-    return not user.has_totp and (not user.has_usable_password() or not user.passkeys.exists())
+    return not user.has_totp and (user.passkey_only or not user.passkeys.exists())
 
 
 def _replace_passkeys(user: User) -> None:
     """A link that gives a passkey-only account a new way in retires its passkeys (maybe lost)."""
-    if not user.has_usable_password():
+    if user.passkey_only:
         user.passkeys.all().delete()
         RecoveryCode.objects.filter(user=user).delete()
 

@@ -89,10 +89,13 @@ class SessionLimitsMiddleware:
 
 # Where a signed-in account without a second factor may go while
 # SEALBOX_REQUIRE_2FA is on: setting one up, and signing out (and the brand's
-# logo and stylesheet, which those pages show).
+# logo and stylesheet, which those pages show). One with no password or passkey
+# at all (signed in with an emailed code) asks for a link to choose one first.
 ENROLMENT_PAGES = frozenset(
     {
         "settings",
+        "link-new",
+        "link-sent",
         "settings-password",
         "settings-phrase",
         "phrase-new",

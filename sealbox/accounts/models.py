@@ -164,6 +164,24 @@ class User(AbstractBaseUser, PermissionsMixin):
         """Whether signing in takes a second step: an authenticator code or a passkey."""
         return self.has_totp or self.passkeys.exists()
 
+    @property
+    def passkey_only(self) -> bool:
+        """Whether the account signs in with a passkey alone: it has a passkey and no password.
+
+        Its passkey stands where a password would (links.link_alone_signs_in),
+        and changes to how it signs in are confirmed with the passkey.
+        """
+        return not self.has_usable_password() and self.passkeys.exists()
+
+    @property
+    def has_way_in(self) -> bool:
+        """Whether the account has a way in of its own: a password or a passkey.
+
+        One without (never activated, signed in with an emailed code; or its
+        passkeys removed by an operator) gets one only through an emailed link.
+        """
+        return self.has_usable_password() or self.passkeys.exists()
+
     def _get_session_auth_hash(self, secret: str | None = None) -> str:
         # Django's session check, extended by the session generation, so that
         # "sign out everywhere" and a two-factor reset end every session

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from sealbox.accounts import activity, links, passkeys, phrase, signin, throttle, twofactor
 from sealbox.accounts.forms import (
     CONFIRM_FIRST,
+    NO_WAY_IN,
     CodeForm,
     ConfirmForm,
     PasskeyForm,
@@ -36,7 +37,7 @@ from sealbox.accounts.forms import (
     RetentionForm,
     period_label,
 )
-from sealbox.accounts.models import Activity, ReadReceipts, User
+from sealbox.accounts.models import Activity, Passkey, ReadReceipts, User
 from sealbox.mailstore.models import Message
 
 # The secret shown while enrolling, until a code confirms it (then it moves to the account).
@@ -59,6 +60,10 @@ def settings_response(request: HttpRequest, status: int = 200, **forms: object) 
     recent = signin.recently_authenticated(request)
     context = {
         "has_password": has_password,
+        "passkey_only": user.passkey_only,
+        # Without a password or passkey (signed in with an emailed code): a link sets one up.
+        "has_way_in": user.has_way_in,
+        "no_way_in": NO_WAY_IN,
         "password_form": PasswordChangeForm(user) if has_password else SetPasswordForm(user),
         "has_totp": user.has_totp,
         "passkey_list": list(user.passkeys.all()),
@@ -72,7 +77,7 @@ def settings_response(request: HttpRequest, status: int = 200, **forms: object) 
         "require_2fa": settings.REQUIRE_2FA,
         "need_password": has_password and not recent,
         # No password to type again: a passkey confirms it is the owner (passkey_views.confirm).
-        "need_confirm": not has_password and not recent,
+        "need_confirm": user.passkey_only and not recent,
         "retention_form": retention_form,
         "retention_options": _retention_options(user, retention_form),
         "reminder_days": settings.EXPIRY_REMINDER_DAYS,
@@ -281,12 +286,14 @@ def _create_password(request: HttpRequest, user: User) -> HttpResponse:
     No current password to ask for: this session must have confirmed it is
     the owner lately (with the passkey). Signing in with the password then
     takes the passkey as its second step, so recovery codes are made and
-    shown, as when a first second factor is added.
+    shown, as when a first second factor is added. An account with neither
+    password nor passkey (signed in with an emailed code) gets none here:
+    it chooses one through an emailed link, which activates it.
     """
     form: SetPasswordForm[User] = SetPasswordForm(user, request.POST)
-    if not signin.recently_authenticated(request):
+    if not (user.passkey_only and signin.recently_authenticated(request)):
         form.is_valid()
-        form.add_error(None, CONFIRM_FIRST)
+        form.add_error(None, not_proven(user))
         return settings_response(request, status=403, password_form=form)
     if not form.is_valid():
         return settings_response(request, password_form=form)
@@ -310,7 +317,9 @@ def not_proven(user: User) -> str:
     """What a change that must be confirmed says when it was not."""
     if user.has_usable_password():
         return _("The password is not right.")
-    return str(CONFIRM_FIRST)
+    if user.passkey_only:
+        return str(CONFIRM_FIRST)
+    return str(NO_WAY_IN)
 
 
 def confirm(request: HttpRequest, user: User, form: Any, section: str) -> HttpResponse | None:
@@ -344,7 +353,11 @@ def fresh(request: HttpRequest, user: User) -> throttle.Refusal | bool:
     A borrowed session must not be able to add its holder's own app or
     passkey, which would sign the owner out and keep them out. An account
     without a password confirms with a passkey beforehand (passkey_views.confirm).
+    An account with neither (signed in with an emailed code, which proves the
+    mailbox only) gets its first way in through an emailed link, never here.
     """
+    if not user.has_way_in:
+        return False
     if signin.recently_authenticated(request):
         return True
     if not user.has_usable_password():
@@ -529,18 +542,20 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
 @require_POST
 @sensitive_post_parameters("password")
 def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
+    """Remove a passkey; the account's other sessions end, as after a password change.
+
+    A session opened with a lost or stolen passkey must not outlive its
+    removal. The password (and code) are checked first, each a counted try
+    in its own transaction (signin.counted); then the passkeys are counted
+    again and one deleted under a lock on the account's row (taken first, as
+    twofactor.verify_totp and emailcode.start take it), so that two removals
+    at once cannot both see a spare and leave a passkey-only account without
+    its way in, or end the last second factor without the code asked for then.
+    """
     user = signed_in(request)
     key = get_object_or_404(user.passkeys, pk=passkey_id)
-    if not user.has_usable_password() and user.passkeys.count() == 1:
-        flash.error(
-            request,
-            _(
-                "“%(name)s” is how you sign in: create a password or add another passkey "
-                "before you remove it."
-            )
-            % {"name": key.name},
-        )
-        return redirect(reverse("settings") + "#passkeys")
+    if (refused := _only_way_in(request, user, key)) is not None:
+        return refused
     # The last second factor goes only with a code too, as turning off the app does.
     last = not user.has_totp and user.passkeys.count() == 1
     form = ConfirmForm(
@@ -548,24 +563,50 @@ def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
     )
     if (refused := confirm(request, user, form, "passkey_remove_form")) is not None:
         return refused
-    if settings.REQUIRE_2FA and not user.has_totp and user.passkeys.count() == 1:
-        flash.error(
-            request,
-            _(
-                "Your organisation requires two-factor sign-in: add another passkey or an app first."
-            ),
-        )
-        return redirect("settings")
     with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        key = get_object_or_404(user.passkeys, pk=passkey_id)
+        if (refused := _only_way_in(request, user, key)) is not None:
+            return refused
+        now_last = not user.has_totp and user.passkeys.count() == 1
+        if now_last and not last:
+            # Another removal came first: this is the last one now, and needs a code.
+            flash.info(request, _("Nothing was changed."))
+            return redirect(reverse("settings") + "#passkeys")
+        if settings.REQUIRE_2FA and now_last:
+            flash.error(
+                request,
+                _(
+                    "Your organisation requires two-factor sign-in: add another passkey or an app first."
+                ),
+            )
+            return redirect("settings")
         key.delete()
         activity.record(user, Activity.Kind.PASSKEY_REMOVED, request, key.name)
-        if last:
+        if now_last:
             twofactor.turn_off(user)
-            user.end_all_sessions()
-    if last:
-        update_session_auth_hash(request, user)
-    flash.success(request, _("Passkey “%(name)s” removed.") % {"name": key.name})
+        user.end_all_sessions()
+    update_session_auth_hash(request, user)
+    flash.success(
+        request,
+        _("Passkey “%(name)s” removed. Other devices were signed out.") % {"name": key.name},
+    )
     return redirect("settings")
+
+
+def _only_way_in(request: HttpRequest, user: User, key: Passkey) -> HttpResponse | None:
+    """The refusal to remove a passkey-only account's last passkey, or None."""
+    if not (user.passkey_only and user.passkeys.count() == 1):
+        return None
+    flash.error(
+        request,
+        _(
+            "“%(name)s” is how you sign in: create a password or add another passkey "
+            "before you remove it."
+        )
+        % {"name": key.name},
+    )
+    return redirect(reverse("settings") + "#passkeys")
 
 
 @login_required

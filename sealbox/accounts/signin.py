@@ -39,6 +39,9 @@ PREVIOUS = "sealbox_previous_signin"
 AUTHENTICATED_AT = "sealbox_authenticated_at"
 # Set when this session's sign-in took a second factor (the admin site asks for it).
 SECOND_FACTOR = "sealbox_second_factor"
+# Set when this session's sign-in proved only that it reads the account's mail
+# (an emailed code, without a second step): see recently_authenticated.
+MAILBOX_ONLY = "sealbox_mailbox_only"
 RECENT_SECONDS = 600
 DEVICE_COOKIE = "sealbox_device"
 DEVICE_SALT = "sealbox.accounts.device"
@@ -191,9 +194,24 @@ def pending_user(request: HttpRequest) -> tuple[User, str] | None:
 
 
 def complete(
-    request: HttpRequest, user: User, how: str = "", *, second_factor: bool = False
+    request: HttpRequest,
+    user: User,
+    how: str = "",
+    *,
+    second_factor: bool = False,
+    mailbox_only: bool = False,
 ) -> None:
     """Sign the account in: a new session, the log entry, the count cleared.
+
+    What the sign-in proved is recorded here, once: `second_factor` when it
+    took a second step (or a passkey alone), `mailbox_only` when all it took
+    was an emailed code. A password, a passkey, or a password chosen through
+    an emailed link (the session just typed the account's password) proves
+    who it is; a code only proves the mailbox, so such a session is never
+    "recently authenticated" (recently_authenticated) until it gives the
+    password or a passkey again. A code followed by the second step is as
+    strong as a reset link followed by it, which may change the password:
+    that counts as proof.
 
     An account activated before personal phrases existed gets its phrase now;
     the caller's redirect goes through phrase.landing, which shows it.
@@ -202,8 +220,11 @@ def complete(
     throttle.clear(throttle_keys(request, user.email)[:1])
     login(request, user, backend=BACKEND)
     request.session[AUTHENTICATED_AT] = time.time()
+    request.session.pop(MAILBOX_ONLY, None)
     if second_factor:
         request.session[SECOND_FACTOR] = True
+    elif mailbox_only:
+        request.session[MAILBOX_ONLY] = True
     # Remembered by this browser: see throttle_keys. Set on the way out by
     # DeviceCookieMiddleware.
     device = _device(request)
@@ -225,10 +246,19 @@ def complete(
 
 
 def recently_authenticated(request: HttpRequest) -> bool:
-    """Whether this session proved who it is within the last ten minutes."""
+    """Whether this session proved who it is within the last ten minutes.
+
+    A sign-in with an emailed code alone never counts (see complete): changes
+    to how the account signs in, its recovery codes and its personal phrase
+    then ask for the password (or a passkey) as for an old session.
+    """
+    if request.session.get(MAILBOX_ONLY):
+        return False
     at = request.session.get(AUTHENTICATED_AT)
     return isinstance(at, (int, float)) and time.time() - at < RECENT_SECONDS
 
 
 def reauthenticated(request: HttpRequest) -> None:
+    """This session just gave the account's password or passkey again."""
+    request.session.pop(MAILBOX_ONLY, None)
     request.session[AUTHENTICATED_AT] = time.time()

@@ -7,7 +7,7 @@ read from the email as the recipient would read them.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -20,7 +20,15 @@ from django.utils import timezone
 from sealbox.accounts import twofactor
 from sealbox.accounts.models import Activity, User
 from sealbox.outbound import queue
-from tests.accounts.helpers import DAVE, is_signed_in, page, recipient, without_csrf
+from tests.accounts.helpers import (
+    DAVE,
+    PASSWORD,
+    is_signed_in,
+    page,
+    recipient,
+    without_csrf,
+)
+from tests.accounts.test_two_factor import oathtool
 from tests.conftest import RelaySink
 
 pytestmark = pytest.mark.django_db
@@ -359,3 +367,120 @@ def test_someone_signed_in_already_goes_on(alice: User, relay_sink: RelaySink) -
 
     assert r.status_code == 302 and r["Location"] == "/inbox/"
     assert emails(relay_sink) == []
+
+
+def signed_in_by_code(user: User, relay_sink: RelaySink) -> Client:
+    client = Client()
+    ask(client, user.email)
+    r = enter(client, last_code(relay_sink))
+    assert r.status_code == 302 and is_signed_in(client)
+    return client
+
+
+def test_a_code_sign_in_needs_the_password_to_turn_on_the_app(
+    alice: User, relay_sink: RelaySink
+) -> None:
+    """The code proves the mailbox, not the owner: however fresh, it adds no second factor."""
+    client = signed_in_by_code(alice, relay_sink)
+    html = page(client.get("/settings/two-factor/"))
+    assert 'name="password"' in html
+    secret = re.search(r"data-secret>([A-Z2-7 ]+)<", html).group(1).replace(" ", "")  # type: ignore[union-attr]
+    now = datetime.now(UTC)
+
+    r = client.post("/settings/two-factor/", {"code": oathtool(secret, now)})
+
+    assert "The password is not right." in page(r)
+    alice.refresh_from_db()
+    assert not alice.has_totp
+    # With the password it works, as for any session older than ten minutes.
+    r = client.post("/settings/two-factor/", {"code": oathtool(secret, now), "password": PASSWORD})
+    assert "Your recovery codes" in page(r)
+    alice.refresh_from_db()
+    assert alice.has_totp
+
+
+def test_a_code_sign_in_needs_the_password_to_change_the_phrase(
+    alice: User, relay_sink: RelaySink
+) -> None:
+    client = signed_in_by_code(alice, relay_sink)
+    before = alice.phrase
+    assert 'id="id_phrase_own_password"' in page(client.get("/settings/"))
+
+    r = client.post("/settings/phrase/", {"choice": "own", "phrase": "blue kettle song"})
+
+    assert r.status_code == 400 and "The password is not right." in page(r)
+    alice.refresh_from_db()
+    assert alice.phrase == before
+
+
+def test_a_code_and_the_second_step_count_as_a_fresh_sign_in(
+    alice: User, relay_sink: RelaySink
+) -> None:
+    """Code and second factor together: as strong as a reset link and the second factor."""
+    twofactor.turn_on(alice, twofactor.new_secret(), 0)
+    client = Client()
+    ask(client, alice.email)
+    enter(client, last_code(relay_sink))
+    [code, *_] = twofactor.new_recovery_codes(alice)
+    assert client.post("/signin/verify/", {"code": code}).status_code == 302
+    assert 'id="id_phrase_own_password"' not in page(client.get("/settings/"))
+
+    client.post("/settings/phrase/", {"choice": "own", "phrase": "blue kettle song"})
+
+    alice.refresh_from_db()
+    assert alice.phrase == "blue kettle song"
+
+
+def test_a_code_does_not_activate_through_settings(relay_sink: RelaySink) -> None:
+    """No password or passkey from a code session: Settings offers a link instead."""
+    dave = recipient()
+    client = signed_in_by_code(dave, relay_sink)
+
+    html = page(client.get("/settings/"))
+
+    assert (
+        "Your mailbox has no password or passkey yet. We can email you a link to choose one."
+        in html
+    )
+    for offer in (
+        "Create a password",
+        "Confirm with a passkey",
+        "Two-factor sign-in",
+        "Add a passkey",
+        "Choose another phrase",
+    ):
+        assert offer not in html
+    new = {"new_password1": "Zx9-long-enough-pass", "new_password2": "Zx9-long-enough-pass"}
+    r = client.post("/settings/password/", new)
+    assert r.status_code == 403
+    assert "also asks for your passkey" not in page(r)
+    r = client.post("/settings/phrase/", {"choice": "random"})
+    assert "We can email you a link to choose one." in page(r)
+    r = client.post("/settings/passkeys/", {"name": "Phone", "credential": "{}"})
+    assert "We can email you a link to choose one." in page(r)
+    dave.refresh_from_db()
+    assert not dave.is_activated and not dave.has_usable_password() and not dave.phrase
+    assert not dave.passkeys.exists() and not dave.recovery_codes.exists()
+
+
+@pytest.mark.parametrize("require_2fa", [False, True], ids=["", "two-factor required"])
+def test_settings_send_a_code_session_its_activation_link(
+    relay_sink: RelaySink, settings: Any, require_2fa: bool
+) -> None:
+    settings.REQUIRE_2FA = require_2fa
+    dave = recipient()
+    client = signed_in_by_code(dave, relay_sink) if not require_2fa else Client()
+    if require_2fa:
+        ask(client, DAVE)
+        enter(client, last_code(relay_sink))
+        # No mail before a second factor; the way to one starts with the link.
+        assert client.get("/inbox/", follow=True).redirect_chain[-1][0] == "/settings/"
+    html = page(client.get("/settings/"))
+    assert re.search(r'<form method="post" action="/link/new/"', html)
+    assert f'name="email" value="{DAVE}"' in html
+
+    r = client.post("/link/new/", {"email": DAVE}, follow=True)
+
+    assert r.redirect_chain[-1][0] == "/link/sent/"
+    sent = emails(relay_sink)[-1]
+    assert sent["To"] == DAVE and "/activate/" in text_of(sent)

@@ -13,6 +13,8 @@ import hashlib
 import json
 import secrets
 import struct
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,7 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.db import connection, transaction
 from django.test import Client
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
@@ -466,6 +469,53 @@ def test_another_passkey_of_a_passkey_only_account_goes_after_confirming(alice: 
     r = client.post(f"/settings/passkeys/{spare.pk}/remove/", {}, follow=True)
     assert "Passkey “Laptop” removed." in page(r)
     assert [k.name for k in alice.passkeys.all()] == ["Phone"]
+
+
+def test_removing_a_passkey_ends_the_sessions_it_opened(alice: User) -> None:
+    """A session opened with a lost or stolen passkey does not outlive its removal."""
+    client, soft = passkey_session(alice)
+    stolen = SoftKey(handle(alice))
+    laptop = stolen.keep(alice, "Laptop")
+    thief = Client()
+    assert sign_in(thief, stolen).status_code == 302 and is_signed_in(thief)
+    confirmed(client, alice, soft)
+
+    r = client.post(f"/settings/passkeys/{laptop.pk}/remove/", {}, follow=True)
+
+    assert "Passkey “Laptop” removed. Other devices were signed out." in page(r)
+    assert not is_signed_in(thief)
+    assert is_signed_in(client)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_removals_at_once_leave_a_passkey_only_account_its_way_in(alice: User) -> None:
+    """The passkeys are counted and one deleted under the account's lock: a removal that
+    waited for another one sees it done, and keeps the last passkey."""
+    client, soft = passkey_session(alice)
+    laptop = SoftKey(handle(alice)).keep(alice, "Laptop")
+    confirmed(client, alice, soft)
+    answers: list[str] = []
+
+    def remove_laptop() -> None:
+        try:
+            answers.append(
+                page(client.post(f"/settings/passkeys/{laptop.pk}/remove/", {}, follow=True))
+            )
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        # Another removal, half done: it holds the account and has deleted "Phone".
+        User.objects.select_for_update().get(pk=alice.pk)
+        alice.passkeys.exclude(pk=laptop.pk).delete()
+        other = threading.Thread(target=remove_laptop)
+        other.start()
+        time.sleep(1.5)  # the second removal starts meanwhile
+    other.join(30)
+
+    assert [k.name for k in alice.passkeys.all()] == ["Laptop"]
+    [answer] = answers
+    assert "“Laptop” is how you sign in" in answer
 
 
 def test_the_phrase_of_a_passkey_only_account_changes_after_confirming(alice: User) -> None:

@@ -53,13 +53,16 @@ def test_removing_the_last_passkey_needs_a_code_and_ends_other_sessions(alice: U
     assert Activity.objects.filter(user=alice, kind=Activity.Kind.PASSKEY_REMOVED).exists()
 
 
-def test_another_passkey_goes_with_the_password(alice: User) -> None:
+def test_another_passkey_goes_with_the_password_and_ends_other_sessions(alice: User) -> None:
     passkey(alice, "Phone")
     key = passkey(alice, "Laptop")
+    other = fully_signed_in(alice)
     client = fully_signed_in(alice)
     r = client.post(f"/settings/passkeys/{key.pk}/remove/", {"password": PASSWORD}, follow=True)  # type: ignore[attr-defined]
-    assert "Passkey “Laptop” removed." in page(r)
+    assert "Passkey “Laptop” removed. Other devices were signed out." in page(r)
     assert [k.name for k in alice.passkeys.all()] == ["Phone"]
+    assert is_signed_in(client)  # type: ignore[arg-type]
+    assert not is_signed_in(other)  # type: ignore[arg-type]
 
 
 def test_nobody_removes_another_accounts_passkey(alice: User, bob: User) -> None:

@@ -28,6 +28,7 @@ from sealbox.intake.delivery import deliver
 from tests.browser.conftest import TIMEOUT_MS, VIEWPORTS, Portal, message_frame
 from tests.browser.content import newsletter, pdf, png
 from tests.browser.test_account_security import authenticator  # noqa: F401 (a fixture)
+from tests.browser.test_email_code import DAVE, code_from_email
 from tests.conftest import CAROL
 from tests.mail import make_message
 
@@ -202,9 +203,11 @@ def test_the_pages_before_signing_in(
 
 
 def test_signing_in_with_a_code_by_email(
-    page: Page, portal: Portal, alice: User, audit: Audit, variant: Variant, settings: Any
+    page: Page, portal: Portal, audit: Audit, variant: Variant, settings: Any
 ) -> None:
+    """A recipient who never chose a password, by code, up to Settings (which offers a link)."""
     settings.SIGNIN_EMAIL_CODE = True
+    User.objects.recipient(DAVE)
     visit(page, "/signin/", variant)
     audit.check(page, "sign-in, with the code link")
     page.locator("main a[href^='/signin/email-code/']").click()
@@ -214,7 +217,7 @@ def test_signing_in_with_a_code_by_email(
     page.locator("main form button[type=submit]").click()
     expect(page.locator("main .errorlist")).to_be_visible()
     audit.check(page, "code by email: bad address")
-    page.locator("#id_email").fill(alice.email)
+    page.locator("#id_email").fill(DAVE)
     page.locator("main form button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/signin/email-code/enter/$"))
     audit.check(page, "code by email: the code")
@@ -222,6 +225,12 @@ def test_signing_in_with_a_code_by_email(
     page.locator("main form:has(#id_code) button[type=submit]").click()
     expect(page.locator("main .error")).to_be_visible()
     audit.check(page, "code by email: wrong code")
+    page.locator("#id_code").fill(code_from_email())
+    page.locator("main form:has(#id_code) button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/inbox/$"))
+    visit(page, "/settings/", variant)
+    expect(page.locator("main form[action='/link/new/'] button")).to_be_visible()
+    audit.check(page, "settings, no password or passkey yet")
     audit.assert_clean()
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from playwright.sync_api import CDPSession, Page, expect
+from django.test import Client
+from playwright.sync_api import Browser, CDPSession, Page, expect
 
 from sealbox.accounts.models import LinkToken, Passkey, Throttle, User
 from tests.accounts.helpers import NEW_PASSWORD
@@ -132,3 +133,43 @@ def test_a_passkey_no_account_has_is_refused_and_counted(
     assert sum(Throttle.objects.values_list("failures", flat=True)) == before + 1
     # And the page still works: the button is there to try again.
     expect(passkey_button(page)).to_be_enabled()
+
+
+@pytest.mark.parametrize("script", [True, False], ids=["script", "no script"])
+def test_confirming_with_the_passkey_is_offered_only_where_it_works(
+    browser: Browser, portal: Portal, script: bool
+) -> None:
+    """Without script the button could do nothing: a line says what it needs instead."""
+    dave, _ = User.objects.recipient("dave@example.com")
+    Passkey.objects.create(user=dave, name="Phone", credential_id="cred-dave", public_key=b"k")
+    dave.set_unusable_password()
+    dave.save()
+    client = Client()
+    client.force_login(dave)  # a session whose confirmation, if any, is long past
+    context = browser.new_context(base_url=portal.url, java_script_enabled=script)
+    context.add_cookies(
+        [
+            {
+                "name": django_settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                "url": portal.url,
+            }
+        ]
+    )
+    try:
+        page = context.new_page()
+        page.goto("/settings/")
+        box = page.locator("main form.confirm-box")
+        expect(box).to_contain_text("first confirm it is you with your passkey")
+        button = box.get_by_role("button", name="Confirm with a passkey")
+        missing = box.get_by_text(
+            "Confirming with a passkey needs a browser that supports passkeys"
+        )
+        if script:
+            expect(button).to_be_visible()
+            expect(missing).to_be_hidden()
+        else:
+            expect(button).to_be_hidden()
+            expect(missing).to_be_visible()
+    finally:
+        context.close()

@@ -68,9 +68,13 @@
 
   // Offers that only make sense with WebAuthn ("Sign in with a passkey", "Use a
   // passkey instead of a password") come hidden, and show where the browser has it.
+  // What stands in for them without it (no script, or no WebAuthn) goes away.
   if (window.PublicKeyCredential && navigator.credentials) {
     document.querySelectorAll("[data-passkey-supported]").forEach(function (el) {
       el.hidden = false;
+    });
+    document.querySelectorAll("[data-passkey-missing]").forEach(function (el) {
+      el.hidden = true;
     });
   }
 
