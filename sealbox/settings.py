@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sealbox.service.brandfiles.BrandFilesMiddleware",
+    # Before sessions: a request it refuses never touches one (service/fetchmeta.py).
+    "sealbox.service.fetchmeta.FetchMetadataMiddleware",
     "sealbox.vault.middleware.LockedMiddleware",
     "sealbox.portal.busy.BusyMiddleware",
     "sealbox.service.diskspace.FullDiskMiddleware",
