@@ -203,6 +203,14 @@ CACHES = {
         "TIMEOUT": 600,
         "OPTIONS": {"MAX_ENTRIES": 32},
     },
+    # Attachment thumbnails (portal/thumbnails.py), a few KB each: about twenty
+    # messages' worth, apart from the frames so that neither pushes out the other.
+    "thumbnails": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "thumbnails",
+        "TIMEOUT": 3600,
+        "OPTIONS": {"MAX_ENTRIES": 256},
+    },
 }
 # Longest a message's HTML may take to sanitise; past it the frame shows its text.
 HTML_TIME_LIMIT = env.duration("HTML_TIME_LIMIT", "5s", minimum=1)

@@ -20,7 +20,6 @@ from playwright.sync_api import Page, Response, expect
 
 from sealbox.accounts.models import User
 from sealbox.intake.delivery import deliver
-from sealbox.mailstore.models import Message
 from sealbox.outbound.models import OutgoingEmail
 from tests.browser.conftest import Portal, message_frame, sign_in
 from tests.browser.content import html_message
