@@ -10,7 +10,8 @@ a request is refused here, before the session is read:
 - from another site, only a top-level navigation by GET or HEAD (a link in a
   notification, clicked in a webmail) reaches the portal;
 - as an image, style sheet, script, font, media or plugin, only the attachment
-  thumbnails and previews do, whoever asks: no page of the portal is ever one;
+  thumbnails and previews (and the admin's translations script) do, whoever
+  asks: no page of the portal is ever one;
 - in a frame, only a page of the portal's own origin (the message frame).
 
 A request without these headers (an older browser, curl, a health check) passes.
@@ -51,8 +52,8 @@ RESOURCE_DESTS = frozenset(
     }
 )
 FRAME_DESTS = frozenset({"iframe", "frame", "fencedframe"})
-# The portal's own addresses that are images (or embedded documents) by design.
-RESOURCE_VIEWS = frozenset({"attachment-thumbnail", "attachment-preview"})
+# The portal's own addresses that are images, embedded documents or scripts by design.
+RESOURCE_VIEWS = frozenset({"attachment-thumbnail", "attachment-preview", "admin:jsi18n"})
 
 
 def refusal(request: HttpRequest) -> str | None:
@@ -73,7 +74,7 @@ def refusal(request: HttpRequest) -> str | None:
 
 def _view_name(request: HttpRequest) -> str | None:
     try:
-        return resolve(request.path_info).url_name
+        return resolve(request.path_info).view_name
     except Resolver404:
         return None
 
@@ -89,7 +90,9 @@ class FetchMetadataMiddleware:
         if reason is None:
             return self.get_response(request)
         # The view's name, never the address: an address may hold a token.
-        log.info("refused a request for %s %s", _view_name(request) or "no page", reason)
+        # (A browser asks for /favicon.ico, no page, of its own accord: not worth a line.)
+        view = _view_name(request)
+        log.log(logging.INFO if view else logging.DEBUG, "refused %s %s", view, reason)
         response = HttpResponse(b"Refused.\n", status=403, content_type="text/plain")
         response["Cache-Control"] = "no-store"
         return response

@@ -124,6 +124,14 @@ def test_thumbnails_are_images_of_the_portal_only(reader: Client, alice: User) -
     assert reader.get(url, headers=IMAGE_ELSEWHERE).status_code == 403
 
 
+def test_the_admins_translations_are_its_script(client: Client) -> None:
+    script = fetch("same-origin", "no-cors", "script")
+
+    # Let through to the admin (which asks a stranger to sign in), not refused.
+    assert client.get("/admin/jsi18n/", headers=script).status_code == 302
+    assert client.get("/admin/", headers=script).status_code == 403
+
+
 def test_the_brand_files_and_health_check_are_served_to_anyone(client: Client) -> None:
     assert (
         client.get("/brand.css", headers=fetch("cross-site", "no-cors", "style")).status_code == 200
