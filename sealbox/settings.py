@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sealbox.service.brandfiles.BrandFilesMiddleware",
+    # Before sessions: a request it refuses never touches one (service/fetchmeta.py).
+    "sealbox.service.fetchmeta.FetchMetadataMiddleware",
     "sealbox.vault.middleware.LockedMiddleware",
     "sealbox.portal.busy.BusyMiddleware",
     "sealbox.service.diskspace.FullDiskMiddleware",
@@ -200,6 +202,14 @@ CACHES = {
         "LOCATION": "frames",
         "TIMEOUT": 600,
         "OPTIONS": {"MAX_ENTRIES": 32},
+    },
+    # Attachment thumbnails (portal/thumbnails.py), a few KB each: about twenty
+    # messages' worth, apart from the frames so that neither pushes out the other.
+    "thumbnails": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "thumbnails",
+        "TIMEOUT": 3600,
+        "OPTIONS": {"MAX_ENTRIES": 256},
     },
 }
 # Longest a message's HTML may take to sanitise; past it the frame shows its text.

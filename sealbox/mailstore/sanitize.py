@@ -340,7 +340,20 @@ def clean_html_in_time(
     if len(html) > MAX_HTML:
         log.info("a message's HTML is too large to sanitise (%d characters)", len(html))
         return None
-    return timelimit.run(lambda: clean_html(html, cid_url, allow_remote, own_hosts), seconds)
+
+    def work() -> bytes:
+        clean = clean_html(html, cid_url, allow_remote, own_hosts)
+        return clean.blocked_remote.to_bytes(8, "big") + clean.html.encode("utf-8", "surrogatepass")
+
+    answer = timelimit.run(work, seconds)  # bytes, never a pickle (timelimit.py)
+    if answer is None or len(answer) < 8:
+        return None
+    try:
+        return CleanHTML(
+            answer[8:].decode("utf-8", "surrogatepass"), int.from_bytes(answer[:8], "big")
+        )
+    except UnicodeDecodeError:
+        return None
 
 
 # A tag, comment start, doctype or processing instruction, up to its ">" or

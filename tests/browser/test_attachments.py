@@ -87,7 +87,7 @@ def test_a_reader_sees_previews_and_downloads_attachments_on_a_phone(
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
     )
-    assert thumb.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [160, 120]
+    assert thumb.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [144, 108]
     box = thumb.bounding_box()
     assert box is not None and box["width"] <= 64
     # Nothing wider than the phone.

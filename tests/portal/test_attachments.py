@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
+from pathlib import Path
 from unittest import mock
 
 import pytest
+from django.conf import settings
+from django.core.cache import caches
 from django.test import Client
 from PIL import Image
 
 from sealbox.accounts.models import User
-from sealbox.portal import bundle, thumbnails
-from tests.browser.content import png
+from sealbox.portal import bundle, thumbnails, views
+from sealbox.service import contrast
+from tests.browser.content import html_message, png
 from tests.mail import make_message
 from tests.portal.pages import (
     HttpResponse,
@@ -27,6 +32,7 @@ from tests.portal.pages import (
 pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) + b"\n%%EOF\n"
+PDF_PART = ("report.pdf", "application/pdf", PDF)
 
 
 def image_bytes(kind: str, width: int = 30, height: int = 20) -> bytes:
@@ -262,8 +268,8 @@ def thumbnail(reader: Client, alice: User, filename: str, ctype: str, data: byte
 @pytest.mark.parametrize(
     ("ctype", "data", "size"),
     [
-        ("image/png", png(400, 300), (160, 120)),
-        ("image/jpeg", jpeg(300, 600), (80, 160)),
+        ("image/png", png(400, 300), (144, 108)),
+        ("image/jpeg", jpeg(300, 600), (72, 144)),
         ("image/png", png(20, 10), (20, 10)),  # small ones are not enlarged
     ],
 )
@@ -289,14 +295,13 @@ def test_an_image_attachment_gets_a_small_thumbnail(
     "data",
     [
         b"\x89PNG\r\n\x1a\n not really an image",
-        b"",
         png(1, 1)[:40],  # cut short
         # A header claiming 100,000 x 100,000 pixels: refused before decoding.
         png(1, 1)[:16] + (100_000).to_bytes(4, "big") * 2 + png(1, 1)[24:],
         # A real image, of a format no thumbnail is made from (only JPEG, PNG, GIF, WebP).
         image_bytes("BMP"),
     ],
-    ids=["garbage", "empty", "truncated", "bomb", "another format"],
+    ids=["garbage", "truncated", "bomb", "another format"],
 )
 def test_an_image_that_cannot_be_decoded_falls_back_to_the_icon(
     reader: Client, alice: User, data: bytes
@@ -309,6 +314,8 @@ def test_an_image_that_cannot_be_decoded_falls_back_to_the_icon(
     svg = content(response).decode()
     assert svg.startswith("<svg") and 'class="file-icon image"' in svg
     assert "<script" not in svg
+    # An <img>'s currentColor is black: a fixed grey, seen on the tile in light and dark.
+    assert 'stroke="#7d8590"' in svg and "currentColor" not in svg
 
 
 def test_a_thumbnail_is_made_once(reader: Client, alice: User) -> None:
@@ -323,11 +330,71 @@ def test_a_thumbnail_is_made_once(reader: Client, alice: User) -> None:
     assert made.call_count == 1
 
 
+def tile_colours() -> list[str]:
+    """--bg2, the attachment tile's background, in light and in dark mode."""
+    css = (Path(settings.BASE_DIR) / "portal/static/portal/portal.css").read_text()
+    return re.findall(r"--bg2: (#[0-9a-f]{6})", css)
+
+
+def test_the_fallback_icon_stands_out_on_the_tile_in_light_and_dark() -> None:
+    tiles = tile_colours()
+
+    assert len(tiles) == 2
+    for tile in tiles:
+        assert contrast.ratio(views.THUMBNAIL_ICON_GREY, tile) >= 3
+
+
+def test_only_the_first_twelve_images_get_thumbnails(reader: Client, alice: User) -> None:
+    photos = [(f"photo-{n:02}.png", "image/png", png(4, 4)) for n in range(15)]
+    message = deliver_to(alice, make_message(attachments=[photos[0], PDF_PART, *photos[1:]]))
+
+    doc = page(reader.get(message_url(message)))
+
+    shown = [li.one(cls="name").text for li in items(doc) if li.find("img", cls="thumb")]
+    assert shown == [f"photo-{n:02}.png" for n in range(12)]
+    [after] = [li for li in items(doc) if li.one(cls="name").text == "photo-12.png"]
+    assert after.one("svg").classes() == ["file-icon", "image"]  # its icon, and no request
+    indexes = [
+        int(a.attrs["href"].split("/")[-2])
+        for a in doc.one("section", cls="attachments").find_all("a", cls="name")
+    ]
+    twelfth, thirteenth = indexes[12], indexes[13]  # the PDF is second
+    assert reader.get(message_url(message, "attachment-thumbnail", twelfth)).status_code == 200
+    assert reader.get(message_url(message, "attachment-thumbnail", thirteenth)).status_code == 404
+
+
+def test_thumbnails_are_kept_apart_from_the_message_frames(reader: Client, alice: User) -> None:
+    frames = caches["frames"]
+    html = html_message(alice.email, "News", "<p>Hello</p>")
+    news = deliver_to(alice, html)
+    reader.get(message_url(news, "message-body"))
+    kept = dict(frames._cache)  # type: ignore[attr-defined]
+    assert kept  # the frame is cached
+    photos = [(f"p{n}.png", "image/png", png(4, 4)) for n in range(12)]
+    with mock.patch.object(thumbnails, "make", wraps=thumbnails.make) as made:
+        for _ in range(3):  # 36 thumbnails: more than the frames cache holds
+            message = deliver_to(alice, make_message(attachments=photos))
+            for index in range(2, 14):
+                url = message_url(message, "attachment-thumbnail", index)
+                assert reader.get(url)["Content-Type"] == "image/webp"
+        assert made.call_count == 36
+        reader.get(url)
+        assert made.call_count == 36  # the last one came from its cache
+
+    assert dict(frames._cache) == kept  # type: ignore[attr-defined]
+    # Room for about twenty messages' thumbnails.
+    assert (
+        settings.CACHES["thumbnails"]["OPTIONS"]["MAX_ENTRIES"] >= 20 * thumbnails.MAX_PER_MESSAGE
+    )
+
+
 def test_only_listed_images_have_thumbnails(reader: Client, alice: User, bob: User) -> None:
     mine = deliver_to(alice, make_message(attachments=[("r.pdf", "application/pdf", PDF)]))
     theirs = deliver_to(
         bob, make_message(to=bob.email, attachments=[("p.png", "image/png", png(9, 9))])
     )
+    empty = deliver_to(alice, make_message(attachments=[("e.png", "image/png", b"")]))
+    assert reader.get(message_url(empty, "attachment-thumbnail", 2)).status_code == 404
 
     assert reader.get(message_url(mine, "attachment-thumbnail", 2)).status_code == 404
     assert reader.get(message_url(mine, "attachment-thumbnail", 1)).status_code == 404

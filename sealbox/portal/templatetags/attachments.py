@@ -11,12 +11,17 @@ register = template.Library()
 
 
 @register.simple_tag
-def attachment_info(item: Attachment) -> dict[str, object]:
+def thumbnailed(items: list[Attachment]) -> frozenset[int]:
+    """The indexes of the attachments shown with a thumbnail (the others, with their icon)."""
+    return thumbnails.chosen(items)
+
+
+@register.simple_tag
+def attachment_info(item: Attachment, thumbnailed: frozenset[int]) -> dict[str, object]:
     kind = filetypes.describe(item.content_type, item.filename)
     return {
         "type_name": kind.name,
         "icon": kind.icon,
         "preview": filetypes.previewable(item.content_type, item.filename),
-        "thumbnail": filetypes.has_thumbnail(item.content_type)
-        and 0 < item.size <= thumbnails.MAX_SOURCE_BYTES,
+        "thumbnail": item.index in thumbnailed,
     }
