@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -14,6 +16,7 @@ from django.urls import reverse
 
 from sealbox.accounts.models import User
 from sealbox.intake.delivery import store_sent
+from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.outbound.models import OutgoingEmail
 from tests.conftest import CAROL, RelaySink
@@ -360,3 +363,97 @@ def test_on_a_full_disk_the_answer_is_not_recorded_and_the_question_stays(
     assert message.receipt_sent_at is None
     assert not OutgoingEmail.objects.exists()
     assert question(opened(reader, message)) is not None
+
+
+@contextlib.contextmanager
+def file_reads() -> Iterator[list[str]]:
+    """The stored messages whose start was read (for their headers) meanwhile."""
+    read: list[str] = []
+    real = blobs.read_head
+
+    def counted(rel: str) -> bytes:
+        read.append(rel)
+        return real(rel)
+
+    with mock.patch.object(blobs, "read_head", counted):
+        yield read
+
+
+def test_the_first_opening_reads_the_message_once_for_the_question(
+    reader: Client, alice: User
+) -> None:
+    message = asking(alice)
+
+    with file_reads() as read:
+        doc = opened(reader, message)
+
+    assert question(doc) is not None
+    assert read == [message.blob]
+
+
+@pytest.mark.parametrize("policy", ["requested", "always"])
+def test_the_first_opening_reads_the_message_once_to_send_its_receipt(
+    reader: Client, alice: User, relay_sink: RelaySink, settings: Any, policy: str
+) -> None:
+    settings.READ_RECEIPTS = policy
+    message = asking(alice)
+
+    with file_reads() as read:
+        opened(reader, message)
+
+    assert read == [message.blob]
+    [receipt] = receipts_sent(relay_sink)
+    assert receipt["Subject"] == "Read: Quarterly figures"
+
+
+@pytest.mark.parametrize("choice", ["send", "decline"])
+def test_an_answered_message_opens_without_reading_it_for_the_receipt(
+    reader: Client, alice: User, choice: str
+) -> None:
+    message = asking(alice)
+    opened(reader, message)
+    with file_reads() as read:
+        answer(reader, message, choice)
+    assert read == [message.blob]
+
+    with file_reads() as read:
+        doc = opened(reader, message)
+
+    assert question(doc) is None
+    assert read == []
+
+
+def test_a_receipt_sent_on_opening_is_not_read_for_again(
+    reader: Client, alice: User, settings: Any
+) -> None:
+    settings.READ_RECEIPTS = "requested"
+    message = asking(alice)
+    opened(reader, message)
+
+    with file_reads() as read:
+        opened(reader, message)
+
+    assert read == []
+
+
+@pytest.mark.parametrize("case", ["policy off", "reader never", "sent", "from the portal"])
+def test_nothing_is_read_when_no_receipt_can_be_asked_or_sent(
+    reader: Client, alice: User, settings: Any, case: str
+) -> None:
+    message = asking(alice)
+    if case == "policy off":
+        settings.READ_RECEIPTS = "off"
+    elif case == "reader never":
+        User.objects.filter(pk=alice.pk).update(read_receipts="never")
+    elif case == "sent":
+        message = store_sent(alice, original_mail(disposition_notification_to=CAROL))
+    else:
+        Message.objects.filter(pk=message.pk).update(from_portal=True)
+
+    with file_reads() as read:
+        doc = opened(reader, message)
+        answer(reader, message, "send")
+
+    assert question(doc) is None
+    assert read == []
+    assert not OutgoingEmail.objects.filter(kind="receipt").exists()
