@@ -26,6 +26,7 @@ the clear). A receipt the reader declined is never sent.
 
 from __future__ import annotations
 
+import email.message
 import logging
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -76,7 +77,7 @@ class Decision(NamedTuple):
 
     action: str
     target: str | None = None
-    headers: EmailMessage | None = None
+    headers: email.message.Message | None = None
 
 
 def decision(message: Message) -> Decision:
@@ -144,7 +145,7 @@ def receipt_target(message: Message) -> str | None:
     return _target(message, parse_headers(blobs.read_head(message.blob)))
 
 
-def _target(message: Message, msg: EmailMessage) -> str | None:
+def _target(message: Message, msg: email.message.Message) -> str | None:
     """receipt_target() on headers already read."""
     mode = settings.READ_RECEIPTS
     requested = _first_address([str(v) for v in msg.get_all("Disposition-Notification-To", [])])
@@ -175,7 +176,7 @@ def build(
     target: str,
     *,
     manual: bool = False,
-    original: EmailMessage | None = None,
+    original: email.message.Message | None = None,
 ) -> EmailMessage:
     """The receipt; manual: the reader chose to send this one (RFC 8098 "MDN-sent-manually").
 
