@@ -129,4 +129,4 @@ def test_the_stylesheet_uses_no_left_or_right_properties() -> None:
         css,
     )
     assert physical == []
-    assert "[dir=rtl] .back" in css
+    assert "[dir=rtl] .icon.flip" in css
