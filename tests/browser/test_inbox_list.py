@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import translation
 from playwright.sync_api import Browser, Locator, Page, expect
 
@@ -171,6 +172,39 @@ def test_row_dates_are_short_with_the_full_date_on_hover_and_for_screen_readers(
     assert rows.first.locator(".from").evaluate("e => getComputedStyle(e).fontWeight") == "700"
     fits(page, "the inbox")
     page.screenshot(path=str(screenshot_dir / f"inbox-list-{language}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_script_writes_the_same_short_dates_as_the_server(
+    open_page: Callable[..., Page],
+    alice: User,
+    mailbox: list[Message],
+    settings: Any,
+    language: str,
+) -> None:
+    """portal.js's brief() and the `brief` template filter: one rule, the same words
+    (CLDR's short forms: Babel's on the server, Intl's in the browser) for today,
+    yesterday, this year and before, when the reader's zone is the portal's."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    shown, titles = {}, {}
+    # The server's clock at TODAY too (the browser's is fixed there by open_page).
+    with time_machine.travel(TODAY, tick=True):
+        for script in (False, True):
+            page = open_page(language, script=script)
+            sign_in(page, alice.email)
+            dates = page.locator("ul.messages .meta time")
+            expect(dates).to_have_count(4)
+            shown[script] = [
+                words(t) for t in dates.locator("span[aria-hidden=true]").all_inner_texts()
+            ]
+            titles[script] = [t.get_attribute("title") for t in dates.all()]
+    # The script did rewrite them (its full date on hover is Intl's, not Django's)...
+    assert all(a != b for a, b in zip(titles[True], titles[False], strict=True)), titles
+    # ...into the very words the page came with.
+    assert shown[True] == shown[False]
+    with translation.override(language):
+        assert shown[False][1] == translation.gettext("Yesterday")
+    assert shown[False][2] == {"en": "Nov 10", "de": "10. Nov."}[language]
 
 
 def test_the_sent_list_shows_the_recipient_where_the_inbox_shows_the_sender(
