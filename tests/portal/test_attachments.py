@@ -465,10 +465,28 @@ def test_download_all_of_a_message_without_attachments_is_not_found(
         ("Größe.pdf", "Größe.pdf"),
         ("Gro\u0308\u00dfe.pdf", "Größe.pdf"),  # decomposed: composed again (NFC)
         ("x" * 300 + ".pdf", "x" * 146 + ".pdf"),
+        # Windows' device names, which Explorer cannot unpack, whatever the case or extension.
+        ("CON", "_CON"),
+        ("aux.txt", "_aux.txt"),
+        ("Nul.tar.gz", "_Nul.tar.gz"),
+        ("PRN .pdf", "_PRN .pdf"),
+        ("com1.", "_com1"),
+        ("LPT9 . txt", "_LPT9 . txt"),
+        ("COM\u00b9.log", "_COM\u00b9.log"),
+        ("CONOUT$", "_CONOUT$"),
+        # Only the names themselves: these are files like any other.
+        ("CONTRACT.pdf", "CONTRACT.pdf"),
+        ("com10.txt", "com10.txt"),
+        ("my aux.txt", "my aux.txt"),
+        ("LPT.txt", "LPT.txt"),
     ],
 )
 def test_a_hostile_name_becomes_a_plain_file_name(given: str, safe: str) -> None:
     assert bundle.safe_name(given, 1) == safe
+
+
+def test_a_device_name_and_its_renamed_twin_are_both_kept() -> None:
+    assert bundle.safe_names(["con.txt", "_con.txt"]) == ["_con.txt", "_con (2).txt"]
 
 
 def test_names_alike_are_numbered_whatever_their_case() -> None:
