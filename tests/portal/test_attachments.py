@@ -233,17 +233,6 @@ def test_other_types_have_no_preview(
     assert b"alert" not in response.content
 
 
-def test_another_users_attachment_has_no_preview(reader: Client, bob: User) -> None:
-    message = deliver_to(
-        bob, make_message(to=bob.email, attachments=[("b.pdf", "application/pdf", PDF)])
-    )
-
-    response = reader.get(message_url(message, "attachment-preview", 2))
-
-    assert response.status_code == 404
-    assert PDF not in response.content
-
-
 def test_the_body_part_has_no_preview(reader: Client, alice: User) -> None:
     message = deliver_to(alice, make_message())
 
@@ -425,21 +414,6 @@ def test_names_alike_and_hostile_names_are_made_safe_in_the_zip(
         "bashrc",
     ]
     assert [archive.read(n) for n in archive.namelist()] == [str(i).encode() for i in range(1, 9)]
-
-
-def test_download_all_of_another_users_message_is_not_found(reader: Client, bob: User) -> None:
-    message = deliver_to(
-        bob,
-        make_message(
-            to=bob.email,
-            attachments=[("a.txt", "text/plain", b"secret a"), ("b.txt", "text/plain", b"b")],
-        ),
-    )
-
-    response = reader.get(message_url(message, "attachments-zip"))
-
-    assert response.status_code == 404
-    assert b"secret a" not in response.content
 
 
 def test_download_all_of_a_message_without_attachments_is_not_found(
