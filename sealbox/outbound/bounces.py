@@ -57,24 +57,27 @@ def mailbox_full(
     # For the organisation's own sender: in the operator's language.
     with languages.for_staff():
         paragraphs = [_("This is the mail system at %(host)s.") % {"host": reporting}]
-        if filled:
-            paragraphs += [
+        for addresses, reason in (
+            (
+                filled,
                 _(
                     "Your message %(id)s could not be delivered to the following recipients, "
                     "because their secure mailbox is full:"
-                )
-                % {"id": original},
-                "\n".join(f"  <{address}>" for address in filled),
-            ]
-        if larger:
-            paragraphs += [
+                ),
+            ),
+            (
+                larger,
                 _(
                     "Your message %(id)s could not be delivered to the following recipients, "
                     "because it is larger than their whole secure mailbox:"
-                )
-                % {"id": original},
-                "\n".join(f"  <{address}>" for address in larger),
-            ]
+                ),
+            ),
+        ):
+            if addresses:
+                paragraphs += [
+                    reason % {"id": original},
+                    "\n".join(f"  <{address}>" for address in addresses),
+                ]
         if not larger:
             paragraphs.append(
                 _(

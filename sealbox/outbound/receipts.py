@@ -26,6 +26,7 @@ the clear). A receipt the reader declined is never sent.
 
 from __future__ import annotations
 
+import email.message
 import logging
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -68,10 +69,15 @@ SKIP = "skip"
 
 
 class Decision(NamedTuple):
-    """What happens about a message's receipt: SEND it without asking, ASK the reader, or SKIP."""
+    """What happens about a message's receipt: SEND it without asking, ASK the reader, or SKIP.
+
+    headers: the message's own top-level headers when deciding had to read
+    them, so that build() does not read (and, sealed, decrypt) the file again.
+    """
 
     action: str
     target: str | None = None
+    headers: email.message.Message | None = None
 
 
 def decision(message: Message) -> Decision:
@@ -79,34 +85,40 @@ def decision(message: Message) -> Decision:
 
     SKIP once a receipt was sent or declined, for a message that does not ask
     (or may not have) one, and for a message whose headers cannot be read.
+    Everything that needs no file is decided first: the stored message is
+    read only when a receipt could still be asked for or sent. Decide once per
+    request and hand the answer on (question(), message_opened(),
+    reader_answered()).
     """
     if message.receipt_sent_at is not None or message.receipt_declined_at is not None:
         return Decision(SKIP)
+    if not _may_have_receipt(message):
+        return Decision(SKIP)
+    operator_decided = settings.READ_RECEIPTS != "ask"  # "requested" or "always"
+    choice = message.owner.read_receipts
+    if not operator_decided and choice == ReadReceipts.NEVER:
+        return Decision(SKIP)
     try:
-        target = receipt_target(message)
+        headers = parse_headers(blobs.read_head(message.blob))
+        target = _target(message, headers)
     except Exception:
         # Whatever a hostile message holds, reading it must never fail for this.
         log.warning("no read receipt for message %s", message.id, exc_info=True)
         return Decision(SKIP)
     if target is None:
         return Decision(SKIP)
-    if settings.READ_RECEIPTS != "ask":
-        return Decision(SEND, target)  # "requested" or "always": the operator decided
-    choice = message.owner.read_receipts
-    if choice == ReadReceipts.ALWAYS:
-        return Decision(SEND, target)
-    if choice == ReadReceipts.NEVER:
-        return Decision(SKIP)
-    return Decision(ASK, target)
+    if operator_decided or choice == ReadReceipts.ALWAYS:
+        return Decision(SEND, target, headers)
+    return Decision(ASK, target, headers)
 
 
-def question(message: Message) -> str | None:
-    """Whom the reader is asked about, when decision() leaves the receipt to them.
+def question(message: Message, plan: Decision | None = None) -> str | None:
+    """Whom the reader is asked about, when decision() (plan) leaves the receipt to them.
 
     The sender's name when the receipt would go to the From address, else the
     address it would go to; None when there is nothing to ask.
     """
-    plan = decision(message)
+    plan = decision(message) if plan is None else plan
     if plan.action != ASK or plan.target is None:
         return None
     if message.from_name and _first_address([message.from_address]) == plan.target:
@@ -114,15 +126,28 @@ def question(message: Message) -> str | None:
     return plan.target
 
 
+def _may_have_receipt(message: Message) -> bool:
+    """Whether the policy and the message allow a receipt at all (no file read)."""
+    return (
+        settings.READ_RECEIPTS != "off"
+        and message.folder == Message.Folder.INBOX
+        and not message.from_portal
+    )
+
+
 def receipt_target(message: Message) -> str | None:
     """Where a receipt for this message goes under the configured policy, if anywhere.
 
     Under "ask" and "requested", only to a sender who asked for one.
     """
-    mode = settings.READ_RECEIPTS
-    if mode == "off" or message.folder != Message.Folder.INBOX or message.from_portal:
+    if not _may_have_receipt(message):
         return None
-    msg = parse_headers(blobs.read_head(message.blob))
+    return _target(message, parse_headers(blobs.read_head(message.blob)))
+
+
+def _target(message: Message, msg: email.message.Message) -> str | None:
+    """receipt_target() on headers already read."""
+    mode = settings.READ_RECEIPTS
     requested = _first_address([str(v) for v in msg.get_all("Disposition-Notification-To", [])])
     sender = _first_address([str(v) for v in msg.get_all("From", [])])
     envelope = _first_address([message.envelope_from]) if message.envelope_from else None
@@ -146,8 +171,17 @@ def _own_addresses() -> set[str]:
     return {a for a in own if a}
 
 
-def build(message: Message, target: str, *, manual: bool = False) -> EmailMessage:
-    """The receipt; manual: the reader chose to send this one (RFC 8098 "MDN-sent-manually")."""
+def build(
+    message: Message,
+    target: str,
+    *,
+    manual: bool = False,
+    original: email.message.Message | None = None,
+) -> EmailMessage:
+    """The receipt; manual: the reader chose to send this one (RFC 8098 "MDN-sent-manually").
+
+    original: the message's top-level headers, when already read (Decision.headers).
+    """
     user = message.owner
     from_header, _envelope, _reply_to = sender_identity(user)
     context = {
@@ -195,7 +229,8 @@ def build(message: Message, target: str, *, manual: bool = False) -> EmailMessag
     report.attach(notification)
 
     original_headers = EmailMessage(policy=SMTP)
-    original = parse_headers(blobs.read_head(message.blob))
+    if original is None:
+        original = parse_headers(blobs.read_head(message.blob))
     # The original's own header lines where they are plain ASCII (encoded
     # words intact), decoded text where the sender used raw 8-bit.
     header_text = "".join(
@@ -208,20 +243,20 @@ def build(message: Message, target: str, *, manual: bool = False) -> EmailMessag
     return report
 
 
-def message_opened(message: Message) -> bool:
+def message_opened(message: Message, plan: Decision | None = None) -> bool:
     """Queue the read receipt for a message just opened for the first time, if it
-    goes without asking (decision() is SEND).
+    goes without asking (decision(), or plan, is SEND).
 
     Returns whether one was queued. Safe against two openings at once: the
     receipt is claimed on the message row in the same transaction.
     """
-    plan = decision(message)
+    plan = decision(message) if plan is None else plan
     if plan.action != SEND or plan.target is None:
         return False
-    return _queue(message, plan.target, manual=False)
+    return _queue(message, plan, manual=False)
 
 
-def reader_answered(message: Message, *, send: bool) -> bool:
+def reader_answered(message: Message, *, send: bool, plan: Decision | None = None) -> bool:
     """The reader's answer to the message page's question: send the receipt, or not.
 
     Only a message whose receipt decision() leaves to the reader (ASK) is
@@ -229,11 +264,11 @@ def reader_answered(message: Message, *, send: bool) -> bool:
     nothing. Returns whether the answer was recorded (and, for send, the
     receipt queued in the same transaction).
     """
-    plan = decision(message)
+    plan = decision(message) if plan is None else plan
     if plan.action != ASK or plan.target is None:
         return False
     if send:
-        return _queue(message, plan.target, manual=True)
+        return _queue(message, plan, manual=True)
     declined = Message.objects.filter(
         id=message.id, receipt_sent_at__isnull=True, receipt_declined_at__isnull=True
     ).update(receipt_declined_at=timezone.now())
@@ -242,9 +277,11 @@ def reader_answered(message: Message, *, send: bool) -> bool:
     return bool(declined)
 
 
-def _queue(message: Message, target: str, *, manual: bool) -> bool:
+def _queue(message: Message, plan: Decision, *, manual: bool) -> bool:
+    target = plan.target
+    assert target is not None
     try:
-        report = build(message, target, manual=manual)
+        report = build(message, target, manual=manual, original=plan.headers)
         data = report.as_bytes()
         check_built(data, {name.lower() for name in report.keys()})
     except Exception:

@@ -4,7 +4,7 @@ The archive is written by the standard library's zipfile to a stream that cannot
 seek: each entry's sizes and checksum follow its data (a data descriptor), so
 nothing is held but the chunk being compressed, however large the attachments.
 Entries are named as the sender named the files, made safe to unpack anywhere
-(safe_names): no folders, no "..", no hidden or unnamed files, no two alike.
+(safe_names): no folders, no "..", no hidden or unnamed files, no device names, no two alike.
 """
 
 from __future__ import annotations
@@ -18,6 +18,17 @@ MAX_NAME = 150  # characters; longer names keep their extension
 # Not allowed in a file name on Windows; "/" and "\" separate folders.
 _FORBIDDEN = set('<>:"|?*')
 _SEPARATORS = ("/", "\\")
+# Windows' device names: a file named so (whatever its extension or case, "aux.txt",
+# "Con .pdf") cannot be made there, and Explorer stops unpacking at it.
+_DEVICES = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    "CONIN$",
+    "CONOUT$",
+    *(port + n for port in ("COM", "LPT") for n in "0123456789\u00b9\u00b2\u00b3"),
+}
 
 
 class _Pipe:
@@ -50,7 +61,8 @@ class _Pipe:
 
 def safe_name(name: str, position: int) -> str:
     """A file name as sent, made safe to unpack: its last path piece, no control
-    characters, no leading dots; "attachment-<position>" when nothing is left."""
+    characters, no leading dots, no Windows device name ("CON.txt" becomes
+    "_CON.txt"); "attachment-<position>" when nothing is left."""
     name = unicodedata.normalize("NFC", name)
     for sep in _SEPARATORS:
         name = name.rpartition(sep)[2]
@@ -61,6 +73,8 @@ def safe_name(name: str, position: int) -> str:
     )
     name = " ".join(name.split())  # no tabs, newlines or runs of spaces
     name = name.lstrip(". ").rstrip(". ")  # no hidden files, "..", or Windows' trailing dots
+    if name.partition(".")[0].rstrip(" ").upper() in _DEVICES:
+        name = "_" + name
     if len(name) > MAX_NAME:
         stem, dot, ext = name.rpartition(".")
         ext = ext if dot and len(ext) <= 10 else ""

@@ -25,10 +25,11 @@ def answer(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     """
     msg = owned_message(request, message_id)
     choice = request.POST.get("receipt")
-    who = receipts.question(msg)
+    plan = receipts.decision(msg)
+    who = receipts.question(msg, plan)
     if who is not None and choice in ("send", "decline"):
         send = choice == "send"
-        if receipts.reader_answered(msg, send=send):
+        if receipts.reader_answered(msg, send=send, plan=plan):
             if send:
                 said = _("A read receipt is on its way to %(name)s.")
             else:

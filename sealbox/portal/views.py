@@ -198,6 +198,8 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
         show = "html" if view.html is not None else "text"
     blocked = show == "html" and not remote and has_remote_images(view.html or "")
     text_html = text_to_html(view.text.text) if show == "text" and view.text else ""
+    # Decided once: the question and the receipt sent on opening share one read of the file.
+    receipt = receipts.decision(msg)
     if msg.read_at is None:
         # Marked read and the read receipt queued together, or neither (on a
         # full disk: neither, until it is opened again with room).
@@ -205,10 +207,10 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
             first = Message.objects.filter(id=msg.id, read_at__isnull=True).update(
                 read_at=timezone.now()
             )
-            if first and msg.receipt_sent_at is None:
-                receipts.message_opened(msg)
+            if first:
+                receipts.message_opened(msg, receipt)
     context = {
-        "receipt_asker": receipts.question(msg),  # portal/message_receipt.html
+        "receipt_asker": receipts.question(msg, receipt),  # portal/message_receipt.html
         "message": msg,
         "view": view,
         "show": show,

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import translation
 from django.utils.translation import ngettext
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -40,6 +41,11 @@ ARRIVALS = [
     ("Two years ago", datetime(2024, 11, 19, 9, 15, tzinfo=BERLIN)),
 ]
 FITS = "() => document.documentElement.scrollWidth <= window.innerWidth"
+# The texts shown but cut short (an ellipsis, or spilling out of their box).
+CUT = """els => els.filter(el => el.getClientRects().length && el.offsetWidth > 1)
+    .filter(el => el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right
+        > el.parentElement.getBoundingClientRect().right + 1)
+    .map(el => el.textContent.trim())"""
 BOX = "el => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }"
 
 
@@ -168,6 +174,39 @@ def test_row_dates_are_short_with_the_full_date_on_hover_and_for_screen_readers(
     page.screenshot(path=str(screenshot_dir / f"inbox-list-{language}.png"), full_page=True)
 
 
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_script_writes_the_same_short_dates_as_the_server(
+    open_page: Callable[..., Page],
+    alice: User,
+    mailbox: list[Message],
+    settings: Any,
+    language: str,
+) -> None:
+    """portal.js's brief() and the `brief` template filter: one rule, the same words
+    (CLDR's short forms: Babel's on the server, Intl's in the browser) for today,
+    yesterday, this year and before, when the reader's zone is the portal's."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    shown, titles = {}, {}
+    # The server's clock at TODAY too (the browser's is fixed there by open_page).
+    with time_machine.travel(TODAY, tick=True):
+        for script in (False, True):
+            page = open_page(language, script=script)
+            sign_in(page, alice.email)
+            dates = page.locator("ul.messages .meta time")
+            expect(dates).to_have_count(4)
+            shown[script] = [
+                words(t) for t in dates.locator("span[aria-hidden=true]").all_inner_texts()
+            ]
+            titles[script] = [t.get_attribute("title") for t in dates.all()]
+    # The script did rewrite them (its full date on hover is Intl's, not Django's)...
+    assert all(a != b for a, b in zip(titles[True], titles[False], strict=True)), titles
+    # ...into the very words the page came with.
+    assert shown[True] == shown[False]
+    with translation.override(language):
+        assert shown[False][1] == translation.gettext("Yesterday")
+    assert shown[False][2] == {"en": "Nov 10", "de": "10. Nov."}[language]
+
+
 def test_the_sent_list_shows_the_recipient_where_the_inbox_shows_the_sender(
     open_page: Callable[..., Page], alice: User, settings: Any, screenshot_dir: Path
 ) -> None:
@@ -257,16 +296,26 @@ def test_the_actions_show_once_a_message_is_ticked_and_the_count_is_said(
     expect(delete).to_be_hidden()
 
 
-@pytest.mark.parametrize("language", ["de", "nl", "fr", "ar"])
-def test_the_toolbar_is_one_row_on_a_360_px_phone(
+@pytest.mark.parametrize(
+    ("language", "width"),
+    [
+        *[(language, 360) for language in ("de", "nl", "fr", "ar")],
+        # A tablet held upright, and a small laptop: the names beside the icons, or
+        # not, but never cut.
+        *[(language, width) for language in ("de", "nl", "fr") for width in (700, 768, 900)],
+        ("es", 900),
+    ],
+)
+def test_the_toolbar_is_one_row_from_a_phone_to_a_tablet(
     open_page: Callable[..., Page],
     alice: User,
     mailbox: list[Message],
     language: str,
+    width: int,
     screenshot_dir: Path,
 ) -> None:
     for script in (True, False):
-        page = open_page(language, width=360, script=script)
+        page = open_page(language, width=width, script=script)
         sign_in(page, alice.email)
         toolbar = page.get_by_role("toolbar")
         if script:
@@ -275,6 +324,8 @@ def test_the_toolbar_is_one_row_on_a_360_px_phone(
             with translation.override(language):
                 one = ngettext("%(n)d selected", "%(n)d selected", 1) % {"n": 1}
             expect(toolbar.get_by_role("status")).to_have_text(one)
+        name = f"inbox-toolbar-{width}-{language}-{'script' if script else 'noscript'}.png"
+        page.screenshot(path=str(screenshot_dir / name))
         buttons = toolbar.get_by_role("button")
         expect(buttons).to_have_count(3)
         tops = [box(b)[1] for b in buttons.all()]
@@ -282,14 +333,20 @@ def test_the_toolbar_is_one_row_on_a_360_px_phone(
         controls = [box(c) for c in toolbar.locator("input:visible, button, .count:visible").all()]
         assert max(c[1] for c in controls) < min(c[3] for c in controls), controls
         bar = box(toolbar)
-        assert bar[0] >= 0 and bar[2] <= 360, bar
+        assert bar[0] >= 0 and bar[2] <= width, bar
+        assert all(bar[0] <= c[0] and c[2] <= bar[2] for c in controls), (bar, controls)
+        # Nothing in it cut short: the count and the names beside the icons whole, or hidden.
+        cut = toolbar.locator(".count, .tool-label").evaluate_all(CUT)
+        assert cut == [], f"cut short in the toolbar: {cut}"
+        if width >= 900:
+            # Room for the names beside the icons.
+            for label in toolbar.locator(".tool-label").all():
+                expect(label).to_have_css("position", "static")
         if language == "ar":
             # Right to left: the box at the right, the actions at the left.
             first = box(toolbar.locator("input:visible, button").first)
             assert first[0] > box(buttons.last)[2], "the toolbar is not mirrored"
         fits(page, "the inbox")
-        name = f"inbox-toolbar-360-{language}-{'script' if script else 'noscript'}.png"
-        page.screenshot(path=str(screenshot_dir / name))
 
 
 def test_without_script_the_actions_are_there_and_the_server_asks_for_a_selection(

@@ -119,7 +119,7 @@ def test_the_plain_text_of_a_nested_message_is_one_click_away(reader: Client, al
     message = deliver_to(alice, sample.raw)
 
     doc = page(reader.get(message_url(message)))
-    switch = doc.one("a", cls="switch")
+    switch = doc.one("a", href="?view=text")
     assert switch.text == "Show plain text"
 
     text = main_text(reader.get(message_url(message) + switch.attrs["href"]))

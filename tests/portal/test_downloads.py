@@ -152,17 +152,6 @@ def test_an_unknown_part_of_a_plain_message_answers_not_found(reader: Client, al
     assert reader.get(message_url(message, "attachment", 1)).status_code == 404
 
 
-def test_another_users_attachment_answers_not_found(reader: Client, bob: User) -> None:
-    message = deliver_to(
-        bob, make_message(to=bob.email, attachments=[("b.pdf", "application/pdf", PDF)])
-    )
-
-    response = reader.get(message_url(message, "attachment", 2))
-
-    assert response.status_code == 404
-    assert PDF not in response.content
-
-
 # --- The whole message ---------------------------------------------------------------------
 
 

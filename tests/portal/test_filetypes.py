@@ -6,6 +6,9 @@ import pytest
 
 from sealbox.portal.filetypes import describe, looks_like_pdf, previewable
 
+OOXML = "application/vnd.openxmlformats-officedocument"
+ODF = "application/vnd.oasis.opendocument"
+
 
 @pytest.mark.parametrize(
     ("ctype", "filename", "name", "icon"),
@@ -14,32 +17,12 @@ from sealbox.portal.filetypes import describe, looks_like_pdf, previewable
         ("application/pdf", "", "PDF document", "pdf"),
         ("APPLICATION/PDF", "x", "PDF document", "pdf"),
         ("application/msword", "a.doc", "Word document", "document"),
-        (
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            "a.docx",
-            "Word document",
-            "document",
-        ),
-        (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "figures.xlsx",
-            "Excel spreadsheet",
-            "spreadsheet",
-        ),
+        (f"{OOXML}.wordprocessingml.document", "a.docx", "Word document", "document"),
+        (f"{OOXML}.spreadsheetml.sheet", "figures.xlsx", "Excel spreadsheet", "spreadsheet"),
         ("application/vnd.ms-powerpoint", "deck.ppt", "PowerPoint presentation", "presentation"),
-        ("application/vnd.oasis.opendocument.text", "a.odt", "OpenDocument text", "document"),
-        (
-            "application/vnd.oasis.opendocument.spreadsheet",
-            "a.ods",
-            "OpenDocument spreadsheet",
-            "spreadsheet",
-        ),
-        (
-            "application/vnd.oasis.opendocument.presentation",
-            "a.odp",
-            "OpenDocument presentation",
-            "presentation",
-        ),
+        (f"{ODF}.text", "a.odt", "OpenDocument text", "document"),
+        (f"{ODF}.spreadsheet", "a.ods", "OpenDocument spreadsheet", "spreadsheet"),
+        (f"{ODF}.presentation", "a.odp", "OpenDocument presentation", "presentation"),
         ("image/jpeg", "photo.jpg", "JPEG image", "image"),
         ("image/png", "shot.png", "PNG image", "image"),
         ("image/gif", "a.gif", "GIF image", "image"),

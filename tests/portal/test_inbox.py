@@ -100,7 +100,7 @@ def test_a_row_shows_sender_name_and_address_subject_date_and_size(
     assert item.one("time").attrs["datetime"] == "2026-11-01T09:30:00+00:00"
     # A date this year, not today or yesterday: the day alone, the full date beside it.
     time = item.one("time")
-    assert [s.text for s in time.find_all("span") if s.attrs.get("aria-hidden")] == ["November 1"]
+    assert [s.text for s in time.find_all("span") if s.attrs.get("aria-hidden")] == ["Nov 1"]
     assert time.one("span", cls="visually-hidden").text == "Nov. 1, 2026, 9:30 a.m."
     assert time.attrs["title"] == "Nov. 1, 2026, 9:30 a.m."
     assert item.one(cls="size").text == f"{message.size} bytes"
@@ -130,26 +130,26 @@ AGES = [timedelta(0), timedelta(days=1), timedelta(days=10), timedelta(days=731)
         (
             "en",
             [
-                ("2:05 p.m.", "Nov. 20, 2026, 2:05 p.m."),
+                # CLDR's short forms, as the browser's Intl writes them (portal.js).
+                ("2:05 PM", "Nov. 20, 2026, 2:05 p.m."),
                 ("Yesterday", "Nov. 19, 2026, 2:05 p.m."),
-                ("November 10", "Nov. 10, 2026, 2:05 p.m."),
-                ("Nov. 19, 2024", "Nov. 19, 2024, 2:05 p.m."),
+                ("Nov 10", "Nov. 10, 2026, 2:05 p.m."),
+                ("Nov 19, 2024", "Nov. 19, 2024, 2:05 p.m."),
             ],
         ),
         (
             "de",
             [
                 ("14:05", "20. November 2026 14:05"),
-                # "Yesterday" once the German catalogue has it ("Gestern").
-                (None, "19. November 2026 14:05"),
-                ("10. November", "10. November 2026 14:05"),
-                ("19. November 2024", "19. November 2024 14:05"),
+                ("Gestern", "19. November 2026 14:05"),
+                ("10. Nov.", "10. November 2026 14:05"),
+                ("19. Nov. 2024", "19. November 2024 14:05"),
             ],
         ),
     ],
 )
 def test_row_dates_are_short_as_in_a_mail_app_with_the_full_date_beside_them(
-    reader: Client, alice: User, language: str, expected: list[tuple[str | None, str]]
+    reader: Client, alice: User, language: str, expected: list[tuple[str, str]]
 ) -> None:
     """Without script: today's time, "Yesterday", the day this year, the date before it."""
     for age in AGES:
@@ -159,13 +159,7 @@ def test_row_dates_are_short_as_in_a_mail_app_with_the_full_date_beside_them(
     with time_machine.travel(TODAY + timedelta(hours=1), tick=False):
         doc = page(reader.get(INBOX, headers={"accept_language": language}))
 
-    shown = shown_dates(doc)
-    assert [full for _, full in shown] == [full for _, full in expected]
-    for (short, _), (want, _) in zip(shown, expected, strict=True):
-        if want is not None:
-            assert short == want
-    if language == "de":
-        assert shown[1][0] in ("Gestern", "Yesterday")
+    assert shown_dates(doc) == expected
 
 
 def test_row_dates_are_in_the_portals_time_zone(reader: Client, alice: User, settings: Any) -> None:
@@ -179,7 +173,7 @@ def test_row_dates_are_in_the_portals_time_zone(reader: Client, alice: User, set
     with time_machine.travel(datetime(2026, 11, 20, 8, 0, tzinfo=UTC), tick=False):
         doc = page(reader.get(INBOX))
 
-    assert shown_dates(doc) == [("12:30 a.m.", "Nov. 20, 2026, 12:30 a.m.")]
+    assert shown_dates(doc) == [("12:30 AM", "Nov. 20, 2026, 12:30 a.m.")]
 
 
 def test_the_toolbar_knows_how_to_say_how_many_are_selected(reader: Client, alice: User) -> None:

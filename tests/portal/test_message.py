@@ -6,6 +6,8 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,10 @@ from django.test import Client
 from django.urls import reverse
 
 from sealbox.accounts.models import User
+from sealbox.mailstore import opened
 from sealbox.mailstore.models import Message
+from tests.browser.content import pdf
+from tests.conftest import CAROL
 from tests.corpus import crlf, headers, nested
 from tests.mail import make_message
 from tests.portal.pages import deliver_to, flash, main_text, message_url, page, parse_html
@@ -199,12 +204,11 @@ def test_html_and_text_mail_offers_the_plain_text(reader: Client, alice: User) -
     html_page = page(reader.get(message_url(message)))
     text_page = page(reader.get(message_url(message) + "?view=text"))
 
-    assert html_page.one("a", cls="switch").attrs["href"] == "?view=text"
+    assert html_page.one("a", href="?view=text").text == "Show plain text"
     assert html_page.find("div", cls="text-body") is None
     assert text_page.find("iframe") is None
     assert text_page.one("div", cls="text-body").raw_text == "Plain   text\n  indented"
-    back = text_page.one("a", cls="switch")
-    assert (back.text, back.attrs["href"]) == ("Show formatted version", "?view=html")
+    assert text_page.one("a", href="?view=html").text == "Show formatted version"
 
 
 def test_an_unknown_view_shows_the_html(reader: Client, alice: User) -> None:
@@ -507,34 +511,47 @@ def test_delete_with_the_page_token_works_under_no_referrer(alice: User) -> None
 # --- Ownership and sign-in ----------------------------------------------------------------------
 
 
+# Every route that takes a message, in one place: another reader's message is not
+# found, and nothing of it is shown or changed. ("part": the route names the PDF.)
 @pytest.mark.parametrize(
-    ("name", "method", "args"),
+    ("name", "method", "part"),
     [
-        ("message", "get", ()),
-        ("message-body", "get", ()),
-        ("message-eml", "get", ()),
-        ("attachment", "get", (2,)),
-        ("message-delete", "post", ()),
-        ("message-unread", "post", ()),
+        ("message", "get", False),
+        ("message-body", "get", False),
+        ("message-eml", "get", False),
+        ("attachment", "get", True),
+        ("attachment-preview", "get", True),
+        ("attachments-zip", "get", False),
+        ("reply", "get", False),
+        ("message-delete", "post", False),
+        ("message-unread", "post", False),
     ],
 )
 def test_another_users_message_answers_not_found(
-    reader: Client, bob: User, name: str, method: str, args: tuple[int, ...]
+    reader: Client, bob: User, name: str, method: str, part: bool
 ) -> None:
-    message = deliver_to(
-        bob,
-        make_message(
-            to=bob.email, attachments=[("secret.pdf", "application/pdf", b"%PDF bob's secret")]
-        ),
-    )
+    mail = EmailMessage(policy=policy.SMTP)
+    mail["From"], mail["To"], mail["Subject"] = CAROL, bob.email, "For Bob"
+    mail.set_content("bob's secret text")
+    mail.add_alternative("<p>bob's secret html</p>", subtype="html")
+    mail.add_attachment(pdf(), maintype="application", subtype="pdf", filename="secret.pdf")
+    message = deliver_to(bob, mail.as_bytes())
+    [attached] = opened.view(message).attachments
+    url = message_url(message, name, *([attached.index] if part else []))
 
-    response = getattr(reader, method)(message_url(message, name, *args))
+    response = getattr(reader, method)(url)
 
     assert response.status_code == 404
     assert b"bob's secret" not in response.content
+    assert b"%PDF" not in response.content
     assert "There is nothing here." in response.content.decode()
     message.refresh_from_db()
     assert message.read_at is None
+    if method == "get":
+        # The same address is there for its owner.
+        owner = Client()
+        owner.force_login(bob)
+        assert owner.get(url).status_code == 200
 
 
 @pytest.mark.parametrize("name", ["message", "message-body", "message-eml"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -14,6 +16,7 @@ from django.urls import reverse
 
 from sealbox.accounts.models import User
 from sealbox.intake.delivery import store_sent
+from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.outbound.models import OutgoingEmail
 from tests.conftest import CAROL, RelaySink
@@ -37,6 +40,14 @@ def asking(user: User, **headers: str) -> Message:
     return deliver_to(
         user, original_mail(disposition_notification_to=f"Carol <{CAROL}>", **headers)
     )
+
+
+@pytest.fixture
+def asked(reader: Client, alice: User) -> Message:
+    """A message that asks for a receipt, opened once (and so asked about) by Alice."""
+    message = asking(alice)
+    opened(reader, message)
+    return message
 
 
 def opened(client: Client, message: Message) -> Node:
@@ -88,12 +99,9 @@ def test_opening_a_message_that_asks_sends_nothing_and_asks_the_reader(
 
 
 def test_send_receipt_queues_one_receipt_to_the_sender(
-    reader: Client, alice: User, relay_sink: RelaySink
+    reader: Client, asked: Message, relay_sink: RelaySink
 ) -> None:
-    message = asking(alice)
-    opened(reader, message)
-
-    r = answer(reader, message, "send", follow=True)
+    r = answer(reader, asked, "send", follow=True)
 
     doc = page(r)
     assert flash(doc) == ["A read receipt is on its way to Carol Sender."]
@@ -107,36 +115,30 @@ def test_send_receipt_queues_one_receipt_to_the_sender(
 
 
 def test_answering_twice_sends_one_receipt(
-    reader: Client, alice: User, relay_sink: RelaySink
+    reader: Client, asked: Message, relay_sink: RelaySink
 ) -> None:
-    message = asking(alice)
-    opened(reader, message)
-
-    answer(reader, message, "send", follow=True)
-    r = answer(reader, message, "send", follow=True)
-    answer(reader, message, "decline")
+    answer(reader, asked, "send", follow=True)
+    r = answer(reader, asked, "send", follow=True)
+    answer(reader, asked, "decline")
 
     assert flash(page(r)) == []
     assert len(receipts_sent(relay_sink)) == 1
-    message.refresh_from_db()
-    assert message.receipt_declined_at is None
+    asked.refresh_from_db()
+    assert asked.receipt_declined_at is None
 
 
 def test_dont_send_sends_nothing_and_the_question_is_gone(
-    reader: Client, alice: User, relay_sink: RelaySink
+    reader: Client, asked: Message, relay_sink: RelaySink
 ) -> None:
-    message = asking(alice)
-    opened(reader, message)
-
-    r = answer(reader, message, "decline", follow=True)
+    r = answer(reader, asked, "decline", follow=True)
 
     assert flash(page(r)) == ["No read receipt will be sent to Carol Sender."]
     assert question(page(r)) is None
     # Reloaded, marked unread and opened again: never asked again, never sent.
-    assert question(opened(reader, message)) is None
-    reader.post(reverse("message-unread", args=[message.id]))
-    assert question(opened(reader, message)) is None
-    answer(reader, message, "send")
+    assert question(opened(reader, asked)) is None
+    reader.post(reverse("message-unread", args=[asked.id]))
+    assert question(opened(reader, asked)) is None
+    answer(reader, asked, "send")
     assert receipts_sent(relay_sink) == []
     assert not OutgoingEmail.objects.filter(kind="receipt").exists()
 
@@ -291,44 +293,39 @@ def test_a_reader_who_chose_never_is_not_asked_and_sends_nothing(
     assert receipts_sent(relay_sink) == []
 
 
-@pytest.mark.parametrize("personal", ["ask", "never"])
-def test_requested_sends_on_opening_whatever_the_reader_chose(
-    reader: Client, alice: User, relay_sink: RelaySink, settings: Any, personal: str
+@pytest.mark.parametrize(
+    ("policy", "personal", "asks", "sent"),
+    [
+        ("requested", "ask", True, 1),
+        ("requested", "never", True, 1),
+        ("always", "ask", False, 1),  # sent without a request
+        ("always", "never", False, 1),
+        ("off", "ask", True, 0),
+        ("off", "always", True, 0),
+    ],
+)
+def test_the_operators_policy_decides_whatever_the_reader_chose(
+    reader: Client,
+    alice: User,
+    relay_sink: RelaySink,
+    settings: Any,
+    policy: str,
+    personal: str,
+    asks: bool,
+    sent: int,
 ) -> None:
-    settings.READ_RECEIPTS = "requested"
+    settings.READ_RECEIPTS = policy
     User.objects.filter(pk=alice.pk).update(read_receipts=personal)
-    message = asking(alice)
-
-    doc = opened(reader, message)
-
-    assert question(doc) is None
-    [receipt] = receipts_sent(relay_sink)
-    assert mdn_fields(receipt)["Disposition"] == "manual-action/MDN-sent-automatically; displayed"
-
-
-@pytest.mark.parametrize("personal", ["ask", "never"])
-def test_always_sends_on_opening_without_a_request(
-    reader: Client, alice: User, relay_sink: RelaySink, settings: Any, personal: str
-) -> None:
-    settings.READ_RECEIPTS = "always"
-    User.objects.filter(pk=alice.pk).update(read_receipts=personal)
-    message = deliver_to(alice, original_mail())
+    message = asking(alice) if asks else deliver_to(alice, original_mail())
 
     assert question(opened(reader, message)) is None
-    assert len(receipts_sent(relay_sink)) == 1
+    answer(reader, message, "send")  # an answer nobody was asked for changes nothing
 
-
-@pytest.mark.parametrize("personal", ["ask", "always"])
-def test_off_neither_asks_nor_sends(
-    reader: Client, alice: User, relay_sink: RelaySink, settings: Any, personal: str
-) -> None:
-    settings.READ_RECEIPTS = "off"
-    User.objects.filter(pk=alice.pk).update(read_receipts=personal)
-    message = asking(alice)
-
-    assert question(opened(reader, message)) is None
-    answer(reader, message, "send")
-    assert receipts_sent(relay_sink) == []
+    receipts = receipts_sent(relay_sink)
+    assert len(receipts) == sent
+    for receipt in receipts:
+        disposition = mdn_fields(receipt)["Disposition"]
+        assert disposition == "manual-action/MDN-sent-automatically; displayed"
 
 
 def test_a_question_left_open_is_answered_after_the_policy_changes_to_off(
@@ -345,18 +342,108 @@ def test_a_question_left_open_is_answered_after_the_policy_changes_to_off(
 
 
 def test_on_a_full_disk_the_answer_is_not_recorded_and_the_question_stays(
-    reader: Client, alice: User
+    reader: Client, asked: Message
 ) -> None:
-    message = asking(alice)
-    opened(reader, message)
     full = OSError(errno.ENOSPC, "No space left on device")
 
     with mock.patch("sealbox.outbound.queue.enqueue", side_effect=full):
-        r = answer(reader, message, "send")
+        r = answer(reader, asked, "send")
 
     assert r.status_code == 503
     assert "The service has run out of storage space" in r.content.decode()
-    message.refresh_from_db()
-    assert message.receipt_sent_at is None
+    asked.refresh_from_db()
+    assert asked.receipt_sent_at is None
     assert not OutgoingEmail.objects.exists()
-    assert question(opened(reader, message)) is not None
+    assert question(opened(reader, asked)) is not None
+
+
+@contextlib.contextmanager
+def file_reads() -> Iterator[list[str]]:
+    """The stored messages whose start was read (for their headers) meanwhile."""
+    read: list[str] = []
+    real = blobs.read_head
+
+    def counted(rel: str) -> bytes:
+        read.append(rel)
+        return real(rel)
+
+    with mock.patch.object(blobs, "read_head", counted):
+        yield read
+
+
+def test_the_first_opening_reads_the_message_once_for_the_question(
+    reader: Client, alice: User
+) -> None:
+    message = asking(alice)
+
+    with file_reads() as read:
+        doc = opened(reader, message)
+
+    assert question(doc) is not None
+    assert read == [message.blob]
+
+
+@pytest.mark.parametrize("policy", ["requested", "always"])
+def test_the_first_opening_reads_the_message_once_to_send_its_receipt(
+    reader: Client, alice: User, relay_sink: RelaySink, settings: Any, policy: str
+) -> None:
+    settings.READ_RECEIPTS = policy
+    message = asking(alice)
+
+    with file_reads() as read:
+        opened(reader, message)
+
+    assert read == [message.blob]
+    [receipt] = receipts_sent(relay_sink)
+    assert receipt["Subject"] == "Read: Quarterly figures"
+
+
+@pytest.mark.parametrize("choice", ["send", "decline"])
+def test_an_answered_message_opens_without_reading_it_for_the_receipt(
+    reader: Client, asked: Message, choice: str
+) -> None:
+    with file_reads() as read:
+        answer(reader, asked, choice)
+    assert read == [asked.blob]
+
+    with file_reads() as read:
+        doc = opened(reader, asked)
+
+    assert question(doc) is None
+    assert read == []
+
+
+def test_a_receipt_sent_on_opening_is_not_read_for_again(
+    reader: Client, alice: User, settings: Any
+) -> None:
+    settings.READ_RECEIPTS = "requested"
+    message = asking(alice)
+    opened(reader, message)
+
+    with file_reads() as read:
+        opened(reader, message)
+
+    assert read == []
+
+
+@pytest.mark.parametrize("case", ["policy off", "reader never", "sent", "from the portal"])
+def test_nothing_is_read_when_no_receipt_can_be_asked_or_sent(
+    reader: Client, alice: User, settings: Any, case: str
+) -> None:
+    message = asking(alice)
+    if case == "policy off":
+        settings.READ_RECEIPTS = "off"
+    elif case == "reader never":
+        User.objects.filter(pk=alice.pk).update(read_receipts="never")
+    elif case == "sent":
+        message = store_sent(alice, original_mail(disposition_notification_to=CAROL))
+    else:
+        Message.objects.filter(pk=message.pk).update(from_portal=True)
+
+    with file_reads() as read:
+        doc = opened(reader, message)
+        answer(reader, message, "send")
+
+    assert question(doc) is None
+    assert read == []
+    assert not OutgoingEmail.objects.filter(kind="receipt").exists()

@@ -1,6 +1,22 @@
+import unicodedata
+
 from django.db import migrations, models
 
 import sealbox.mailstore.sealed
+
+# The search column as search.index_text wrote it when this migration was made:
+# these fields, each NFKC-normalised and case-folded, one a line. Copied, not
+# imported, so that later changes to search.FIELDS do not change what this
+# migration does (`sealbox mailbox index` brings old rows up to date).
+FIELDS = ("from_name", "from_address", "envelope_from", "to_display", "subject", "attachment_names")
+
+
+def normalise(text):
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def index_text(row):
+    return "\n".join(normalise(str(row.get(name) or "")) for name in FIELDS)
 
 
 def fill_search_text(apps, schema_editor):
@@ -10,8 +26,6 @@ def fill_search_text(apps, schema_editor):
     attachment names, which the rows did not keep, come from `sealbox mailbox
     index` (docs/encryption.md): until then such mail is found by everything else.
     """
-    from sealbox.mailstore.search import index_text
-
     Message = apps.get_model("mailstore", "Message")
     plain = Message.objects.filter(sealed_summary__isnull=True).order_by("id")
     fields = ("from_name", "from_address", "envelope_from", "to_display", "subject")

@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import babel
+import babel.dates
 from django import template
 from django.conf import settings
 from django.utils import formats, timezone, translation
@@ -83,21 +85,31 @@ def when(value: datetime | str) -> str:
     return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
 
+def _cldr_locale() -> babel.Locale:
+    """The page's language as CLDR has it: the data the browser's Intl writes dates with too."""
+    try:
+        return babel.Locale.parse(translation.to_locale(translation.get_language() or "en"))
+    except (ValueError, babel.UnknownLocaleError):
+        return babel.Locale("en")
+
+
 @register.filter
 def brief(value: datetime) -> str:
-    """A date as a mail app's list shows it: the time today ("9:30 a.m."), "Yesterday",
-    else the date alone (`day`: "December 2", with the year when not this year).
+    """A date as a mail app's list shows it: the time today ("2:05 PM", "14:05"),
+    "Yesterday", else the day ("Nov 10", "10. Nov."), with the year when not this year.
 
     The no-script form, in the portal's time zone; portal.js's brief() is the same
-    rule in the reader's own zone.
+    rule in the reader's own zone, and writes the same text (CLDR's short forms:
+    Babel's here, Intl's there).
     """
-    local = timezone.localtime(value).date()
+    local = timezone.localtime(value)
     today = timezone.localdate()
-    if local == today:
-        return formats.time_format(timezone.localtime(value), "TIME_FORMAT")
-    if local == today - timedelta(days=1):
+    if local.date() == today:
+        return babel.dates.format_time(local, "short", locale=_cldr_locale())
+    if local.date() == today - timedelta(days=1):
         return _("Yesterday")
-    return day(value)
+    skeleton = "MMMd" if local.year == today.year else "yMMMd"
+    return babel.dates.format_skeleton(skeleton, local, locale=_cldr_locale())
 
 
 @register.inclusion_tag("portal/brief_time.html")
