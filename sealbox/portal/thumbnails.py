@@ -35,7 +35,9 @@ MAX_SOURCE_BYTES = 20 * 1024 * 1024  # larger attachments are not decoded at all
 MAX_PIXELS = 25_000_000  # a 24-megapixel camera's 6000 x 4000 photo; past it, no thumbnail
 SECONDS = 5.0
 MAX_PER_MESSAGE = 12  # the first 12 images listed; the rest show the icon
-FORMATS = ("JPEG", "PNG", "GIF", "WEBP")  # filetypes.THUMBNAIL_TYPES
+# Pillow's decoders for the types that get a thumbnail (image/jpeg -> JPEG, ...),
+# and no other: the EPS decoder, say, would run Ghostscript on a sender's bytes.
+FORMATS = tuple(sorted(t.split("/")[1].upper() for t in filetypes.THUMBNAIL_TYPES))
 made = caches["thumbnails"]
 
 

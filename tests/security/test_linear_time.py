@@ -188,7 +188,10 @@ def test_the_header_block_is_read_for_loops_in_linear_time() -> None:
         return b"Received: from a\r\n\tby b\r\n" * lines + b"\r\n" + b"body\r\n" * lines
 
     assert loopmark.read_headers(received(5_000)).received == 5_000
-    assert_linear(loopmark.read_headers, received, 5_000)
+    # 1,000 and 10,000 lines (70 and 700 KB): both stay in the processor's cache, so
+    # the ratio is the work's (about 10x), not the memory's; at 5,000 and 50,000 it
+    # was 11x to 15x under load, at the edge of the bound, for linear work.
+    assert_linear(loopmark.read_headers, received, 1_000)
 
 
 # --- Text shown or quoted (sealbox/portal) ----------------------------------------------

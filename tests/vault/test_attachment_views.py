@@ -13,6 +13,7 @@ from django.test import Client
 from PIL import Image
 
 from sealbox.accounts.models import User
+from sealbox.portal import thumbnails
 from tests.browser.content import png
 from tests.mail import make_message
 from tests.portal.pages import content, deliver_to, message_url
@@ -47,7 +48,8 @@ def test_a_sealed_messages_attachments_preview_thumbnail_and_zip_whole(
     assert content(preview) == PDF
     assert thumbnail["Content-Type"] == "image/webp"
     with Image.open(io.BytesIO(content(thumbnail))) as image:
-        assert image.size == (160, 100)
+        # The 320 x 200 photo, its longer side brought down to the thumbnail's.
+        assert image.size == (thumbnails.SIZE, thumbnails.SIZE * 200 // 320)
     archive = zipfile.ZipFile(io.BytesIO(content(zipped)))
     assert archive.namelist() == ["Größe.pdf", "photo.png"]
     assert archive.read("Größe.pdf") == PDF
