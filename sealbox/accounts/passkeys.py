@@ -77,15 +77,16 @@ def _user_handle(user: User) -> bytes:
     after the key changes. (Accounts with passkeys from before it was stored
     keep the handle they had: migration accounts 0011.)
     """
-    if user.passkey_handle is None:
+    handle = user.passkey_handle
+    if handle is None:
         # Whoever stores one first wins: two ceremonies begun at once agree.
         User.objects.filter(pk=user.pk, passkey_handle__isnull=True).update(
             passkey_handle=secrets.token_bytes(HANDLE_BYTES)
         )
-        user.passkey_handle = User.objects.values_list("passkey_handle", flat=True).get(
-            pk=user.pk
-        )
-    return bytes(user.passkey_handle)
+        handle = User.objects.values_list("passkey_handle", flat=True).get(pk=user.pk)
+        assert handle is not None
+        user.passkey_handle = handle
+    return bytes(handle)
 
 
 def _descriptors(user: User) -> list[PublicKeyCredentialDescriptor]:
