@@ -114,6 +114,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     read_receipts = models.CharField(
         _("read receipts"), max_length=10, choices=ReadReceipts.choices, default=ReadReceipts.ASK
     )
+    # The WebAuthn user handle every passkey of the account carries (accounts/passkeys.py):
+    # random, made with the first passkey, and kept for good, so that a sign-in by
+    # passkey alone names its account whatever becomes of the secret key.
+    passkey_handle = models.BinaryField(max_length=64, null=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import secrets
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +25,6 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 from webauthn import (
     base64url_to_bytes,
     generate_authentication_options,
@@ -65,10 +65,28 @@ def _origin() -> str:
     return f"{base.scheme}://{base.netloc}"
 
 
+HANDLE_BYTES = 32
+
+
 def _user_handle(user: User) -> bytes:
-    # Stable per account (an authenticator replaces rather than piles up
-    # passkeys for it) and tells nothing about who it is.
-    return salted_hmac("sealbox.accounts.passkeys.user", str(user.pk)).digest()[:16]
+    """The account's WebAuthn user handle, made (random) the first time it is asked for.
+
+    Stable per account (an authenticator replaces rather than piles up
+    passkeys for it), tells nothing about who it is, and is stored rather
+    than derived from the secret key, so that passkeys go on signing in
+    after the key changes. (Accounts with passkeys from before it was stored
+    keep the handle they had: migration accounts 0011.)
+    """
+    handle = user.passkey_handle
+    if handle is None:
+        # Whoever stores one first wins: two ceremonies begun at once agree.
+        User.objects.filter(pk=user.pk, passkey_handle__isnull=True).update(
+            passkey_handle=secrets.token_bytes(HANDLE_BYTES)
+        )
+        handle = User.objects.values_list("passkey_handle", flat=True).get(pk=user.pk)
+        assert handle is not None
+        user.passkey_handle = handle
+    return bytes(handle)
 
 
 def _descriptors(user: User) -> list[PublicKeyCredentialDescriptor]:
@@ -281,7 +299,8 @@ def _claimed_key(parsed: dict[str, Any]) -> Passkey | None:
     except (ValueError, TypeError):
         return None
     # The user handle is the authenticator's word for the account: it must agree.
-    if not hmac.compare_digest(given, _user_handle(key.user)):
+    stored = key.user.passkey_handle
+    if stored is None or not hmac.compare_digest(given, bytes(stored)):
         return None
     return key
 

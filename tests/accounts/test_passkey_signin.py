@@ -16,6 +16,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any
 
 import cbor2
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connection, transaction
 from django.test import Client
+from django.utils.crypto import salted_hmac
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from sealbox.accounts import passkeys, signin, throttle
@@ -307,6 +309,73 @@ def test_activation_with_a_passkey_alone(client: Client) -> None:
     # And the passkey signs in alone, on another browser.
     other = Client()
     assert sign_in(other, soft)["Location"] == "/inbox/"
+
+
+def test_the_user_handle_is_random_and_stored_with_the_first_passkey(client: Client) -> None:
+    dave, _ = User.objects.recipient("dave@example.com")
+    assert dave.passkey_handle is None
+    activation_page(client, dave)
+    given = base64url_to_bytes(client.post("/activate/passkey/options/").json()["user"]["id"])
+    dave.refresh_from_db()
+    assert len(given) == passkeys.HANDLE_BYTES and bytes(dave.passkey_handle) == given
+    # Not derived from anything the account has: not the secret-key value of old.
+    assert given != old_derived_handle(dave)
+    # The same handle however often it is asked for, so an authenticator replaces its passkey.
+    assert base64url_to_bytes(client.post("/activate/passkey/options/").json()["user"]["id"]) == (
+        given
+    )
+    erin, _ = User.objects.recipient("erin@example.com")
+    assert passkeys._user_handle(erin) != given
+
+
+def test_a_passkey_alone_signs_in_after_the_secret_key_changes(
+    client: Client, settings: Any
+) -> None:
+    dave, _ = User.objects.recipient("dave@example.com")
+    activation_page(client, dave)
+    options = client.post("/activate/passkey/options/").json()
+    soft = SoftKey(base64url_to_bytes(options["user"]["id"]))
+    assert (
+        client.post("/activate/passkey/", {"credential": soft.registration(options)}).status_code
+        == 302
+    )
+
+    settings.SECRET_KEY = "a new secret key, with no fallback to the old one " + "x" * 20
+    settings.SECRET_KEY_FALLBACKS = []
+    other = Client()
+    assert sign_in(other, soft)["Location"] == "/inbox/"
+    assert is_signed_in(other)
+
+
+def old_derived_handle(user: User) -> bytes:
+    """The user handle as it was derived before it was stored (migration accounts 0011)."""
+    return salted_hmac("sealbox.accounts.passkeys.user", str(user.pk)).digest()[:16]
+
+
+def test_the_migration_gives_existing_passkeys_the_handle_they_hold(
+    client: Client, alice: User, bob: User
+) -> None:
+    from django.db.migrations.executor import MigrationExecutor
+
+    # As before the migration: alice's passkey made with the handle derived from
+    # the secret key; bob has none; carol's handle is stored already.
+    soft = SoftKey(old_derived_handle(alice))
+    soft.keep(alice)
+    carol, _ = User.objects.recipient("carol@example.com")
+    SoftKey(passkeys._user_handle(carol)).keep(carol)
+    carols = bytes(User.objects.get(pk=carol.pk).passkey_handle)
+
+    executor = MigrationExecutor(connection)
+    apps = executor.loader.project_state([("accounts", "0011_passkey_handle")]).apps
+    migration = import_module("sealbox.accounts.migrations.0011_passkey_handle")
+    migration.keep_the_handles_passkeys_hold(apps, None)
+
+    handles = dict(User.objects.values_list("email", "passkey_handle"))
+    assert bytes(handles[alice.email]) == old_derived_handle(alice)
+    assert handles[bob.email] is None  # a random one comes with the first passkey
+    assert bytes(handles[carol.email]) == carols
+    # And alice's authenticator still signs in with it.
+    assert sign_in(client, soft)["Location"] == "/inbox/"
 
 
 def test_activation_refuses_a_passkey_that_does_not_verify_its_user(client: Client) -> None:

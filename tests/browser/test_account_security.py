@@ -17,9 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import CDPSession, Page, expect
+from playwright.sync_api import Browser, CDPSession, Page, expect
 
-from sealbox.accounts.models import User
+from sealbox.accounts import twofactor
+from sealbox.accounts.models import Passkey, User
 from tests.browser.conftest import Portal, Watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -323,6 +324,34 @@ def test_passkey_that_does_not_answer(
     )
     expect(start).to_be_enabled()
     expect(page).to_have_url(portal.link("/signin/verify/"))
+
+
+@pytest.mark.parametrize("script", [False, True], ids=["no-script", "script"])
+def test_the_second_step_offers_a_passkey_only_where_it_can_work(
+    browser: Browser, portal: Portal, alice: User, script: bool
+) -> None:
+    """Without script the passkey button would do nothing: the codes are the way on."""
+    Passkey.objects.create(user=alice, name=PASSKEY_NAME, credential_id="AAAA", public_key=b"\xa0")
+    [code, *_] = twofactor.new_recovery_codes(alice)
+    context = browser.new_context(base_url=portal.url, java_script_enabled=script)
+    try:
+        page = context.new_page()
+        password_step(page, alice.email)
+        passkey = page.get_by_role("button", name="Use a passkey")
+        instead = page.get_by_text("Or enter a code instead:")
+        recovery = page.get_by_role("textbox", name="Recovery code")
+        expect(recovery).to_be_visible()
+        if script:
+            expect(passkey).to_be_visible()
+            expect(instead).to_be_visible()
+            return
+        expect(passkey).to_be_hidden()
+        expect(instead).to_be_hidden()
+        recovery.fill(code)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(page).to_have_url(portal.link("/inbox/"))
+    finally:
+        context.close()
 
 
 def test_too_many_wrong_passwords_pause_sign_in(
