@@ -313,7 +313,9 @@ def _body(part: EmailMessage, depth: int) -> Generator[Step, None, bool]:
     if ctype == "text/html" and disposition != "attachment" and not part_filename(part):
         yield HTML, part
         return True
-    if is_text(part):
+    # Where the body belongs, plain text is the body unless marked as an attachment,
+    # even with a file name (some mailers name every part): shown, as it always was.
+    if is_text(part) or (ctype == "text/plain" and disposition != "attachment"):
         yield TEXT, part
         return True
     yield from _other(part, depth)

@@ -44,13 +44,15 @@ def test_a_named_text_part_after_the_body_is_an_attachment_on_the_page_too() -> 
     assert_same_attachments(raw)
 
 
-def test_a_named_text_part_alone_is_an_attachment_not_the_body() -> None:
+def test_a_named_plain_text_part_where_the_body_belongs_is_the_body() -> None:
+    # Some mailers name every part: the reader sees the text, and nothing is counted.
     raw = message(text("notes", "text/plain", 'Content-Disposition: inline; filename="a.txt"\n'))
 
     result = view(raw)
 
-    assert result.text is None
-    assert [a.filename for a in result.listed_attachments] == ["a.txt"]
+    assert result.text is not None and result.text.text.strip() == "notes"
+    assert result.listed_attachments == []
+    assert summarize(raw).attachment_count == 0
     assert_same_attachments(raw)
 
 
