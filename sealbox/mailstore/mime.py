@@ -26,23 +26,31 @@ from email.utils import getaddresses, parsedate_to_datetime
 from sealbox.mailstore import skeleton
 from sealbox.mailstore.blobs import BytesReader, Reader
 from sealbox.mailstore.headblock import header_end
-from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES, html_as_text
+from sealbox.mailstore.sanitize import html_as_text
 from sealbox.mailstore.summary import (
     _LONE_CR,
+    ATTACHMENT,
+    BROKEN,
+    HTML,
+    IN_TEXT,
+    MAX_PARTS,
+    MORE_TEXT,
+    TEXT,
+    TOO_DEEP,
     _header_text,
     _one_line_ending,
     attachment_name,
+    content_id,
     decode_bytes,
     decode_header_value,
+    layout,
+    maybe_inline,
     parse,
     parse_headers,
-    part_filename,
 )
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 40
-MAX_PARTS = 2000
 MAX_TEXT_CHARS = 4 * 1024 * 1024  # what is shown of one text part; the rest is in the download
 # What is read of one text part to show MAX_TEXT_CHARS of it (base64 of 4-byte characters).
 MAX_TEXT_READ = 6 * MAX_TEXT_CHARS
@@ -286,7 +294,7 @@ class _Builder:
             return
         ctype = part.get_content_type()
         name = attachment_name(part)
-        cid = str(part.get("Content-ID") or "").strip().strip("<>")
+        cid = content_id(part)
         encoding = ""
         body: list[Segment] | None = None
         if ctype == "message/rfc822":
@@ -313,104 +321,34 @@ class _Builder:
         if cid:
             self.view.content_ids.setdefault(cid, i)
 
-    def body(self, part: EmailMessage, depth: int = 0) -> bool:
-        """Find the body to show in part; list the rest. True if a body was found."""
-        if depth > MAX_DEPTH:
-            self.view.problems.append("too-deep")
-            return False
-        ctype = part.get_content_type()
-        disposition = (part.get_content_disposition() or "").lower()
-        if ctype == "message/rfc822":
-            self.attachment(part)  # a forwarded message: offered whole, as .eml
-            return False
-        if part.is_multipart():
-            children = [p for p in part.get_payload() if isinstance(p, EmailMessage)]
-            subtype = part.get_content_subtype()
-            if subtype == "alternative":
-                return self.alternative(children, depth)
-            if subtype == "related" and children:
-                found = self.body(children[0], depth + 1)
-                for child in children[1:]:
-                    self.attachment(child, inline=self.shown_in_html(child))
-                return found
-            found = False
-            for child in children:
-                if not found:
-                    found = self.body(child, depth + 1)
-                elif self.is_text(child):
-                    self.view.more_text.append(self.text(child))
-                else:
-                    self.other(child, depth + 1)
-            return found
-        if part.get_content_maintype() == "multipart":
-            # A multipart whose boundary never occurs: its body as plain text.
-            self.view.problems.append("broken")
-            self.view.text = self.text(part)
-            return True
-        if disposition != "attachment" and ctype == "text/html":
-            self.view.html = self.text(part).text
-            return True
-        if self.is_text(part):
-            self.view.text = self.text(part)
-            return True
-        self.other(part, depth)
-        return False
+    def lay_out(self, msg: EmailMessage) -> None:
+        """Show and list the parts of the message as summary.layout() says."""
+        for role, part in layout(msg):
+            if role == HTML:
+                self.view.html = self.text(part).text
+            elif role == TEXT:
+                self.view.text = self.text(part)
+            elif role == MORE_TEXT:
+                self.view.more_text.append(self.text(part))
+            elif role == ATTACHMENT:
+                self.attachment(part)
+            elif role == IN_TEXT:
+                self.attachment(part, inline=self.shown_in_html(part))
+            elif role == BROKEN:
+                self.view.problems.append("broken")
+                self.view.text = self.text(part)
+            elif role == TOO_DEEP:
+                self.view.problems.append("too-deep")
 
     def shown_in_html(self, part: EmailMessage) -> bool:
         """Whether an image of a multipart/related is shown by the HTML body
         (and so is not listed); anything else in it is listed, never lost."""
-        cid = str(part.get("Content-ID") or "").strip().strip("<>")
-        if not cid or part.get_content_type() not in SAFE_IMAGE_TYPES:
+        if not maybe_inline(part):
             return False
         html = self.view.html or ""
         if self._html_lower[0] is not html:  # lower-case each body once, not once per part
             self._html_lower = (html, html.lower())
-        return f"cid:{cid}".lower() in self._html_lower[1]
-
-    def is_text(self, part: EmailMessage) -> bool:
-        """A text part to show as text (not HTML, not marked as an attachment)."""
-        if part.is_multipart() or (part.get_content_disposition() or "") == "attachment":
-            return False
-        ctype = part.get_content_type()
-        if ctype == "text/html":
-            return False
-        if ctype == "text/plain":
-            return True
-        return part.get_content_maintype() == "text" and not part_filename(part)
-
-    def other(self, part: EmailMessage, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            return
-        if part.is_multipart() and part.get_content_type() != "message/rfc822":
-            for child in part.get_payload():
-                if isinstance(child, EmailMessage):
-                    if self.is_text(child):
-                        self.view.more_text.append(self.text(child))
-                    else:
-                        self.other(child, depth + 1)
-            return
-        self.attachment(part)
-
-    def alternative(self, children: list[EmailMessage], depth: int) -> bool:
-        html = next((c for c in reversed(children) if self._has(c, "text/html")), None)
-        plain = next((c for c in children if self._has(c, "text/plain")), None)
-        found = False
-        if plain is not None:
-            found = self.body(plain, depth + 1)
-        if html is not None:
-            found = self.body(html, depth + 1) or found
-        if not found and children:
-            found = self.body(children[-1], depth + 1)
-        return found
-
-    def _has(self, part: EmailMessage, ctype: str) -> bool:
-        if part.get_content_type() == ctype:
-            return True
-        if part.get_content_type() == "multipart/related":
-            kids = part.get_payload()
-            first = kids[0] if isinstance(kids, list) and kids else None
-            return isinstance(first, EmailMessage) and self._has(first, ctype)
-        return False
+        return f"cid:{content_id(part)}".lower() in self._html_lower[1]
 
 
 def _headers(result: MessageView, msg: EmailMessage) -> None:
@@ -461,7 +399,7 @@ def _view(shape: skeleton.Skeleton, reader: Reader) -> MessageView:
     result.linesep = "\r\n" if newline > 0 and raw[newline - 1 : newline] == b"\r" else "\n"
     _headers(result, msg)
     try:
-        builder.body(msg)
+        builder.lay_out(msg)
     except RecursionError:
         result.problems.append("too-deep")
     except Exception:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -230,32 +231,148 @@ def attachment_name(part: EmailMessage) -> str:
     return name
 
 
-def _inline_image(part: EmailMessage) -> bool:
-    return bool(part.get("Content-ID")) and part.get_content_type() in SAFE_IMAGE_TYPES
+# How deep the parts of a message are followed, and how many are numbered.
+MAX_DEPTH = 40
+MAX_PARTS = 2000
+
+# What the reader makes of each part of a message (layout()).
+HTML = "html"  # the HTML body
+TEXT = "text"  # the plain text body
+MORE_TEXT = "more text"  # text shown after the body
+ATTACHMENT = "attachment"  # listed, offered for download
+IN_TEXT = "in text"  # a part of a multipart/related after its first: listed unless
+# it is an image the HTML body shows by its cid (shown_inline())
+BROKEN = "broken"  # a multipart without its boundary: its body shown as plain text
+TOO_DEEP = "too deep"  # nested deeper than MAX_DEPTH: not followed
+
+Step = tuple[str, EmailMessage]
 
 
-def attachment_parts(msg: EmailMessage, depth: int = 0) -> list[EmailMessage]:
-    """The parts of a message the inbox counts (and search finds by name) as attachments."""
-    if depth > 50:
-        return []
-    if msg.get_content_type() == "message/rfc822":
-        return [msg]  # a forwarded message is one attachment, whatever it holds
-    if msg.is_multipart():
-        payload = msg.get_payload()
-        if not isinstance(payload, list):
-            return []
-        parts = [part for part in payload if isinstance(part, EmailMessage)]
-        if msg.get_content_subtype() == "related":
-            # Images the HTML shows in place (cid:) are part of the text, not attachments.
-            parts = parts[:1] + [p for p in parts[1:] if not _inline_image(p)]
-        return [found for part in parts for found in attachment_parts(part, depth + 1)]
-    disposition = (msg.get("Content-Disposition") or "").split(";")[0].strip().lower()
-    if disposition == "attachment":
-        return [msg]
-    if msg.get_filename() or msg.get_param("name"):
-        return [msg]
-    maintype = msg.get_content_maintype()
-    return [msg] if maintype not in ("text", "multipart") and disposition != "inline" else []
+def content_id(part: EmailMessage) -> str:
+    return str(part.get("Content-ID") or "").strip().strip("<>")
+
+
+def maybe_inline(part: EmailMessage) -> bool:
+    """Whether a part of a multipart/related can be shown in the HTML in place
+    (an image with a Content-ID). The page shows it, and does not list it, if
+    the HTML refers to it (cid:); the summary, which does not decode the HTML,
+    takes it as shown."""
+    return bool(content_id(part)) and part.get_content_type() in SAFE_IMAGE_TYPES
+
+
+def is_text(part: EmailMessage) -> bool:
+    """A part shown as text: text but not HTML, neither marked as an attachment
+    nor given a file name (a named text part is a file, as mail clients list it)."""
+    if part.is_multipart() or part.get_content_maintype() != "text":
+        return False
+    if part.get_content_type() == "text/html":
+        return False
+    return (part.get_content_disposition() or "") != "attachment" and not part_filename(part)
+
+
+def layout(msg: EmailMessage) -> Iterator[Step]:
+    """The one rule of what a message shows and what it lists: each part the
+    reader uses, in the order of the message, with what it is for. It reads
+    headers and structure only, never a body, so it gives the same on a
+    skeleton (summarize()) as on the whole message (mime.view())."""
+    yield from _body(msg, 0)
+
+
+def _body(part: EmailMessage, depth: int) -> Generator[Step, None, bool]:
+    """The body to show in part, and the rest; True if a body was found."""
+    if depth > MAX_DEPTH:
+        yield TOO_DEEP, part
+        return False
+    ctype = part.get_content_type()
+    if ctype == "message/rfc822":
+        yield ATTACHMENT, part  # a forwarded message: offered whole, as .eml
+        return False
+    if part.is_multipart():
+        children = [p for p in part.get_payload() if isinstance(p, EmailMessage)]
+        subtype = part.get_content_subtype()
+        if subtype == "alternative":
+            return (yield from _alternative(children, depth))
+        if subtype == "related" and children:
+            found = yield from _body(children[0], depth + 1)
+            for child in children[1:]:
+                yield IN_TEXT, child
+            return found
+        found = False
+        for child in children:
+            if not found:
+                found = yield from _body(child, depth + 1)
+            elif is_text(child):
+                yield MORE_TEXT, child
+            else:
+                yield from _other(child, depth + 1)
+        return found
+    if part.get_content_maintype() == "multipart":
+        yield BROKEN, part  # a multipart whose boundary never occurs
+        return True
+    disposition = (part.get_content_disposition() or "").lower()
+    if ctype == "text/html" and disposition != "attachment" and not part_filename(part):
+        yield HTML, part
+        return True
+    # Where the body belongs, plain text is the body unless marked as an attachment,
+    # even with a file name (some mailers name every part): shown, as it always was.
+    if is_text(part) or (ctype == "text/plain" and disposition != "attachment"):
+        yield TEXT, part
+        return True
+    yield from _other(part, depth)
+    return False
+
+
+def _other(part: EmailMessage, depth: int) -> Iterator[Step]:
+    if depth > MAX_DEPTH:
+        return
+    if part.is_multipart() and part.get_content_type() != "message/rfc822":
+        for child in part.get_payload():
+            if isinstance(child, EmailMessage):
+                if is_text(child):
+                    yield MORE_TEXT, child
+                else:
+                    yield from _other(child, depth + 1)
+        return
+    yield ATTACHMENT, part
+
+
+def _alternative(children: list[EmailMessage], depth: int) -> Generator[Step, None, bool]:
+    html = next((c for c in reversed(children) if _has(c, "text/html")), None)
+    plain = next((c for c in children if _has(c, "text/plain")), None)
+    found = False
+    if plain is not None:
+        found = yield from _body(plain, depth + 1)
+    if html is not None:
+        found = (yield from _body(html, depth + 1)) or found
+    if not found and children:
+        found = yield from _body(children[-1], depth + 1)
+    return found
+
+
+def _has(part: EmailMessage, ctype: str) -> bool:
+    if part.get_content_type() == ctype:
+        return True
+    if part.get_content_type() == "multipart/related":
+        kids = part.get_payload()
+        first = kids[0] if isinstance(kids, list) and kids else None
+        return isinstance(first, EmailMessage) and _has(first, ctype)
+    return False
+
+
+def attachment_parts(msg: EmailMessage) -> list[EmailMessage]:
+    """The parts the inbox counts (and search finds by name) as attachments:
+    those the message page lists (layout()), images of a multipart/related
+    with a Content-ID taken as shown by the HTML (maybe_inline())."""
+    numbered = {id(part) for _, part in zip(range(MAX_PARTS), msg.walk(), strict=False)}
+    found: list[EmailMessage] = []
+    try:
+        for role, part in layout(msg):
+            if role == ATTACHMENT or (role == IN_TEXT and not maybe_inline(part)):
+                if id(part) in numbered:  # the page lists the numbered parts only
+                    found.append(part)
+    except Exception:  # RecursionError, or junk the email package chokes on
+        log.info("could not take a message apart for its summary", exc_info=True)
+    return found
 
 
 def names_label(names: list[str]) -> str:
