@@ -265,7 +265,8 @@ def _frame_document(msg: Message, remote: bool, own: frozenset[str]) -> str:
 
     def cid_url(cid: str) -> str | None:
         # The image travels inside the frame's document, as a data: URL the
-        # frame's CSP allows: the frame makes no request to the portal at all.
+        # frame's CSP allows: the message itself asks the portal for nothing
+        # (a redirect from a remote image is refused: service/fetchmeta.py).
         # Each image is encoded once however often it is used, and all of them
         # together stay within a budget, so a small message cannot make a
         # frame of gigabytes.
@@ -336,13 +337,18 @@ def disposition(filename: str, how: str = "attachment") -> str:
 
 
 def _download(
-    chunks: Iterator[bytes], size: int | None, content_type: str, filename: str
+    chunks: Iterator[bytes],
+    size: int | None,
+    content_type: str,
+    filename: str,
+    how: str = "attachment",
+    csp: str = DOWNLOAD_CSP,
 ) -> StreamingHttpResponse:
     response = StreamingHttpResponse(chunks, content_type=content_type)
     if size is not None:
         response["Content-Length"] = str(size)
-    response["Content-Disposition"] = disposition(filename)
-    response["Content-Security-Policy"] = DOWNLOAD_CSP
+    response["Content-Disposition"] = disposition(filename, how)
+    response["Content-Security-Policy"] = csp
     return response
 
 
@@ -407,10 +413,8 @@ def attachment_preview(
         ctype = filetypes.PDF
     else:
         raise Http404("No preview for this type")
-    response = _download(chunks, item.size, ctype, item.filename or _("attachment"))
-    response["Content-Disposition"] = disposition(item.filename or _("attachment"), "inline")
-    response["Content-Security-Policy"] = PREVIEW_CSP
-    return response
+    name = item.filename or _("attachment")
+    return _download(chunks, item.size, ctype, name, how="inline", csp=PREVIEW_CSP)
 
 
 @login_required

@@ -92,18 +92,11 @@ class SoftKey:
             {"type": "webauthn.create", "challenge": options["challenge"], "origin": ORIGIN}
         ).encode()
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": data})
-        cid = bytes_to_base64url(self.credential_id)
-        return json.dumps(
+        return self._credential(
             {
-                "id": cid,
-                "rawId": cid,
-                "type": "public-key",
-                "clientExtensionResults": {},
-                "response": {
-                    "clientDataJSON": bytes_to_base64url(client_data),
-                    "attestationObject": bytes_to_base64url(attestation),
-                    "transports": ["internal"],
-                },
+                "clientDataJSON": bytes_to_base64url(client_data),
+                "attestationObject": bytes_to_base64url(attestation),
+                "transports": ["internal"],
             }
         )
 
@@ -119,6 +112,17 @@ class SoftKey:
         signature = self.key.sign(
             data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
         )
+        return self._credential(
+            {
+                "authenticatorData": bytes_to_base64url(data),
+                "clientDataJSON": bytes_to_base64url(client_data),
+                "signature": bytes_to_base64url(signature),
+                "userHandle": bytes_to_base64url(self.user_handle),
+            }
+        )
+
+    def _credential(self, response: dict[str, Any]) -> str:
+        """The PublicKeyCredential as the browser posts it, around its response."""
         cid = bytes_to_base64url(self.credential_id)
         return json.dumps(
             {
@@ -126,12 +130,7 @@ class SoftKey:
                 "rawId": cid,
                 "type": "public-key",
                 "clientExtensionResults": {},
-                "response": {
-                    "authenticatorData": bytes_to_base64url(data),
-                    "clientDataJSON": bytes_to_base64url(client_data),
-                    "signature": bytes_to_base64url(signature),
-                    "userHandle": bytes_to_base64url(self.user_handle),
-                },
+                "response": response,
             }
         )
 
