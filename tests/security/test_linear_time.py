@@ -3,9 +3,11 @@
 A pattern that backtracks turns a few hundred kilobytes of hostile mail into
 minutes of a worker's time (issue 13: 480 KB of style attributes took 55 s).
 Each test gives one pattern input built to make it backtrack, at a size and at
-ten times that size, and allows the larger at most 15 times the time: a
-quadratic pattern takes about 100 times. Time is the process's CPU time and
-the best of several runs, so that a loaded machine does not fail the test.
+ten times that size, and allows the larger at most 30 times the time: a
+quadratic pattern takes about 100 times, linear work about 10 times, and up to
+17 times on a loaded machine (CI measured that for the header scan below, whose
+larger input outgrows the processor's cache). Time is the process's CPU time
+and the best of several runs, so that a loaded machine does not fail the test.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sealbox.portal import views
 from sealbox.portal.textview import text_to_html
 from sealbox.service.gunicorn import _TOKEN_PATH
 
-BOUND = 15
+BOUND = 30
 
 T = TypeVar("T", str, bytes)
 
