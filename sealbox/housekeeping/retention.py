@@ -23,11 +23,10 @@ from django.utils import timezone
 
 from sealbox.accounts import activity, emailcode, throttle
 from sealbox.accounts.models import LinkToken, User
-from sealbox.housekeeping import quota
-from sealbox.mailstore import blobs, opened
+from sealbox.housekeeping import reseal
+from sealbox.mailstore import blobs, opened, quota
 from sealbox.mailstore.models import Message
 from sealbox.operator.models import AuditEntry
-from sealbox.vault import maintenance
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +209,7 @@ def _stray_files(now: datetime) -> tuple[list[str], int]:
     oldest = (now - STRAY_FILE_AGE).timestamp()
     strays: list[str] = []
     total = 0
-    for current, files in maintenance.stored_files():
+    for current, files in reseal.stored_files():
         for message_id, rels in files.items():
             total += len(rels)
             for rel in rels:
@@ -235,7 +234,7 @@ STRAY_LIMIT_MIN = 50
 def _sweep(now: datetime, force: bool = False) -> tuple[int, bool]:
     """Remove stray files; skipped while a storage command runs (it owns its new files)."""
     try:
-        with maintenance.exclusive():
+        with reseal.exclusive():
             blobs.clear_stale_tmp()
             strays, total = _stray_files(now)
             if not force and len(strays) > max(STRAY_LIMIT_MIN, total * STRAY_LIMIT):
@@ -250,7 +249,7 @@ def _sweep(now: datetime, force: bool = False) -> tuple[int, bool]:
             for rel in strays:
                 blobs.delete(rel)
             opened.sweep_strays()
-    except maintenance.Busy:
+    except reseal.Busy:
         log.info("clean-up: stray files left for later, a storage command is running")
         return 0, True
     return len(strays), False

@@ -19,15 +19,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sealbox import addresses
+from sealbox import addresses, diskspace
 from sealbox.accounts.models import User
-from sealbox.housekeeping import quota
 from sealbox.intake import loops
-from sealbox.mailstore import blobs, sealed
+from sealbox.mailstore import blobs, quota, sealed
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import Summary, summarize
 from sealbox.outbound import bounces, notify
-from sealbox.service import diskspace
 from sealbox.vault import seal
 
 log = logging.getLogger(__name__)
@@ -55,7 +53,7 @@ def temporary_failure(
 
 
 def insufficient_storage() -> DeliveryError:
-    """The data directory is (nearly) full: SEALBOX_MIN_FREE_MB (service/diskspace.py)."""
+    """The data directory is (nearly) full: SEALBOX_MIN_FREE_MB (diskspace.py)."""
     return DeliveryError(
         452, "4.3.1", "Insufficient system storage, please try again later", temporary=True
     )

@@ -13,9 +13,8 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sealbox.housekeeping import quota
-from sealbox.mailstore import blobs, opened, sealed, search
-from sealbox.service.diskspace import retry_when_full
+from sealbox.diskspace import retry_when_full
+from sealbox.mailstore import blobs, opened, quota, sealed, search
 
 
 class MessageManager(models.Manager["Message"]):
@@ -79,7 +78,7 @@ class Message(models.Model):
     # When the reader answered "Don't send" to the message's receipt request:
     # the question is not asked again (outbound/receipts.py).
     receipt_declined_at = models.DateTimeField(null=True, blank=True)
-    # Written by a Sealbox recipient through the portal (outbound/sending.py),
+    # Written by a Sealbox recipient through the portal (portal/sending.py),
     # not received from the gateway: never a read receipt for it.
     from_portal = models.BooleanField(default=False, editable=False)
     # Whether its recipient was reminded, unread, that it is about to be removed.

@@ -18,7 +18,7 @@ from django.utils import timezone
 from sealbox.accounts import activity, links, throttle, twofactor
 from sealbox.accounts.clientip import client_ip
 from sealbox.accounts.models import Activity, LinkToken, User
-from sealbox.housekeeping import quota
+from sealbox.mailstore import quota
 from sealbox.mailstore.models import Message
 from sealbox.operator.models import AuditEntry
 from sealbox.outbound import queue

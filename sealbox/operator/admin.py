@@ -26,7 +26,7 @@ from django.utils.translation import ngettext
 
 from sealbox import addresses
 from sealbox.accounts.models import User
-from sealbox.housekeeping import quota
+from sealbox.mailstore import quota
 from sealbox.mailstore.models import Message
 from sealbox.operator import actions, overview
 from sealbox.operator.models import AuditEntry

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from sealbox.accounts import throttle
 from sealbox.accounts.models import Passkey, Throttle, User
-from sealbox.housekeeping import quota, retention
+from sealbox.housekeeping import retention
 from sealbox.intake import loops
+from sealbox.mailstore import quota
 from sealbox.mailstore.models import Message
 from sealbox.outbound import queue
 from sealbox.outbound.models import OutgoingEmail

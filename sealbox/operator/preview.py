@@ -32,7 +32,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from sealbox.service import brandfiles
+from sealbox.web import brandfiles
 
 SAMPLE_DOMAIN = "preview.example"
 PASSWORD = "preview-only-password-1"  # noqa: S105 - a throw-away account in a throw-away database
@@ -168,10 +168,12 @@ def _emails(language: str) -> dict[str, bytes]:
     """
     from sealbox.accounts import links, phrase
     from sealbox.accounts.models import User
-    from sealbox.housekeeping import quota, reminders, retention
+    from sealbox.housekeeping import reminders, retention
     from sealbox.intake.delivery import deliver
-    from sealbox.outbound import notify, receipts, sending
+    from sealbox.mailstore import quota
+    from sealbox.outbound import notify, receipts
     from sealbox.outbound.models import NotificationState
+    from sealbox.portal import sending
 
     found: dict[str, bytes] = {}
     sender = _sender()

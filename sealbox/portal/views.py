@@ -29,6 +29,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
+from sealbox import diskspace
 from sealbox.accounts.models import User
 from sealbox.accounts.signin import PREVIOUS
 from sealbox.housekeeping import retention
@@ -44,7 +45,6 @@ from sealbox.outbound import receipts
 from sealbox.portal import bundle, filetypes, headline, thumbnails
 from sealbox.portal.lookup import owned_message
 from sealbox.portal.textview import text_to_html
-from sealbox.service import diskspace
 
 PAGE_SIZE = 50
 MAX_INLINE_IMAGE = 10 * 1024 * 1024
@@ -266,7 +266,7 @@ def _frame_document(msg: Message, remote: bool, own: frozenset[str]) -> str:
     def cid_url(cid: str) -> str | None:
         # The image travels inside the frame's document, as a data: URL the
         # frame's CSP allows: the message itself asks the portal for nothing
-        # (a redirect from a remote image is refused: service/fetchmeta.py).
+        # (a redirect from a remote image is refused: web/fetchmeta.py).
         # Each image is encoded once however often it is used, and all of them
         # together stay within a budget, so a small message cannot make a
         # frame of gigabytes.

@@ -13,12 +13,13 @@ import pytest
 from django.core.management import call_command
 
 from sealbox.accounts.models import LinkToken, User
-from sealbox.housekeeping import quota, retention
+from sealbox.housekeeping import retention
 from sealbox.intake.delivery import MailboxFull, deliver
+from sealbox.mailstore import quota
 from sealbox.mailstore.models import Message
 from sealbox.operator import actions
 from sealbox.outbound.models import OutgoingEmail
-from sealbox.outbound.sending import SendError, send
+from sealbox.portal.sending import SendError, send
 from tests.conftest import CAROL, SEALBOX, LiveSMTP, process_env
 from tests.intake.stored import files_under
 from tests.mail import make_message

@@ -16,10 +16,12 @@ from django.utils import timezone
 
 from sealbox.accounts import links
 from sealbox.accounts.models import User
-from sealbox.housekeeping import quota, reminders
+from sealbox.housekeeping import reminders
 from sealbox.intake.delivery import MailboxFull, deliver
+from sealbox.mailstore import quota
 from sealbox.mailstore.models import Message
-from sealbox.outbound import notify, receipts, sending
+from sealbox.outbound import notify, receipts
+from sealbox.portal import sending
 from tests.accounts.helpers import sent_emails
 from tests.browser.content import png
 from tests.conftest import CAROL

@@ -19,11 +19,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from sealbox.accounts.models import User
+from sealbox.housekeeping import reseal
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.outbound import notify
 from sealbox.outbound.models import OutgoingEmail
-from sealbox.vault import keys, maintenance, seal
+from sealbox.vault import keys, seal
 from tests.conftest import SEALBOX, process_env
 from tests.mail import make_message
 from tests.portal.pages import deliver_to, inbox_rows, page
@@ -312,7 +313,7 @@ def test_a_second_storage_command_waits_its_turn(
     settings.STORAGE_ENCRYPTION = False
     deliver_to(alice, make_message(subject="Plain for now"))
     settings.STORAGE_ENCRYPTION = True
-    with maintenance.exclusive():  # a first run, still going
+    with reseal.exclusive():  # a first run, still going
         done = storage(storage_env(encryption), "encrypt-existing")
         assert done.returncode != 0
         assert "another storage command holds" in done.stderr

@@ -26,9 +26,8 @@ from django.utils.translation import ngettext
 from sealbox import addresses, branding
 from sealbox.accounts import languages
 from sealbox.accounts.models import User
-from sealbox.housekeeping import quota
 from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver, store_sent, tell_full
-from sealbox.mailstore import blobs
+from sealbox.mailstore import blobs, quota
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import message_id, parse_headers
 from sealbox.outbound import queue

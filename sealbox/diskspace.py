@@ -31,9 +31,9 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 
-from sealbox.service.unavailable import unavailable
+from sealbox.web.unavailable import unavailable
 
-log = logging.getLogger("sealbox.service.diskspace")
+log = logging.getLogger("sealbox.diskspace")
 
 MIB = 1024 * 1024
 RESERVE_NAME = "reserve"

@@ -18,8 +18,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from sealbox.accounts import emailcode, phrase, signin, throttle
-from sealbox.accounts.forms import AddressForm, CodeForm
-from sealbox.accounts.views import signin_next
+from sealbox.portal.account.forms import AddressForm, CodeForm
+from sealbox.portal.account.views import signin_next
 
 View = Callable[..., HttpResponse]
 

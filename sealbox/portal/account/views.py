@@ -27,8 +27,8 @@ from sealbox.accounts import (
     throttle,
     twofactor,
 )
-from sealbox.accounts.forms import AddressForm, CodeForm, SignInForm
 from sealbox.accounts.models import Activity, LinkToken, User
+from sealbox.portal.account.forms import AddressForm, CodeForm, SignInForm
 
 # The session keys that carry a link's token from the address bar to its form.
 SESSION_TOKEN: dict[str, str] = {
