@@ -104,7 +104,7 @@ MIDDLEWARE = [
     "sealbox.web.fetchmeta.FetchMetadataMiddleware",
     "sealbox.vault.middleware.LockedMiddleware",
     "sealbox.portal.busy.BusyMiddleware",
-    "sealbox.diskspace.FullDiskMiddleware",
+    "sealbox.web.fulldisk.FullDiskMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "sealbox.portal.csrf.CsrfViewMiddleware",

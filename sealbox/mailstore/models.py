@@ -3,48 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sealbox.diskspace import retry_when_full
-from sealbox.mailstore import blobs, opened, quota, sealed, search
-
-
-class MessageManager(models.Manager["Message"]):
-    @retry_when_full  # deleting is how recipients make room: it works on a full disk
-    def delete_messages(self, qs: models.QuerySet[Message]) -> int:
-        """Delete messages for good: rows and their owners' usage now, files once that commits.
-
-        A crash between the two leaves only an unreferenced file behind (the
-        clean-up sweeps those).
-        """
-        with transaction.atomic():
-            doomed = list(qs.select_for_update().values_list("id", "blob", "owner_id", "size"))
-            if not doomed:
-                return 0
-            Message.objects.filter(id__in=[row[0] for row in doomed]).delete()
-            freed: dict[int, int] = defaultdict(int)
-            for _, _, owner_id, size in doomed:
-                freed[owner_id] += size
-            quota.release(freed)
-            blob_names = [row[1] for row in doomed]
-            ids = [row[0] for row in doomed]
-
-            def remove_files() -> None:
-                for name in blob_names:
-                    blobs.delete(name)
-                for message_id in ids:
-                    opened.remove(message_id)  # its parsed view too
-
-            transaction.on_commit(remove_files)
-        return len(doomed)
+from sealbox.mailstore import sealed, search
 
 
 class Message(models.Model):
@@ -88,8 +56,6 @@ class Message(models.Model):
     # What search looks in, normalised (mailstore/search.py), set on every save;
     # empty in a sealed row, whose fields are searched once opened in memory.
     search_text = models.TextField(blank=True, default="", editable=False)
-
-    objects = MessageManager()
 
     class Meta:
         # The inbox's order, newest first with the id as a tie-breaker: no sort step.

@@ -45,7 +45,7 @@ from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import decode_header_value, parse_headers
 from sealbox.outbound import queue
-from sealbox.portal.sending import check_built, sender_identity
+from sealbox.outbound.headers import check_built, sender_identity
 
 log = logging.getLogger(__name__)
 

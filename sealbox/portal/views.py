@@ -32,8 +32,7 @@ from django.views.decorators.http import require_GET, require_POST
 from sealbox import diskspace
 from sealbox.accounts.models import User
 from sealbox.accounts.signin import PREVIOUS
-from sealbox.housekeeping import retention
-from sealbox.mailstore import opened, search
+from sealbox.mailstore import expiry, mailbox, opened, search
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import (
     SAFE_IMAGE_TYPES,
@@ -145,9 +144,9 @@ def _folder(request: HttpRequest, folder: str) -> HttpResponse:
 
 
 def deletion_date(received_at: datetime, owner: User, now: datetime) -> datetime | None:
-    """When the clean-up removes a message, if that is within retention.SHOW_EXPIRY_WITHIN."""
-    when = retention.expires_at(received_at, owner.effective_retention_days)
-    if when is None or when - now > retention.SHOW_EXPIRY_WITHIN:
+    """When the clean-up removes a message, if that is within expiry.SHOW_EXPIRY_WITHIN."""
+    when = expiry.expires_at(received_at, owner.effective_retention_days)
+    if when is None or when - now > expiry.SHOW_EXPIRY_WITHIN:
         return None
     return max(when, now)  # overdue: it goes at the next clean-up
 
@@ -164,7 +163,7 @@ def inbox_action(request: HttpRequest, folder: str) -> HttpResponse:
     if not ids:
         flash.info(request, _("Select one or more messages first."))
     elif action == "delete":
-        count = Message.objects.delete_messages(mine)
+        count = mailbox.remove(mine)
         flash.success(
             request,
             ngettext("%(n)d message deleted.", "%(n)d messages deleted.", count) % {"n": count},
@@ -356,7 +355,7 @@ def _download(
 @require_POST
 def delete(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     msg = owned_message(request, message_id)
-    Message.objects.delete_messages(Message.objects.filter(id=msg.id))
+    mailbox.remove(Message.objects.filter(id=msg.id))
     flash.success(request, _("Message deleted."))
     return redirect("inbox" if msg.folder == Message.Folder.INBOX else "sent")
 

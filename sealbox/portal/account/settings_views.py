@@ -134,7 +134,7 @@ def change_phrase(request: HttpRequest) -> HttpResponse:
 def older_than(user: User, periods: list[int]) -> dict[int, int]:
     """For each period (days, 0 left out): how many of the account's messages are already older.
 
-    One query for all of them; "older" as the clean-up counts it (retention.expired).
+    One query for all of them; "older" as the clean-up counts it (expiry.expired).
     """
     periods = sorted({days for days in periods if days})
     if not periods:
