@@ -12,7 +12,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sealbox.mailstore import sealed, search
+from sealbox.mailstore import sealed, searchtext
 
 
 class Message(models.Model):
@@ -89,9 +89,9 @@ class Message(models.Model):
 def _blank_sealed_fields(sender: type[Message], instance: Message, **kwargs: Any) -> None:
     # A row loaded with some searched fields deferred keeps the column it has.
     if not instance.__dict__.get("sealed_summary") and all(
-        name in instance.__dict__ for name in search.FIELDS
+        name in instance.__dict__ for name in searchtext.FIELDS
     ):
-        instance.search_text = search.index_text(instance.__dict__)
+        instance.search_text = searchtext.index_text(instance.__dict__)
     sealed.blank_before_save(instance)
 
 
