@@ -87,7 +87,7 @@ def test_a_partial_store_keeps_the_copies_with_room_and_only_their_files(
 
 
 def test_removing_releases_usage_and_the_files(alice: User) -> None:
-    stored, _ = store([alice.email])
+    store([alice.email])
     assert mailbox.remove(Message.objects.filter(owner=alice)) == 1
     assert User.objects.get(pk=alice.pk).usage_bytes == 0
     assert message_files() == []
