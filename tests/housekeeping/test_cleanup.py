@@ -254,6 +254,7 @@ def bulk_mail(owners: list[User], per_owner: int) -> None:
     quota.recalc()
 
 
+@pytest.mark.slow  # starts `sealbox` processes
 def test_two_clean_ups_at_once_remove_everything_expired_exactly_once(settings: Any) -> None:
     owners = [
         User.objects.create_user(f"r{i}@example.com", "long passphrase 123") for i in range(6)

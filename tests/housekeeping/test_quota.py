@@ -378,6 +378,7 @@ def test_an_account_quota_overrides_the_default(live_smtp: LiveSMTP, tiny_quota:
         assert client.data(sized(290 * KIB))[0] == 250
 
 
+@pytest.mark.slow  # starts `sealbox` processes
 def test_the_pipe_command_exits_73_for_a_full_mailbox(tiny_quota: Any, tmp_path: Any) -> None:
     fill(DAVE, 1024 * KIB - 150 * KIB)
     env = process_env(tiny_quota.DATA_DIR, SEALBOX_QUOTA_MB="1")

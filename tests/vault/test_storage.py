@@ -32,7 +32,8 @@ from tests.vault.conftest import KeyFiles, Vault, encryption_env, make_pair
 from tests.vault.test_sealing import openssl_decrypt
 
 # The commands run in other processes, which see only committed rows.
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each test starts `sealbox` processes: outside `make check`'s fast lane, in `make test`.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def storage_env(vault: Vault | None, **extra: str) -> dict[str, str]:
