@@ -113,8 +113,9 @@ def change_phrase(request: HttpRequest) -> HttpResponse:
     """A new personal phrase: random words, or the recipient's own text.
 
     Asks for the password again unless this session proved who it is in the
-    last ten minutes (signin.reconfirmed), like adding a second factor: whoever borrows a
-    session must not set the phrase their own phishing emails will carry.
+    last ten minutes (signin.reconfirmed), like adding a second factor:
+    whoever borrows a session must not set the phrase their own phishing
+    emails will carry.
     """
     user = signed_in(request)
     form = PhraseForm(request.POST)

@@ -241,6 +241,8 @@ def app_off(request: HttpRequest, user: User) -> None:
 
 
 class Removal(enum.Enum):
+    """What remove_passkey did."""
+
     REMOVED = "removed"
     ONLY_WAY_IN = "only way in"  # only_way_in: refused
     NOW_LAST = "now last"  # another removal came first: this one is the last now

@@ -37,7 +37,7 @@ def may_administer(request: HttpRequest) -> bool:
         # Whatever the setting: a session that did not take the account's
         # second step (signed in before it was turned on) never gets in.
         return False
-    return user.has_two_factor or not settings.ADMIN_REQUIRE_2FA
+    return not settings.ADMIN_REQUIRE_2FA or user.has_two_factor
 
 
 def admin_next(request: HttpRequest, index: str) -> str:
