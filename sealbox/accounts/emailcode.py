@@ -18,14 +18,14 @@ The one place for its rules:
   often they are asked for (nobody can flood a mailbox with them);
 - asking gets one answer, whether or not the address has an active account
   (an email is rendered all the same, as for links: outbound/accountmail.py);
-- entering a code is a sign-in try like a password (signin.attempt, failed,
-  succeeded: the same counts, pauses and messages);
+- entering a code is a sign-in try like a password (signin.counted: the
+  same counts, pauses and messages);
 - the code replaces the password step only: an account with a second factor
   goes on to it (signin.begin_second_step);
 - a code sign-in does not activate a mailbox: an account that never chose a
   password keeps none, gets no personal phrase (that comes with activation,
   links.password_changed) and its emails keep their before-activation form;
-  Settings offers it only an emailed link (settings_views.fresh refuses the rest);
+  Settings offers it only an emailed link (signin.reconfirmed refuses the rest);
 - a code alone proves the mailbox, not the person: the session is never
   "recently authenticated" (signin.complete with mailbox_only), so changes to
   how the account signs in ask for its password.
@@ -138,7 +138,7 @@ def check(request: HttpRequest, code: str) -> User | None:
 
     A wrong code counts against the code: after MAX_WRONG it is void. Every
     stored code is compared in constant time; the caller counts the try
-    (signin.attempt) before and after.
+    (signin.counted) around it.
     """
     state = pending(request)
     if state is None:

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import ngettext
 
-from sealbox.accounts import signin
+from sealbox.accounts import signin, twofactor
 
 # How often a used session's expiry moves forward. The idle timeout is
 # therefore exact to within this many seconds.
@@ -123,7 +123,7 @@ class RequireTwoFactorMiddleware:
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponse | None:
-        if not settings.REQUIRE_2FA or not request.user.is_authenticated:
+        if not twofactor.required() or not request.user.is_authenticated:
             return None
         match = request.resolver_match
         if match is None or match.url_name in ENROLMENT_PAGES:

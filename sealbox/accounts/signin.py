@@ -18,7 +18,7 @@ import ipaddress
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 from django.contrib.auth import login
 from django.core import signing
@@ -27,22 +27,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sealbox import addresses
-from sealbox.accounts import activity, phrase, throttle
+from sealbox.accounts import activity, phrase, throttle, verification
 from sealbox.accounts.clientip import client_ip
 from sealbox.accounts.models import Activity, User
+
+# What a session proved is verification's to record; the names stay here too.
+AUTHENTICATED_AT = verification.AUTHENTICATED_AT
+SECOND_FACTOR = verification.SECOND_FACTOR
+MAILBOX_ONLY = verification.MAILBOX_ONLY
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 PENDING = "sealbox_pending_signin"
 PENDING_SECONDS = 300
 PREVIOUS = "sealbox_previous_signin"
-# When the session last proved who it is (password, code or passkey).
-AUTHENTICATED_AT = "sealbox_authenticated_at"
-# Set when this session's sign-in took a second factor (the admin site asks for it).
-SECOND_FACTOR = "sealbox_second_factor"
-# Set when this session's sign-in proved only that it reads the account's mail
-# (an emailed code, without a second step): see recently_authenticated.
-MAILBOX_ONLY = "sealbox_mailbox_only"
-RECENT_SECONDS = 600
 DEVICE_COOKIE = "sealbox_device"
 DEVICE_SALT = "sealbox.accounts.device"
 DEVICE_DAYS = 180
@@ -123,28 +120,49 @@ def client_network(ip: str) -> str:
     return ip
 
 
-def attempt(request: HttpRequest, address: str) -> throttle.Refusal | None:
-    """Check and count a try at a password or code (see throttle.attempt)."""
-    return throttle.attempt(throttle_keys(request, address))
+@overload
+def counted(
+    request: HttpRequest, account: User | str | None, check: Callable[[], bool], detail: str = ""
+) -> throttle.Refusal | bool: ...
 
 
-def succeeded(request: HttpRequest, address: str) -> None:
-    """The try was right: it no longer counts as a failure."""
-    throttle.forgive(throttle_keys(request, address))
+@overload
+def counted(
+    request: HttpRequest,
+    account: User | str | None,
+    check: Callable[[], bool | None],
+    detail: str = "",
+) -> throttle.Refusal | bool | None: ...
 
 
 def counted(
-    request: HttpRequest, user: User, check: Callable[[], bool], detail: str = ""
-) -> throttle.Refusal | bool:
-    """Run a password (or code) check as a counted try: the pause, or whether it was right."""
-    refused = attempt(request, user.email)
+    request: HttpRequest,
+    account: User | str | None,
+    check: Callable[[], bool | None],
+    detail: str = "",
+) -> throttle.Refusal | bool | None:
+    """Run a check of a password, code or passkey as one counted try (throttle.attempt).
+
+    `account` is whom the try is at: an account, an address as typed (an
+    account's or not), or None for a passkey no account has (the client's
+    count only). The answer is the pause, when one is running (check() is
+    not run then); else what check() said: True, and the try is taken back;
+    False, a failure, logged on the account when there is one; or None when
+    no guess was made (a field left empty): taken back, and not logged.
+    """
+    address = account.email if isinstance(account, User) else account
+    keys = client_keys(request) if address is None else throttle_keys(request, address)
+    refused = throttle.attempt(keys)
     if refused is not None:
         return refused
-    if check():
-        succeeded(request, user.email)
-        return True
-    failed(request, user.email, user, detail or _("password in Settings"))
-    return False
+    outcome = check()
+    if outcome is False:
+        if address is not None:
+            user = account if isinstance(account, User) else account_for(address)
+            failed(request, address, user, detail or _("password in Settings"))
+    else:
+        throttle.forgive(keys)
+    return outcome
 
 
 def failed(request: HttpRequest, address: str, user: User | None, detail: str = "") -> None:
@@ -208,7 +226,7 @@ def complete(
     was an emailed code. A password, a passkey, or a password chosen through
     an emailed link (the session just typed the account's password) proves
     who it is; a code only proves the mailbox, so such a session is never
-    "recently authenticated" (recently_authenticated) until it gives the
+    "recently authenticated" (verification.recent) until it gives the
     password or a passkey again. A code followed by the second step is as
     strong as a reset link followed by it, which may change the password:
     that counts as proof.
@@ -219,12 +237,7 @@ def complete(
     request.session.pop(PENDING, None)
     throttle.clear(throttle_keys(request, user.email)[:1])
     login(request, user, backend=BACKEND)
-    request.session[AUTHENTICATED_AT] = time.time()
-    request.session.pop(MAILBOX_ONLY, None)
-    if second_factor:
-        request.session[SECOND_FACTOR] = True
-    elif mailbox_only:
-        request.session[MAILBOX_ONLY] = True
+    verification.signed_in(request, second_factor=second_factor, mailbox_only=mailbox_only)
     # Remembered by this browser: see throttle_keys. Set on the way out by
     # DeviceCookieMiddleware.
     device = _device(request)
@@ -245,20 +258,28 @@ def complete(
         }
 
 
-def recently_authenticated(request: HttpRequest) -> bool:
-    """Whether this session proved who it is within the last ten minutes.
+def reconfirmed(request: HttpRequest, user: User) -> throttle.Refusal | bool:
+    """Whether this session proved who it is lately, or does now (the password again).
 
-    A sign-in with an emailed code alone never counts (see complete): changes
-    to how the account signs in, its recovery codes and its personal phrase
-    then ask for the password (or a passkey) as for an old session.
+    Asked before a change to how the account signs in (a new second factor,
+    a personal phrase): a borrowed session must not be able to add its
+    holder's own app or passkey, which would sign the owner out and keep
+    them out. True within verification.RECENT_SECONDS of a password, passkey
+    or second step; else the password in the POST, a counted try, which
+    starts the ten minutes again when right. An account without a password
+    confirms with a passkey beforehand (passkey_views.confirm). An account
+    with neither (signed in with an emailed code, which proves the mailbox
+    only) gets its first way in through an emailed link, never here.
     """
-    if request.session.get(MAILBOX_ONLY):
+    if not user.has_way_in:
         return False
-    at = request.session.get(AUTHENTICATED_AT)
-    return isinstance(at, (int, float)) and time.time() - at < RECENT_SECONDS
-
-
-def reauthenticated(request: HttpRequest) -> None:
-    """This session just gave the account's password or passkey again."""
-    request.session.pop(MAILBOX_ONLY, None)
-    request.session[AUTHENTICATED_AT] = time.time()
+    if verification.recent(request):
+        return True
+    if not user.has_usable_password():
+        return False
+    outcome = counted(
+        request, user, lambda: user.check_password(str(request.POST.get("password", "")))
+    )
+    if outcome is True:
+        verification.reauthenticated(request)
+    return outcome

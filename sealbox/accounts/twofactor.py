@@ -1,25 +1,38 @@
-"""Authenticator-app codes (RFC 6238 TOTP) and single-use recovery codes.
+"""Second factors: authenticator-app codes (RFC 6238 TOTP), single-use recovery
+codes, and the rules for turning factors on and off.
 
 Codes are the common kind every authenticator app makes: SHA-1, six digits,
 a new one every 30 seconds. One step of clock drift either way is accepted,
 and the step of every accepted code is remembered, so that a code (or an
 older one) never works twice.
+
+The rules (the settings pages and the operators' actions call them, and
+repeat none): a new second factor brings new recovery codes and ends the
+sessions that signed in without it; the last second factor goes only with a
+code too, takes the recovery codes with it, and stays while the operator
+requires two-factor sign-in (SEALBOX_REQUIRE_2FA); a passkey that is how a
+passwordless account signs in at all stays until it has another way in.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import re
 import secrets
+from typing import NamedTuple
 
 import pyotp
 import segno
+from django.conf import settings
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from sealbox import branding
-from sealbox.accounts.models import RecoveryCode, User
+from sealbox.accounts import activity
+from sealbox.accounts.models import Activity, Passkey, RecoveryCode, User
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -176,3 +189,97 @@ def reset(user: User) -> None:
         user.passkeys.all().delete()
         turn_off(user)  # with no passkey left, the recovery codes go too
         user.end_all_sessions()
+
+
+def required() -> bool:
+    """Whether the operator requires a second factor of every account (SEALBOX_REQUIRE_2FA)."""
+    return bool(settings.REQUIRE_2FA)
+
+
+def app_is_last(user: User) -> bool:
+    """Whether the app is the account's last second factor (no passkey besides it)."""
+    return not user.passkeys.exists()
+
+
+def may_turn_off_app(user: User) -> bool:
+    """False while the operator requires two-factor sign-in and the app is the last factor."""
+    return not (required() and app_is_last(user))
+
+
+def passkey_is_last(user: User) -> bool:
+    """Whether removing a passkey would remove the account's last second factor."""
+    return not user.has_totp and user.passkeys.count() == 1
+
+
+def only_way_in(user: User) -> bool:
+    """Whether the account's one passkey is how it signs in at all (no password, no other)."""
+    return user.passkey_only and user.passkeys.count() == 1
+
+
+def factor_added(user: User) -> list[str]:
+    """After a second factor is added: new recovery codes (returned, to show once), and the
+    account's sessions end (the caller keeps its own: update_session_auth_hash)."""
+    codes = new_recovery_codes(user)
+    user.end_all_sessions()
+    return codes
+
+
+def app_on(request: HttpRequest, user: User, secret: str, step: int) -> list[str]:
+    """Turn on app codes (the secret, confirmed by the code of `step`): see factor_added."""
+    with transaction.atomic():
+        turn_on(user, secret, step)
+        activity.record(user, Activity.Kind.TOTP_ON, request)
+        return factor_added(user)
+
+
+def app_off(request: HttpRequest, user: User) -> None:
+    """Turn off app codes (may_turn_off_app first); the account's sessions end."""
+    with transaction.atomic():
+        turn_off(user)
+        activity.record(user, Activity.Kind.TOTP_OFF, request)
+        user.end_all_sessions()
+
+
+class Removal(enum.Enum):
+    """What remove_passkey did."""
+
+    REMOVED = "removed"
+    ONLY_WAY_IN = "only way in"  # only_way_in: refused
+    NOW_LAST = "now last"  # another removal came first: this one is the last now
+    REQUIRED = "required"  # the last second factor while required(): refused
+
+
+class PasskeyRemoval(NamedTuple):
+    result: Removal
+    key: Passkey
+    user: User  # the account as it is now (its sessions ended when REMOVED)
+
+
+def remove_passkey(
+    request: HttpRequest, user: User, passkey_id: int, *, last: bool
+) -> PasskeyRemoval:
+    """Remove one of the account's passkeys; the account's sessions end.
+
+    `last` says whether the removal was confirmed as of the last second factor
+    (with a code). The passkeys are counted again, and one deleted, under a
+    lock on the account's row (taken first, as verify_totp and emailcode.start
+    take it), so that two removals at once cannot both see a spare and leave
+    a passwordless account without its way in, or end the last second factor
+    without the code asked for then. Passkey.DoesNotExist when it is gone.
+    """
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        key = user.passkeys.get(pk=passkey_id)
+        if only_way_in(user):
+            return PasskeyRemoval(Removal.ONLY_WAY_IN, key, user)
+        now_last = passkey_is_last(user)
+        if now_last and not last:
+            return PasskeyRemoval(Removal.NOW_LAST, key, user)
+        if required() and now_last:
+            return PasskeyRemoval(Removal.REQUIRED, key, user)
+        key.delete()
+        activity.record(user, Activity.Kind.PASSKEY_REMOVED, request, key.name)
+        if now_last:
+            turn_off(user)
+        user.end_all_sessions()
+    return PasskeyRemoval(Removal.REMOVED, key, user)

@@ -24,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sealbox.accounts import signin
+from sealbox.accounts import verification
 from sealbox.accounts.models import User
 from sealbox.portal.account.views import signout
 
@@ -33,11 +33,11 @@ def may_administer(request: HttpRequest) -> bool:
     user = request.user
     if not (isinstance(user, User) and user.is_active and user.is_staff):
         return False
-    if user.has_two_factor:
+    if not verification.verified(request):
         # Whatever the setting: a session that did not take the account's
         # second step (signed in before it was turned on) never gets in.
-        return bool(request.session.get(signin.SECOND_FACTOR))
-    return not settings.ADMIN_REQUIRE_2FA
+        return False
+    return not settings.ADMIN_REQUIRE_2FA or user.has_two_factor
 
 
 def admin_next(request: HttpRequest, index: str) -> str:

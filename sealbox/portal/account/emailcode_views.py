@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from sealbox.accounts import emailcode, phrase, signin, throttle
+from sealbox.accounts.models import User
 from sealbox.outbound import accountmail
 from sealbox.portal.account.forms import AddressForm, CodeForm
 from sealbox.portal.account.views import signin_next
@@ -86,12 +87,18 @@ def enter(request: HttpRequest) -> HttpResponse:
     if request.method != "POST" or not form.is_valid():
         return _enter_page(request, form)
     address = state["address"]
-    refused = signin.attempt(request, address)
-    if refused is not None:
-        return _enter_page(request, CodeForm(), status=429, refusal=refused)
-    user = emailcode.check(request, form.cleaned_data["code"])
-    if user is None:
-        signin.failed(request, address, signin.account_for(address), _("email code"))
+    found: list[User] = []
+
+    def right() -> bool:
+        user = emailcode.check(request, form.cleaned_data["code"])
+        if user is not None:
+            found.append(user)
+        return user is not None
+
+    outcome = signin.counted(request, address, right, _("email code"))
+    if isinstance(outcome, throttle.Refusal):
+        return _enter_page(request, CodeForm(), status=429, refusal=outcome)
+    if not found:
         form.add_error(
             None,
             _(
@@ -100,12 +107,12 @@ def enter(request: HttpRequest) -> HttpResponse:
             ),
         )
         return _enter_page(request, form, status=400)
-    signin.succeeded(request, address)
+    user = found[0]
     next_url = state["next"] or reverse("inbox")
     if user.has_two_factor:
         # The code stands in for the password only, never for the second factor.
         signin.begin_second_step(request, user, next_url)
         return redirect("signin-verify")
-    # The code proves the mailbox only: see signin.recently_authenticated.
+    # The code proves the mailbox only: see verification.recent.
     signin.complete(request, user, _("email code"), mailbox_only=True)
     return HttpResponseRedirect(phrase.landing(request, next_url))

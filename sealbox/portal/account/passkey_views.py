@@ -27,8 +27,9 @@ from sealbox.accounts import (
     phrase,
     signin,
     throttle,
+    verification,
 )
-from sealbox.accounts.models import Activity, LinkToken, User
+from sealbox.accounts.models import Activity, LinkToken, Passkey, User
 from sealbox.portal.account import settings_views
 from sealbox.portal.account.views import (
     SESSION_TOKEN,
@@ -131,26 +132,29 @@ def signin_with_passkey(request: HttpRequest) -> HttpResponse:
     """
     credential = str(request.POST.get("credential", ""))
     owner = passkeys.credential_owner(credential)
-    if owner is None:
-        refused = throttle.attempt(signin.client_keys(request))
-    else:
-        refused = signin.attempt(request, owner.email)
-    if refused is not None:
-        return signin_page(request, status=429, refusal=refused)
-    try:
-        key = passkeys.identify(request, credential)
-        if not (key.user.is_active and key.user.is_activated):
-            raise passkeys.PasskeyError("account closed")
-    except passkeys.PasskeyError:
-        if owner is not None:
-            signin.failed(request, owner.email, owner, "passkey")
+    found: list[Passkey] = []
+
+    def right() -> bool:
+        try:
+            key = passkeys.identify(request, credential)
+            if not (key.user.is_active and key.user.is_activated):
+                raise passkeys.PasskeyError("account closed")
+        except passkeys.PasskeyError:
+            return False
+        found.append(key)
+        return True
+
+    outcome = signin.counted(request, owner, right, "passkey")
+    if isinstance(outcome, throttle.Refusal):
+        return signin_page(request, status=429, refusal=outcome)
+    if not found:
         return signin_page(
             request,
             status=400,
             passkey_error=_("That passkey did not sign you in. Try again, or use your password."),
         )
+    key = found[0]
     user = key.user
-    signin.succeeded(request, user.email)
     signin.complete(request, user, _how(key.name), second_factor=True)
     return redirect(phrase.landing(request, signin_next(request)))
 
@@ -169,7 +173,7 @@ def confirm_options(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 def confirm(request: HttpRequest) -> HttpResponse:
-    """ "It is me" with a passkey, for an account with no password to type again (settings_views.fresh)."""
+    """ "It is me" with a passkey, for an account with no password to type again (signin.reconfirmed)."""
     user = settings_views.signed_in(request)
     credential = str(request.POST.get("credential", ""))
 
@@ -186,6 +190,6 @@ def confirm(request: HttpRequest) -> HttpResponse:
     if not outcome:
         flash.error(request, _("That passkey did not confirm it is you. Try again."))
         return redirect("settings")
-    signin.reauthenticated(request)
+    verification.reauthenticated(request)
     flash.success(request, _("Thank you. You can change how you sign in for the next ten minutes."))
     return redirect("settings")

@@ -15,7 +15,7 @@ from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +25,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from sealbox.accounts import activity, links, passkeys, phrase, signin, throttle, twofactor
+from sealbox.accounts import (
+    activity,
+    links,
+    passkeys,
+    phrase,
+    signin,
+    throttle,
+    twofactor,
+    verification,
+)
 from sealbox.accounts.models import Activity, Passkey, ReadReceipts, User
 from sealbox.mailstore.models import Message
 from sealbox.portal.account.forms import (
@@ -57,7 +66,7 @@ def settings_response(request: HttpRequest, status: int = 200, **forms: object) 
     if not isinstance(retention_form, RetentionForm):
         retention_form = RetentionForm(user)
     has_password = user.has_usable_password()
-    recent = signin.recently_authenticated(request)
+    recent = verification.recent(request)
     context = {
         "has_password": has_password,
         "passkey_only": user.passkey_only,
@@ -74,7 +83,7 @@ def settings_response(request: HttpRequest, status: int = 200, **forms: object) 
         "passkey_form": PasskeyForm(),
         "phrase_form": PhraseForm(),
         "passkey_remove_form": ConfirmForm(user),
-        "require_2fa": settings.REQUIRE_2FA,
+        "require_2fa": twofactor.required(),
         "need_password": has_password and not recent,
         # No password to type again: a passkey confirms it is the owner (passkey_views.confirm).
         "need_confirm": user.passkey_only and not recent,
@@ -104,14 +113,15 @@ def change_phrase(request: HttpRequest) -> HttpResponse:
     """A new personal phrase: random words, or the recipient's own text.
 
     Asks for the password again unless this session proved who it is in the
-    last ten minutes (fresh), like adding a second factor: whoever borrows a
-    session must not set the phrase their own phishing emails will carry.
+    last ten minutes (signin.reconfirmed), like adding a second factor:
+    whoever borrows a session must not set the phrase their own phishing
+    emails will carry.
     """
     user = signed_in(request)
     form = PhraseForm(request.POST)
     if not form.is_valid():
         return settings_response(request, status=400, phrase_form=form)
-    proven = fresh(request, user)
+    proven = signin.reconfirmed(request, user)
     if isinstance(proven, throttle.Refusal):
         return settings_response(request, status=429, refusal=proven)
     if not proven:
@@ -291,7 +301,7 @@ def _create_password(request: HttpRequest, user: User) -> HttpResponse:
     it chooses one through an emailed link, which activates it.
     """
     form: SetPasswordForm[User] = SetPasswordForm(user, request.POST)
-    if not (user.passkey_only and signin.recently_authenticated(request)):
+    if not (user.passkey_only and verification.recent(request)):
         form.is_valid()
         form.add_error(None, not_proven(user))
         return settings_response(request, status=403, password_form=form)
@@ -346,30 +356,6 @@ def confirm(request: HttpRequest, user: User, form: Any, section: str) -> HttpRe
     return settings_response(request, **{section: form})
 
 
-def fresh(request: HttpRequest, user: User) -> throttle.Refusal | bool:
-    """Before a new second factor is added: the password again, unless this
-    session proved who it is in the last ten minutes.
-
-    A borrowed session must not be able to add its holder's own app or
-    passkey, which would sign the owner out and keep them out. An account
-    without a password confirms with a passkey beforehand (passkey_views.confirm).
-    An account with neither (signed in with an emailed code, which proves the
-    mailbox only) gets its first way in through an emailed link, never here.
-    """
-    if not user.has_way_in:
-        return False
-    if signin.recently_authenticated(request):
-        return True
-    if not user.has_usable_password():
-        return False
-    outcome = signin.counted(
-        request, user, lambda: user.check_password(str(request.POST.get("password", "")))
-    )
-    if outcome is True:
-        signin.reauthenticated(request)
-    return outcome
-
-
 def _enrol_secret(request: HttpRequest) -> str:
     state = request.session.get(ENROL)
     if isinstance(state, dict) and time.time() - float(state.get("at", 0)) < ENROL_SECONDS:
@@ -400,23 +386,19 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     refusal = None
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        proven = fresh(request, user)
+        proven = signin.reconfirmed(request, user)
         step = twofactor.matching_step(secret, form.cleaned_data["code"])
         if isinstance(proven, throttle.Refusal):
             refusal = proven
         elif not proven:
             form.add_error(None, _("The password is not right."))
         elif step is not None:
-            with transaction.atomic():
-                twofactor.turn_on(user, secret, step)
-                codes = twofactor.new_recovery_codes(user)
-                activity.record(user, Activity.Kind.TOTP_ON, request)
-                # Sessions signed in with the password alone end; this one goes on.
-                user.end_all_sessions()
+            # Sessions signed in with the password alone end; this one goes on.
+            codes = twofactor.app_on(request, user, secret, step)
             request.session.pop(ENROL, None)
             update_session_auth_hash(request, user)
             # This session just gave the password and a code: as a two-step sign-in.
-            request.session[signin.SECOND_FACTOR] = True
+            verification.mark_verified(request)
             return _codes_page(request, codes)
         else:
             form.add_error(
@@ -432,8 +414,8 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
         "qr": twofactor.qr_svg(uri),
         "secret": twofactor.grouped(secret),
         "uri": uri,
-        "require_2fa": settings.REQUIRE_2FA and not user.has_two_factor,
-        "need_password": not signin.recently_authenticated(request),
+        "require_2fa": twofactor.required() and not user.has_two_factor,
+        "need_password": not verification.recent(request),
     }
     return render(request, "accounts/totp_enrol.html", context)
 
@@ -444,22 +426,17 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters("password", "code")
 def totp_off(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
-    form = ConfirmForm(
-        user, request.POST, with_code=True, recent=signin.recently_authenticated(request)
-    )
+    form = ConfirmForm(user, request.POST, with_code=True, recent=verification.recent(request))
     if not user.has_totp:
         return redirect("settings")
-    if settings.REQUIRE_2FA and not user.passkeys.exists():
+    if not twofactor.may_turn_off_app(user):
         flash.error(
             request, _("Your organisation requires two-factor sign-in; it cannot be turned off.")
         )
         return redirect("settings")
     if (refused := confirm(request, user, form, "totp_off_form")) is not None:
         return refused
-    with transaction.atomic():
-        twofactor.turn_off(user)
-        activity.record(user, Activity.Kind.TOTP_OFF, request)
-        user.end_all_sessions()
+    twofactor.app_off(request, user)
     update_session_auth_hash(request, user)
     flash.success(
         request, _("Two-factor sign-in with an app is off. Other devices were signed out.")
@@ -476,7 +453,7 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     if not user.has_two_factor:
         return redirect("settings")
-    form = ConfirmForm(user, request.POST, recent=signin.recently_authenticated(request))
+    form = ConfirmForm(user, request.POST, recent=verification.recent(request))
     if (refused := confirm(request, user, form, "recovery_form")) is not None:
         return refused
     codes = twofactor.new_recovery_codes(user)
@@ -506,7 +483,7 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return settings_response(request, passkey_form=form)
     first = not user.has_two_factor
-    proven = fresh(request, user)
+    proven = signin.reconfirmed(request, user)
     if isinstance(proven, throttle.Refusal):
         return settings_response(request, status=429, refusal=proven)
     if not proven:
@@ -530,8 +507,7 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
     if first:
         # Signing in now takes a second step: sessions opened with the password
         # alone end, and recovery codes are made, as when an app is set up.
-        codes = twofactor.new_recovery_codes(user)
-        user.end_all_sessions()
+        codes = twofactor.factor_added(user)
         update_session_auth_hash(request, user)
         return _codes_page(request, codes)
     return redirect("settings")
@@ -546,46 +522,36 @@ def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
 
     A session opened with a lost or stolen passkey must not outlive its
     removal. The password (and code) are checked first, each a counted try
-    in its own transaction (signin.counted); then the passkeys are counted
-    again and one deleted under a lock on the account's row (taken first, as
-    twofactor.verify_totp and emailcode.start take it), so that two removals
-    at once cannot both see a spare and leave a passkey-only account without
-    its way in, or end the last second factor without the code asked for then.
+    in its own transaction (signin.counted); then twofactor.remove_passkey
+    counts the passkeys again under a lock, and removes one or says why not.
     """
     user = signed_in(request)
     key = get_object_or_404(user.passkeys, pk=passkey_id)
-    if (refused := _only_way_in(request, user, key)) is not None:
-        return refused
+    if twofactor.only_way_in(user):
+        return _only_way_in(request, key)
     # The last second factor goes only with a code too, as turning off the app does.
-    last = not user.has_totp and user.passkeys.count() == 1
-    form = ConfirmForm(
-        user, request.POST, with_code=last, recent=signin.recently_authenticated(request)
-    )
+    last = twofactor.passkey_is_last(user)
+    form = ConfirmForm(user, request.POST, with_code=last, recent=verification.recent(request))
     if (refused := confirm(request, user, form, "passkey_remove_form")) is not None:
         return refused
-    with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user.pk)
-        key = get_object_or_404(user.passkeys, pk=passkey_id)
-        if (refused := _only_way_in(request, user, key)) is not None:
-            return refused
-        now_last = not user.has_totp and user.passkeys.count() == 1
-        if now_last and not last:
-            # Another removal came first: this is the last one now, and needs a code.
-            flash.info(request, _("Nothing was changed."))
-            return redirect(reverse("settings") + "#passkeys")
-        if settings.REQUIRE_2FA and now_last:
-            flash.error(
-                request,
-                _(
-                    "Your organisation requires two-factor sign-in: add another passkey or an app first."
-                ),
-            )
-            return redirect("settings")
-        key.delete()
-        activity.record(user, Activity.Kind.PASSKEY_REMOVED, request, key.name)
-        if now_last:
-            twofactor.turn_off(user)
-        user.end_all_sessions()
+    try:
+        result, key, user = twofactor.remove_passkey(request, user, passkey_id, last=last)
+    except Passkey.DoesNotExist:
+        raise Http404 from None
+    if result is twofactor.Removal.ONLY_WAY_IN:
+        return _only_way_in(request, key)
+    if result is twofactor.Removal.NOW_LAST:
+        # Another removal came first: this is the last one now, and needs a code.
+        flash.info(request, _("Nothing was changed."))
+        return redirect(reverse("settings") + "#passkeys")
+    if result is twofactor.Removal.REQUIRED:
+        flash.error(
+            request,
+            _(
+                "Your organisation requires two-factor sign-in: add another passkey or an app first."
+            ),
+        )
+        return redirect("settings")
     update_session_auth_hash(request, user)
     flash.success(
         request,
@@ -594,10 +560,8 @@ def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
     return redirect("settings")
 
 
-def _only_way_in(request: HttpRequest, user: User, key: Passkey) -> HttpResponse | None:
-    """The refusal to remove a passkey-only account's last passkey, or None."""
-    if not (user.passkey_only and user.passkeys.count() == 1):
-        return None
+def _only_way_in(request: HttpRequest, key: Passkey) -> HttpResponse:
+    """The refusal to remove a passkey-only account's last passkey (twofactor.only_way_in)."""
     flash.error(
         request,
         _(

@@ -27,7 +27,7 @@ from sealbox.accounts import (
     throttle,
     twofactor,
 )
-from sealbox.accounts.models import Activity, LinkToken, User
+from sealbox.accounts.models import Activity, LinkToken, Passkey, User
 from sealbox.outbound import accountmail
 from sealbox.portal.account.forms import AddressForm, CodeForm, SignInForm
 
@@ -179,29 +179,27 @@ class SignInView(auth_views.LoginView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         address = str(request.POST.get("username", ""))
-        refused = signin.attempt(request, address)
-        if refused is not None:
-            form = self.get_form()
-            context = self.get_context_data(form=form, refusal=refused)
+        form = self.get_form()
+
+        def right() -> bool | None:
+            if form.is_valid():
+                return True
+            # A field left empty is no guess.
+            return False if address and request.POST.get("password") else None
+
+        outcome = signin.counted(request, address, right, "password")
+        if isinstance(outcome, throttle.Refusal):
+            context = self.get_context_data(form=form, refusal=outcome)
             return self.render_to_response(context, status=429)
-        return super().post(request, *args, **kwargs)
+        return self.form_valid(form) if outcome else self.form_invalid(form)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["passkeys_available"] = passkeys.available()
         return context
 
-    def form_invalid(self, form: Any) -> HttpResponse:
-        address = str(self.request.POST.get("username", ""))
-        if address and self.request.POST.get("password"):
-            signin.failed(self.request, address, signin.account_for(address), "password")
-        else:
-            signin.succeeded(self.request, address)  # a field left empty is no guess
-        return super().form_invalid(form)
-
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.get_user()
-        signin.succeeded(self.request, str(self.request.POST.get("username", "")))
         if user.has_two_factor:
             signin.begin_second_step(self.request, user, self.get_success_url())
             return redirect("signin-verify")
@@ -303,17 +301,25 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
     user, next_url = pending
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        refused = signin.attempt(request, user.email)
-        if refused is not None:
-            return _verify_page(request, user, CodeForm(), status=429, refusal=refused)
         held = signin.held(request)
-        if held and not links.held_link_works(user, held):
-            # Before the code is checked: a recovery code is not spent on a dead link.
+        accepted: list[str] = []
+
+        def right() -> bool | None:
+            if held and not links.held_link_works(user, held):
+                return None  # no guess: a recovery code is not spent on a dead link
+            how = twofactor.verify_code(user, form.cleaned_data["code"])
+            if how is not None:
+                accepted.append(how)
+            return how is not None
+
+        outcome = signin.counted(request, user, right, "code")
+        if isinstance(outcome, throttle.Refusal):
+            return _verify_page(request, user, CodeForm(), status=429, refusal=outcome)
+        if outcome is None:
             request.session.pop(signin.PENDING, None)
             return link_invalid(request)
-        how = twofactor.verify_code(user, form.cleaned_data["code"])
-        if how is not None:
-            signin.succeeded(request, user.email)
+        if accepted:
+            how = accepted[0]
             refusal = _second_step_passed(
                 request, user, _("authenticator app") if how == "app" else _("recovery code")
             )
@@ -332,7 +338,6 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
                     % {"n": left},
                 )
             return HttpResponseRedirect(phrase.landing(request, next_url or reverse("inbox")))
-        signin.failed(request, user.email, user, "code")
         form.add_error(
             None,
             _(
@@ -361,13 +366,20 @@ def signin_passkey(request: HttpRequest) -> HttpResponse:
     if isinstance(pending, HttpResponse):
         return pending
     user, next_url = pending
-    refused = signin.attempt(request, user.email)
-    if refused is not None:
-        return _verify_page(request, user, CodeForm(), status=429, refusal=refused)
-    try:
-        key = passkeys.authenticate(request, user, str(request.POST.get("credential", "")))
-    except passkeys.PasskeyError:
-        signin.failed(request, user.email, user, "passkey")
+    credential = str(request.POST.get("credential", ""))
+    found: list[Passkey] = []
+
+    def right() -> bool:
+        try:
+            found.append(passkeys.authenticate(request, user, credential))
+        except passkeys.PasskeyError:
+            return False
+        return True
+
+    outcome = signin.counted(request, user, right, "passkey")
+    if isinstance(outcome, throttle.Refusal):
+        return _verify_page(request, user, CodeForm(), status=429, refusal=outcome)
+    if not found:
         return _verify_page(
             request,
             user,
@@ -375,8 +387,7 @@ def signin_passkey(request: HttpRequest) -> HttpResponse:
             status=400,
             passkey_error=_("That passkey did not work. Try again, or use a code."),
         )
-    signin.succeeded(request, user.email)
-    refusal = _second_step_passed(request, user, _("passkey “%(name)s”") % {"name": key.name})
+    refusal = _second_step_passed(request, user, _("passkey “%(name)s”") % {"name": found[0].name})
     if refusal is not None:
         return refusal
     return HttpResponseRedirect(phrase.landing(request, next_url or reverse("inbox")))
