@@ -43,7 +43,8 @@ from sealbox.accounts import languages
 from sealbox.accounts.models import ReadReceipts
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
-from sealbox.mailstore.summary import decode_header_value, parse_headers
+from sealbox.mailstore.parsing import parse_headers
+from sealbox.mailstore.summary import decode_header_value
 from sealbox.outbound import queue
 from sealbox.outbound.sending import check_built, sender_identity
 

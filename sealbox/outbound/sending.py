@@ -30,7 +30,8 @@ from sealbox.housekeeping import quota
 from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver, store_sent, tell_full
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
-from sealbox.mailstore.summary import message_id, parse_headers
+from sealbox.mailstore.parsing import parse_headers
+from sealbox.mailstore.summary import message_id
 from sealbox.outbound import queue
 from sealbox.outbound.models import SendRecord
 
