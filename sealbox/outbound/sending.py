@@ -28,7 +28,7 @@ from sealbox.accounts import languages
 from sealbox.accounts.models import User
 from sealbox.housekeeping import quota
 from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver, store_sent, tell_full
-from sealbox.mailstore import blobs
+from sealbox.mailstore import opened
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.parsing import parse_headers
 from sealbox.mailstore.summary import message_id
@@ -132,7 +132,7 @@ def parse_recipients(value: str) -> list[str]:
 
 def participants(original: Message) -> set[str]:
     """Everyone on the original message: who a reply may go to."""
-    msg = parse_headers(blobs.read_head(original.blob))
+    msg = opened.headers(original)
     found = set()
     for header in ("From", "Reply-To", "To", "Cc", "Sender"):
         try:
@@ -274,7 +274,7 @@ def build(
 
 
 def _references(original: Message) -> list[str]:
-    msg = parse_headers(blobs.read_head(original.blob))
+    msg = opened.headers(original)
     value = " ".join(str(v) for v in msg.get_all("References", []))
     return [ref for ref in value.split() if message_id(ref)][-20:]
 
