@@ -35,6 +35,7 @@ run: $(STAMP) $(CATALOGUES)
 lint: $(STAMP)
 	$(BIN)/ruff check sealbox tests bench
 	$(BIN)/ruff format --check sealbox tests bench
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy sealbox

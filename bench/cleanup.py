@@ -119,8 +119,7 @@ def fill(expired: int, kept: int, mailboxes: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from sealbox.accounts.models import User
-    from sealbox.housekeeping import quota
-    from sealbox.mailstore import blobs
+    from sealbox.mailstore import blobs, quota
     from sealbox.mailstore.models import Message
 
     started = time.monotonic()

@@ -1,6 +1,6 @@
 """The organisation's face: its name, logo, colour and contacts, read once from settings.
 
-Pages (service/context.py) and emails (outbound/emails.py) both take what they
+Pages (web/context.py) and emails (outbound/emails.py) both take what they
 show from `current()`; the rules for each setting (what a support contact is,
 which name goes on an email's From) live here and nowhere else.
 """

@@ -99,12 +99,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "sealbox.service.brandfiles.BrandFilesMiddleware",
-    # Before sessions: a request it refuses never touches one (service/fetchmeta.py).
-    "sealbox.service.fetchmeta.FetchMetadataMiddleware",
+    "sealbox.web.brandfiles.BrandFilesMiddleware",
+    # Before sessions: a request it refuses never touches one (web/fetchmeta.py).
+    "sealbox.web.fetchmeta.FetchMetadataMiddleware",
     "sealbox.vault.middleware.LockedMiddleware",
     "sealbox.portal.busy.BusyMiddleware",
-    "sealbox.service.diskspace.FullDiskMiddleware",
+    "sealbox.web.fulldisk.FullDiskMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "sealbox.portal.csrf.CsrfViewMiddleware",
@@ -118,7 +118,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "sealbox.service.headers.SecurityHeadersMiddleware",
+    "sealbox.web.headers.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "sealbox.urls"
@@ -135,7 +135,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "sealbox.service.context.site",
+                "sealbox.web.context.site",
             ],
         },
     },
@@ -250,8 +250,8 @@ SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 # However busy, a session is over this long after its sign-in (ASVS 3.3.2).
 SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", 12, minimum=1)
 SESSION_COOKIE_NAME = "sealbox_session"
-# Database sessions that are saved on a full disk too (service/diskspace.py).
-SESSION_ENGINE = "sealbox.service.sessions"
+# Database sessions that are saved on a full disk too (diskspace.py).
+SESSION_ENGINE = "sealbox.web.sessions"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "sealbox.portal.errors.csrf_failure"
 # Every portal page: no inline script, nothing from elsewhere, never framed.
@@ -347,7 +347,7 @@ QUOTA_MB = env.int("QUOTA_MB", 1024, minimum=0)
 QUOTA_FULL_REPLY = env.choice("QUOTA_FULL_REPLY", "permanent", ("permanent", "temporary"))
 QUOTA_WARN_PERCENT = 80
 # Free space kept in the data directory: intake refuses new mail (452 4.3.1)
-# rather than go below it, and /healthz warns below twice it (service/diskspace.py).
+# rather than go below it, and /healthz warns below twice it (diskspace.py).
 MIN_FREE_MB = env.int("MIN_FREE_MB", 100, minimum=0)
 # Operators must have two-factor sign-in to use the admin site.
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", True)

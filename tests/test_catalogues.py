@@ -133,7 +133,7 @@ def test_a_completed_catalogue_passes_and_each_flaw_is_found(
     plural = next(m for m in catalog if m.pluralizable)
     named = next(m for m in catalog if not m.pluralizable and m.id and "%(" in str(m.id))
     plain = next(m for m in catalog if not m.pluralizable and m.id and "%" not in str(m.id))
-    dropped = next(m for m in catalog if m.id and m is not plain and m is not named)
+    dropped = next(m for m in catalog if m.id and all(m is not f for f in (plain, named, plural)))
     plain.flags.add("fuzzy")
     named.string = re.sub(r"%\(\w+\)s", "%(oops)s", str(named.id))
     plural.string = (plural.string[0], "")

@@ -10,9 +10,9 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
+from sealbox import diskspace
 from sealbox.accounts.clientip import client_ip
 from sealbox.accounts.models import Activity, User
-from sealbox.service import diskspace
 
 log = logging.getLogger("sealbox.accounts.activity")
 

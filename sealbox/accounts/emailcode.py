@@ -17,7 +17,7 @@ The one place for its rules:
   void it; at most SENDS_PER_HOUR codes go to one account an hour, however
   often they are asked for (nobody can flood a mailbox with them);
 - asking gets one answer, whether or not the address has an active account
-  (an email is rendered all the same, as links.send_link does);
+  (an email is rendered all the same, as for links: outbound/accountmail.py);
 - entering a code is a sign-in try like a password (signin.attempt, failed,
   succeeded: the same counts, pauses and messages);
 - the code replaces the password step only: an account with a second factor
@@ -36,6 +36,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -45,9 +46,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from sealbox.accounts import languages, signin
+from sealbox.accounts import signin
 from sealbox.accounts.models import EmailCode, User
-from sealbox.outbound import emails
 
 DIGITS = 6
 LIFETIME = timedelta(minutes=10)
@@ -74,21 +74,26 @@ def _new_code() -> str:
     return f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
 
 
-def _context(address: str, code: str) -> dict[str, Any]:
-    return {"email": address, "code": code, "minutes": minutes()}
-
-
 def _sent_this_hour(user: User) -> int:
     since = timezone.now() - timedelta(hours=1)
     return EmailCode.objects.filter(user=user, created__gte=since).count()
 
 
-def start(request: HttpRequest, address: str, next_url: str = "") -> bool:
-    """Begin a code sign-in in this session; email a code if the address may have one.
+@dataclass(frozen=True)
+class Started:
+    """A code sign-in begun in a session: the code to email, and to whom if anyone."""
 
-    True if a code was queued. No active account, or its codes for this hour
-    used up: nothing is sent, but an email is rendered all the same, and the
-    session is in the same state, so the answer does not tell which.
+    address: str
+    code: str
+    user: User | None  # None: no active account, or its codes for this hour used up
+
+
+def start(request: HttpRequest, address: str, next_url: str = "") -> Started:
+    """Begin a code sign-in in this session; call inside the transaction that emails the code.
+
+    The session is in the same state whether or not the address has an active
+    account, and a code is made either way: outbound/accountmail.send_code renders
+    an email for it all the same, so the answer does not tell which.
     """
     email = signin.canonical(address)
     binding = secrets.token_urlsafe(24)
@@ -99,20 +104,15 @@ def start(request: HttpRequest, address: str, next_url: str = "") -> bool:
     }
     code = _new_code()
     now = timezone.now()
-    with transaction.atomic():
-        user = User.objects.select_for_update().filter(email=email, is_active=True).first()
-        if user is None or _sent_this_hour(user) >= SENDS_PER_HOUR:
-            emails.build(
-                "signin-code", _context(email, code), email, languages.for_email("", email)
-            )
-            return False
-        # A new code replaces the one before.
-        EmailCode.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
-        EmailCode.objects.create(
-            user=user, code_hash=_hash(binding, code), created=now, expires_at=now + LIFETIME
-        )
-        emails.signin_code(user, _context(user.email, code))
-    return True
+    user = User.objects.select_for_update().filter(email=email, is_active=True).first()
+    if user is None or _sent_this_hour(user) >= SENDS_PER_HOUR:
+        return Started(email, code, None)
+    # A new code replaces the one before.
+    EmailCode.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
+    EmailCode.objects.create(
+        user=user, code_hash=_hash(binding, code), created=now, expires_at=now + LIFETIME
+    )
+    return Started(user.email, code, user)
 
 
 def pending(request: HttpRequest) -> dict[str, str] | None:

@@ -1,82 +1,25 @@
-"""One-time links by email: sending a new one on request, and spending one on a password."""
+"""One-time links: how long they live, and spending one on a password or a passkey.
+
+Issuing a link and emailing it is outbound/accountmail.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
-from sealbox import addresses
-from sealbox.accounts import languages, phrase
+from sealbox.accounts import phrase
 from sealbox.accounts.models import LinkToken, Passkey, RecoveryCode, User
-from sealbox.outbound import emails
-
-# Stands in for a token in the email built for an address without a mailbox.
-_NO_TOKEN = "x" * 43
 
 
 def shortest_lifetime() -> timedelta:
     """What the "link sent" page promises: it must not depend on which link was sent."""
     return min(LinkToken.lifetime(p) for p in LinkToken.Purpose.values)
-
-
-def _context(user_email: str, purpose: str, token: str) -> dict[str, Any]:
-    view = "activate" if purpose == LinkToken.Purpose.ACTIVATE else "reset"
-    lifetime = LinkToken.lifetime(purpose)
-    return {
-        "email": user_email,
-        "link": settings.BASE_URL + reverse(view, args=[token]),
-        "days": lifetime.days,
-        "hours": int(lifetime.total_seconds() // 3600),
-    }
-
-
-# One link email per account in this time at most, however often it is asked
-# for: nobody can flood a mailbox with link emails (or the table with tokens).
-RESEND_AFTER = timedelta(minutes=5)
-
-
-def _sent_recently(user: User) -> bool:
-    since = timezone.now() - RESEND_AFTER
-    return LinkToken.objects.filter(user=user, created__gte=since, used_at__isnull=True).exists()
-
-
-def send_link(address: str) -> bool:
-    """Email a new link to the owner of an address; True if one was queued.
-
-    Not activated yet: a new activation link. Activated: a password-reset link.
-    No active account: nothing is sent, but the address is normalised, looked up
-    and an email rendered all the same, so that the answer (and as far as
-    practical its timing) does not tell whether a mailbox exists.
-    """
-    email = addresses.normalize(address)
-    with transaction.atomic():
-        user = User.objects.filter(email=email).first()
-        if user is None or not user.is_active or _sent_recently(user):
-            language = languages.for_email("", email)
-            emails.build(
-                "reset", _context(email, LinkToken.Purpose.RESET, _NO_TOKEN), email, language
-            )
-            return False
-        if user.is_activated:
-            token = LinkToken.issue(user, LinkToken.Purpose.RESET)
-            emails.reset(user, _context(user.email, LinkToken.Purpose.RESET, token))
-        else:
-            send_activation(user)
-    return True
-
-
-def send_activation(user: User) -> None:
-    """Queue a new activation link to the account; call inside a transaction."""
-    token = LinkToken.issue(user, LinkToken.Purpose.ACTIVATE)
-    emails.activation(user, _context(user.email, LinkToken.Purpose.ACTIVATE, token))
 
 
 def password_changed(user: User) -> None:

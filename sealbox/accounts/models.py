@@ -96,7 +96,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         _("reminders before unread mail is removed"), default=True
     )
     # Bytes of every message stored for this account, kept in step with its
-    # messages in the same transactions (housekeeping/quota.py).
+    # messages in the same transactions (mailstore/quota.py).
     usage_bytes = models.BigIntegerField(_("storage used (bytes)"), default=0, editable=False)
     # When the recipient was told that mail was refused for a full mailbox;
     # cleared once there is room again, so they are told once per time it fills.

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sealbox.accounts.models import Throttle
-from sealbox.service.diskspace import retry_when_full
+from sealbox.diskspace import retry_when_full
 
 # A failure older than this no longer counts (when no lock is running).
 WINDOW = timedelta(hours=1)

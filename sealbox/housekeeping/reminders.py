@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sealbox.accounts.models import User
-from sealbox.housekeeping import retention
+from sealbox.mailstore import expiry
 from sealbox.mailstore.models import Message
 from sealbox.outbound import emails, notify
 
@@ -38,7 +38,7 @@ def due(now: datetime) -> dict[int, list[Message]]:
     window = timedelta(days=settings.EXPIRY_REMINDER_DAYS)
     candidates = (
         Message.objects.filter(
-            retention.expiring(window, now),
+            expiry.expiring(window, now),
             folder=Message.Folder.INBOX,
             read_at__isnull=True,
             expiry_reminded=False,
@@ -91,13 +91,13 @@ def _claim(owner_id: int, ids: list[Any], now: datetime) -> tuple[list[Message],
 def _context(user: User, named: list[Message], now: datetime) -> dict[str, Any]:
     """What the reminder says: how many go and when, who sent them, where the link leads.
 
-    The removal date comes from retention.expires_at, and what is said of the link's
+    The removal date comes from expiry.expires_at, and what is said of the link's
     lifetime from notify.link_lifetime, so that the email never says a link works
     longer than the messages it leads to are kept. One who never chose a password cannot use the
     settings page: they get no link to it.
     """
     first = min(
-        retention.expires_at(m.received_at, user.effective_retention_days) or now for m in named
+        expiry.expires_at(m.received_at, user.effective_retention_days) or now for m in named
     )
     # The first few named, in full (with encryption at rest, their summaries opened).
     shown = list(

@@ -12,79 +12,31 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.dispatch import Signal
 from django.utils import timezone
 
 from sealbox.accounts import activity, emailcode, throttle
 from sealbox.accounts.models import LinkToken, User
-from sealbox.housekeeping import quota
-from sealbox.mailstore import blobs, opened
+from sealbox.housekeeping import reseal
+from sealbox.mailstore import blobs, expiry, mailbox, opened, quota
 from sealbox.mailstore.models import Message
-from sealbox.operator.models import AuditEntry
-from sealbox.vault import maintenance
 
 log = logging.getLogger(__name__)
+
+# Sent by each clean-up (not a dry run), with `now`: parts above housekeeping that
+# keep records of their own for a time (the operators' audit log) prune them here.
+pruning = Signal()
 
 BATCH = 500
 # A file with no message row is a left-over only once no delivery could still be
 # about to commit its row (a delivery writes its file first).
 STRAY_FILE_AGE = timedelta(hours=24)
-# The inbox says when a message will be removed once it is this close.
-SHOW_EXPIRY_WITHIN = timedelta(days=7)
-
-
-def expires_at(received_at: datetime, retention_days: int) -> datetime | None:
-    return received_at + timedelta(days=retention_days) if retention_days else None
-
-
-def _periods() -> Iterator[tuple[Q, int]]:
-    """(accounts, days) for every retention period in use; 0 (keep) left out."""
-    if settings.RETENTION_DAYS:
-        yield Q(retention_days__isnull=True), settings.RETENTION_DAYS
-    chosen = (
-        User.objects.filter(retention_days__gt=0)
-        .values_list("retention_days", flat=True)
-        .distinct()
-        .order_by()
-    )
-    for days in chosen:
-        if days:
-            yield Q(retention_days=days), days
-
-
-def _owners(accounts: Q) -> Q:
-    """`accounts` (a condition on User) as a condition on Message.owner.
-
-    EXISTS rather than IN: with IN, SQLite reads every message of the accounts
-    through the owner index and sorts them for each batch; EXISTS lets it walk
-    msg_received oldest first and stop after a batch.
-    """
-    return Q(Exists(User.objects.filter(accounts, pk=OuterRef("owner_id"))))
-
-
-def expired(now: datetime | None = None) -> Q:
-    """Messages whose retention period has run out."""
-    now = now or timezone.now()
-    matching = Q(pk__in=[])
-    for accounts, days in _periods():
-        matching |= _owners(accounts) & Q(received_at__lt=now - timedelta(days=days))
-    return matching
-
-
-def expiring(within: timedelta, now: datetime | None = None) -> Q:
-    """Messages not expired yet that will be within `within`."""
-    now = now or timezone.now()
-    matching = Q(pk__in=[])
-    for accounts, days in _periods():
-        cutoff = now - timedelta(days=days)
-        matching |= _owners(accounts) & Q(received_at__gte=cutoff, received_at__lt=cutoff + within)
-    return matching
 
 
 def unused_accounts(now: datetime | None = None) -> Q:
@@ -136,7 +88,7 @@ def cleanup(
     report.accounts = _remove_accounts(now)
     report.stray_files, report.skipped_files = _sweep(now, force=remove_strays)
     report.activity = activity.prune()
-    AuditEntry.objects.filter(at__lt=now - timedelta(days=settings.AUDIT_DAYS)).delete()
+    pruning.send(sender=None, now=now)
     throttle.prune()
     emailcode.prune()
     _log(report)
@@ -146,7 +98,7 @@ def cleanup(
 def _messages(report: Report, now: datetime, dry_run: bool) -> None:
     # Built once: it names the periods in use, and a period added meanwhile
     # only means those messages wait for the next run.
-    is_expired = expired(now)
+    is_expired = expiry.expired(now)
     due = Message.objects.filter(is_expired)
     if dry_run:
         rows = due.values("owner__email").annotate(n=Count("id"), size=Sum("size"))
@@ -174,9 +126,7 @@ def _messages(report: Report, now: datetime, dry_run: bool) -> None:
             emails = {email for _, _, email in batch}
             quota.lock_accounts(User.objects.filter(email__in=emails))
             ids = [pk for pk, _, _ in batch]
-            removed = Message.objects.delete_messages(
-                Message.objects.filter(is_expired, id__in=ids)
-            )
+            removed = mailbox.remove(Message.objects.filter(is_expired, id__in=ids))
             if removed < len(batch):
                 left = set(Message.objects.filter(id__in=ids).values_list("id", flat=True))
                 batch = [row for row in batch if row[0] not in left]
@@ -210,7 +160,7 @@ def _stray_files(now: datetime) -> tuple[list[str], int]:
     oldest = (now - STRAY_FILE_AGE).timestamp()
     strays: list[str] = []
     total = 0
-    for current, files in maintenance.stored_files():
+    for current, files in reseal.stored_files():
         for message_id, rels in files.items():
             total += len(rels)
             for rel in rels:
@@ -235,7 +185,7 @@ STRAY_LIMIT_MIN = 50
 def _sweep(now: datetime, force: bool = False) -> tuple[int, bool]:
     """Remove stray files; skipped while a storage command runs (it owns its new files)."""
     try:
-        with maintenance.exclusive():
+        with reseal.exclusive():
             blobs.clear_stale_tmp()
             strays, total = _stray_files(now)
             if not force and len(strays) > max(STRAY_LIMIT_MIN, total * STRAY_LIMIT):
@@ -250,7 +200,7 @@ def _sweep(now: datetime, force: bool = False) -> tuple[int, bool]:
             for rel in strays:
                 blobs.delete(rel)
             opened.sweep_strays()
-    except maintenance.Busy:
+    except reseal.Busy:
         log.info("clean-up: stray files left for later, a storage command is running")
         return 0, True
     return len(strays), False

@@ -3,49 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sealbox.housekeeping import quota
-from sealbox.mailstore import blobs, opened, sealed, search
-from sealbox.service.diskspace import retry_when_full
-
-
-class MessageManager(models.Manager["Message"]):
-    @retry_when_full  # deleting is how recipients make room: it works on a full disk
-    def delete_messages(self, qs: models.QuerySet[Message]) -> int:
-        """Delete messages for good: rows and their owners' usage now, files once that commits.
-
-        A crash between the two leaves only an unreferenced file behind (the
-        clean-up sweeps those).
-        """
-        with transaction.atomic():
-            doomed = list(qs.select_for_update().values_list("id", "blob", "owner_id", "size"))
-            if not doomed:
-                return 0
-            Message.objects.filter(id__in=[row[0] for row in doomed]).delete()
-            freed: dict[int, int] = defaultdict(int)
-            for _, _, owner_id, size in doomed:
-                freed[owner_id] += size
-            quota.release(freed)
-            blob_names = [row[1] for row in doomed]
-            ids = [row[0] for row in doomed]
-
-            def remove_files() -> None:
-                for name in blob_names:
-                    blobs.delete(name)
-                for message_id in ids:
-                    opened.remove(message_id)  # its parsed view too
-
-            transaction.on_commit(remove_files)
-        return len(doomed)
+from sealbox.mailstore import sealed, searchtext
 
 
 class Message(models.Model):
@@ -79,7 +46,7 @@ class Message(models.Model):
     # When the reader answered "Don't send" to the message's receipt request:
     # the question is not asked again (outbound/receipts.py).
     receipt_declined_at = models.DateTimeField(null=True, blank=True)
-    # Written by a Sealbox recipient through the portal (outbound/sending.py),
+    # Written by a Sealbox recipient through the portal (portal/sending.py),
     # not received from the gateway: never a read receipt for it.
     from_portal = models.BooleanField(default=False, editable=False)
     # Whether its recipient was reminded, unread, that it is about to be removed.
@@ -89,8 +56,6 @@ class Message(models.Model):
     # What search looks in, normalised (mailstore/search.py), set on every save;
     # empty in a sealed row, whose fields are searched once opened in memory.
     search_text = models.TextField(blank=True, default="", editable=False)
-
-    objects = MessageManager()
 
     class Meta:
         # The inbox's order, newest first with the id as a tie-breaker: no sort step.
@@ -124,9 +89,9 @@ class Message(models.Model):
 def _blank_sealed_fields(sender: type[Message], instance: Message, **kwargs: Any) -> None:
     # A row loaded with some searched fields deferred keeps the column it has.
     if not instance.__dict__.get("sealed_summary") and all(
-        name in instance.__dict__ for name in search.FIELDS
+        name in instance.__dict__ for name in searchtext.FIELDS
     ):
-        instance.search_text = search.index_text(instance.__dict__)
+        instance.search_text = searchtext.index_text(instance.__dict__)
     sealed.blank_before_save(instance)
 
 

@@ -30,7 +30,7 @@ SEALBOX_PARSE_SLOTS messages over LARGE bytes at once, one request per message
 parses it while others for the same message wait for its result, and a request
 that waits more than PARSE_WAIT_SECONDS for a slot gets Busy (503, try again).
 
-The derived file is removed with its message (Message.objects.delete_messages),
+The derived file is removed with its message (mailbox.remove),
 left-overs by the clean-up (sweep_strays), and it does not count against the
 owner's quota: its size is bounded by what is shown (MAX_TEXT_CHARS per text part).
 """

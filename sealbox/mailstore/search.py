@@ -17,48 +17,28 @@ from __future__ import annotations
 
 import logging
 import threading
-import unicodedata
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from sealbox.mailstore import sealed
+from sealbox.mailstore.models import Message
+from sealbox.mailstore.searchtext import FIELDS, index_text, normalise
 from sealbox.vault import seal
-
-if TYPE_CHECKING:
-    from sealbox.mailstore.models import Message
 
 log = logging.getLogger(__name__)
 
-# What is searched, as Message fields.
-FIELDS = (
-    "from_name",
-    "from_address",
-    "envelope_from",
-    "to_display",
-    "subject",
-    "attachment_names",
-)
 MAX_QUERY = 200  # characters of a query that are read
 MAX_WORDS = 10
 CHUNK = 500  # sealed rows read from the database at a time
 
 
-def normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-
-
 def words(query: str) -> list[str]:
     """The words of a query, normalised, each once, at most MAX_WORDS."""
     return list(dict.fromkeys(normalise(query[:MAX_QUERY]).split()))[:MAX_WORDS]
-
-
-def index_text(values: Mapping[str, Any]) -> str:
-    """The searched fields of a message, normalised, one a line (no word spans two)."""
-    return "\n".join(normalise(str(values.get(name) or "")) for name in FIELDS)
 
 
 def matches(terms: Sequence[str], values: Mapping[str, Any]) -> bool:
@@ -114,7 +94,6 @@ def _texts_of(rows: QuerySet[Message]) -> Iterator[tuple[uuid.UUID, str]]:
     """Each row's normalised fields, in order: a plain row's column, a sealed row's
     fields opened in memory (summaries loaded only for rows this process has not
     opened yet, CHUNK at a time)."""
-    from sealbox.mailstore.models import Message
 
     listed = rows.annotate(
         is_sealed=ExpressionWrapper(Q(sealed_summary__isnull=False), output_field=BooleanField())
@@ -199,7 +178,6 @@ def index_attachment_names() -> tuple[int, int]:
     rows are sealed to another set than the configured one (run `sealbox storage
     rotate` first) or their file does not open."""
     from sealbox.mailstore import blobs
-    from sealbox.mailstore.models import Message
     from sealbox.mailstore.summary import summarize
 
     to = seal.sealing_to()

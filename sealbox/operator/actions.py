@@ -15,13 +15,13 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from sealbox.accounts import activity, links, throttle, twofactor
+from sealbox.accounts import activity, throttle, twofactor
 from sealbox.accounts.clientip import client_ip
 from sealbox.accounts.models import Activity, LinkToken, User
-from sealbox.housekeeping import quota
+from sealbox.mailstore import mailbox, quota
 from sealbox.mailstore.models import Message
 from sealbox.operator.models import AuditEntry
-from sealbox.outbound import queue
+from sealbox.outbound import accountmail, queue
 from sealbox.outbound.models import OutgoingEmail
 
 log = logging.getLogger("sealbox.operator")
@@ -134,7 +134,7 @@ def resend_activation(actor: Actor, user: User) -> None:
         raise NotPossible(f"{user.email} is disabled")
     with transaction.atomic():
         LinkToken.objects.filter(user=user, purpose=LinkToken.Purpose.ACTIVATE).delete()
-        links.send_activation(user)
+        accountmail.send_activation(user)
         audit(actor, "resend activation", user.email)
 
 
@@ -148,13 +148,13 @@ def delete_account(actor: Actor, user: User) -> int:
         batch = list(Message.objects.filter(owner=user).values_list("id", flat=True)[:BATCH])
         if not batch:
             break
-        removed += Message.objects.delete_messages(Message.objects.filter(id__in=batch))
+        removed += mailbox.remove(Message.objects.filter(id__in=batch))
     with transaction.atomic():
         # Locked: a delivery in flight commits first (and its mail goes below)
         # or finds the account gone and is answered "try again later".
         if not User.objects.select_for_update().filter(pk=pk).exists():
             return removed
-        removed += Message.objects.delete_messages(Message.objects.filter(owner_id=pk))
+        removed += mailbox.remove(Message.objects.filter(owner_id=pk))
         User.objects.filter(pk=pk).delete()
         audit(actor, "delete account", email, f"account {pk} and {removed} message(s)")
     return removed

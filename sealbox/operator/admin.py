@@ -26,7 +26,7 @@ from django.utils.translation import ngettext
 
 from sealbox import addresses
 from sealbox.accounts.models import User
-from sealbox.housekeeping import quota
+from sealbox.mailstore import mailbox, quota
 from sealbox.mailstore.models import Message
 from sealbox.operator import actions, overview
 from sealbox.operator.models import AuditEntry
@@ -553,7 +553,7 @@ class MessageAdmin(OperatorAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         ids = list(queryset.values_list("id", flat=True))
         owners = sorted(set(queryset.values_list("owner__email", flat=True)))
-        removed = Message.objects.delete_messages(Message.objects.filter(id__in=ids))
+        removed = mailbox.remove(Message.objects.filter(id__in=ids))
         actions.audit(
             actions.Actor.of(request),
             "delete messages",

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from sealbox.accounts import throttle
 from sealbox.accounts.models import Passkey, Throttle, User
-from sealbox.housekeeping import quota, retention
 from sealbox.intake import loops
+from sealbox.mailstore import expiry, quota
 from sealbox.mailstore.models import Message
 from sealbox.outbound import queue
 from sealbox.outbound.models import OutgoingEmail
@@ -119,9 +119,7 @@ def stats() -> Stats:
         outgoing=outgoing_counts(),
         # Never below 0: a host whose clock runs ahead may have stored the oldest one.
         oldest_message_days=max(0, (timezone.now() - oldest).days) if oldest else None,
-        expiring_within_7_days=Message.objects.filter(
-            retention.expiring(timedelta(days=7))
-        ).count(),
+        expiring_within_7_days=Message.objects.filter(expiry.expiring(timedelta(days=7))).count(),
         routing_loops={
             "last_hour": loops.recent(hours=1),
             "last_day": loops.recent(hours=24),

@@ -32,7 +32,8 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from sealbox.service import brandfiles
+from sealbox.mailstore import expiry
+from sealbox.web import brandfiles
 
 SAMPLE_DOMAIN = "preview.example"
 PASSWORD = "preview-only-password-1"  # noqa: S105 - a throw-away account in a throw-away database
@@ -166,12 +167,14 @@ def _emails(language: str) -> dict[str, bytes]:
     relayed reply, a read receipt) are in the operator's language
     (SEALBOX_LANGUAGE): here as they would be with `language` there.
     """
-    from sealbox.accounts import links, phrase
+    from sealbox.accounts import phrase
     from sealbox.accounts.models import User
-    from sealbox.housekeeping import quota, reminders, retention
+    from sealbox.housekeeping import reminders
     from sealbox.intake.delivery import deliver
-    from sealbox.outbound import notify, receipts, sending
+    from sealbox.mailstore import quota
+    from sealbox.outbound import accountmail, notify, receipts
     from sealbox.outbound.models import NotificationState
+    from sealbox.portal import sending
 
     found: dict[str, bytes] = {}
     sender = _sender()
@@ -215,20 +218,20 @@ def _emails(language: str) -> dict[str, bytes]:
     collect("notification", reader.email, mark)
 
     mark = timezone.now()
-    links.send_link(reader.email)
+    accountmail.send_link(reader.email)
     collect("reset", reader.email, mark)
 
     mark = timezone.now()
     with transaction.atomic():
-        links.send_activation(newcomer)
+        accountmail.send_activation(newcomer)
     collect("activation", newcomer.email, mark)
 
     mark = timezone.now()
-    quota.tell_full(reader)
+    notify.tell_full(reader)
     collect("quota-full", reader.email, mark)
 
     mark = timezone.now()
-    expires = retention.expires_at(stored.received_at, reader.effective_retention_days)
+    expires = expiry.expires_at(stored.received_at, reader.effective_retention_days)
     window = timedelta(days=settings.EXPIRY_REMINDER_DAYS)
     reminders.send_due(now=(expires or timezone.now()) - window + timedelta(hours=1))
     collect("expiry-reminder", reader.email, mark)

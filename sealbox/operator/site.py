@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy
 
 from sealbox.accounts import signin
 from sealbox.accounts.models import User
-from sealbox.accounts.views import signout
+from sealbox.portal.account.views import signout
 
 
 def may_administer(request: HttpRequest) -> bool:

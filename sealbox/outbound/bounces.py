@@ -27,7 +27,7 @@ from sealbox.accounts import languages
 from sealbox.outbound import queue, relay
 
 if TYPE_CHECKING:
-    from sealbox.intake.delivery import Trace
+    from sealbox.mailstore.mailbox import Trace
     from sealbox.mailstore.summary import Summary
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from sealbox.accounts import languages, phrase
 from sealbox.accounts.models import User
 from sealbox.outbound import queue, relay
 from sealbox.outbound.models import OutgoingEmail
-from sealbox.service import brandfiles, contrast
+from sealbox.web import brandfiles, contrast
 
 # The logo's height in the email's header, in CSS pixels.
 LOGO_HEIGHT = 40

@@ -1,6 +1,6 @@
 """Sealbox's mark on its own outgoing mail, and the one test that recognises it.
 
-relay.deliver() puts `Sealbox-Loop: v1 <mac>` at the top of every email it
+relay.hand_over() puts `Sealbox-Loop: v1 <mac>` at the top of every email it
 hands over (notifications, replies, receipts, reports, reminders). The mac is
 an HMAC-SHA256 of the email's Message-ID under a key derived from SECRET_KEY
 (Django's salted_hmac with this module's salt), so only a Sealbox sharing that

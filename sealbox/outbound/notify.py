@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sealbox.accounts.models import LinkToken, User
+from sealbox.mailstore import expiry, quota
 from sealbox.mailstore.models import Message
 from sealbox.outbound import emails
 from sealbox.outbound.models import NotificationState
@@ -138,9 +139,8 @@ def _notify(state: NotificationState, now: datetime) -> bool:
         return False
     link, activation = portal_link(user, pending)
     named = listing(pending)
-    from sealbox.housekeeping import retention  # retention -> quota -> notify
 
-    first_removal = retention.expires_at(pending[0].received_at, user.effective_retention_days)
+    first_removal = expiry.expires_at(pending[0].received_at, user.effective_retention_days)
     emails.notification(
         user,
         {
@@ -185,3 +185,40 @@ def send_due(limit: int = 50) -> int:
     if sent:
         log.info("queued %d notification(s)", sent)
     return sent
+
+
+def tell_full(user: User, retried: bool = False, size: int = 0) -> bool:
+    """Email the recipient that mail for them was refused: once until there is room again.
+
+    `retried`: the refusal was temporary (452), so the sender's server tries again and the
+    sender has not been told yet. `size`: the refused message's size, when known; one larger
+    than the whole mailbox is told as such (deleting mail would not help). A disabled
+    account is not written to, as for notifications.
+    """
+    with transaction.atomic():
+        first = User.objects.filter(
+            pk=user.pk, is_active=True, quota_full_notified_at__isnull=True
+        ).update(quota_full_notified_at=timezone.now())
+        if not first:
+            return False
+        link, activation = portal_link(user)
+        context = {
+            "link": link,
+            "activation": activation,
+            "activation_days": settings.ACTIVATION_DAYS,
+            # Sizes in bytes: the templates write them with Django's filesizeformat, in
+            # the email's language, as the portal writes message sizes.
+            "used_bytes": user.usage_bytes,
+            "quota_bytes": user.quota_bytes or 0,
+            "size_bytes": size,
+            "too_large": quota.larger_than_mailbox(user, size),
+            "retried": retried,
+        }
+        emails.quota_full(user, context)
+    log.info("account %s: told that mail was refused for a full mailbox", user.pk)
+    return True
+
+
+def on_delivered(sender: object, message: Message, **kwargs: object) -> None:
+    """events.delivered: the message's owner is due for a notification."""
+    message_arrived(message.owner, message)

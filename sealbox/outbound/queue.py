@@ -158,7 +158,7 @@ def send_one(item: OutgoingEmail) -> None:
         return
     item.attempts += 1
     try:
-        where = relay.deliver(item.mail_from, list(item.recipients), data)
+        where = relay.hand_over(item.mail_from, list(item.recipients), data)
     except relay.RelayError as e:
         now = timezone.now()
         # The last try falls on the end of the retry period, not an hour before it.

@@ -45,7 +45,7 @@ from sealbox.mailstore import opened
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import decode_header_value
 from sealbox.outbound import queue
-from sealbox.outbound.sending import check_built, sender_identity
+from sealbox.outbound.headers import check_built, sender_identity
 
 log = logging.getLogger(__name__)
 

@@ -77,8 +77,9 @@ def configured_relay() -> Relay | None:
     return parse_relay_url(settings.RELAY_URL) if settings.RELAY_URL else None
 
 
-def deliver(mail_from: str, recipients: list[str], data: bytes) -> str:
-    """Hand one message over, with Sealbox's mark on it; return where it went."""
+def hand_over(mail_from: str, recipients: list[str], data: bytes) -> str:
+    """Hand one message to the relay (or the outbox directory), with Sealbox's mark on it;
+    return where it went."""
     data = loopmark.mark(data)
     relay = configured_relay()
     if relay is None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from sealbox.mailstore import opened
-from sealbox.service.unavailable import unavailable
+from sealbox.web.unavailable import unavailable
 
 RETRY_AFTER_SECONDS = 10
 

@@ -17,9 +17,9 @@ from sealbox import addresses
 from sealbox.accounts.models import User
 from sealbox.mailstore import mime, opened
 from sealbox.mailstore.models import Message
-from sealbox.outbound.sending import SendError, Upload, send
 from sealbox.portal.forms import MessageForm
 from sealbox.portal.lookup import owned_message
+from sealbox.portal.sending import SendError, Upload, send
 
 MAX_QUOTED = 200_000
 

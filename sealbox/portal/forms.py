@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sealbox.outbound.sending import SendError, has_line_break, parse_recipients
+from sealbox.portal.sending import SendError, has_line_break, parse_recipients
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -21,7 +21,7 @@ def answer(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     """ "Send receipt" or "Don't send"; anything else, twice, or unasked: nothing changes.
 
     No unless_full here: the reader is told the answer was recorded only when it
-    was (on a full disk the page says so, diskspace.FullDiskMiddleware).
+    was (on a full disk the page says so, web/fulldisk.py).
     """
     msg = owned_message(request, message_id)
     choice = request.POST.get("receipt")

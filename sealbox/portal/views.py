@@ -29,10 +29,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
+from sealbox import diskspace
 from sealbox.accounts.models import User
 from sealbox.accounts.signin import PREVIOUS
-from sealbox.housekeeping import retention
-from sealbox.mailstore import opened, search
+from sealbox.mailstore import expiry, mailbox, opened, search
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import (
     SAFE_IMAGE_TYPES,
@@ -44,7 +44,6 @@ from sealbox.outbound import receipts
 from sealbox.portal import bundle, filetypes, headline, thumbnails
 from sealbox.portal.lookup import owned_message
 from sealbox.portal.textview import text_to_html
-from sealbox.service import diskspace
 
 PAGE_SIZE = 50
 MAX_INLINE_IMAGE = 10 * 1024 * 1024
@@ -145,9 +144,9 @@ def _folder(request: HttpRequest, folder: str) -> HttpResponse:
 
 
 def deletion_date(received_at: datetime, owner: User, now: datetime) -> datetime | None:
-    """When the clean-up removes a message, if that is within retention.SHOW_EXPIRY_WITHIN."""
-    when = retention.expires_at(received_at, owner.effective_retention_days)
-    if when is None or when - now > retention.SHOW_EXPIRY_WITHIN:
+    """When the clean-up removes a message, if that is within expiry.SHOW_EXPIRY_WITHIN."""
+    when = expiry.expires_at(received_at, owner.effective_retention_days)
+    if when is None or when - now > expiry.SHOW_EXPIRY_WITHIN:
         return None
     return max(when, now)  # overdue: it goes at the next clean-up
 
@@ -164,7 +163,7 @@ def inbox_action(request: HttpRequest, folder: str) -> HttpResponse:
     if not ids:
         flash.info(request, _("Select one or more messages first."))
     elif action == "delete":
-        count = Message.objects.delete_messages(mine)
+        count = mailbox.remove(mine)
         flash.success(
             request,
             ngettext("%(n)d message deleted.", "%(n)d messages deleted.", count) % {"n": count},
@@ -266,7 +265,7 @@ def _frame_document(msg: Message, remote: bool, own: frozenset[str]) -> str:
     def cid_url(cid: str) -> str | None:
         # The image travels inside the frame's document, as a data: URL the
         # frame's CSP allows: the message itself asks the portal for nothing
-        # (a redirect from a remote image is refused: service/fetchmeta.py).
+        # (a redirect from a remote image is refused: web/fetchmeta.py).
         # Each image is encoded once however often it is used, and all of them
         # together stay within a budget, so a small message cannot make a
         # frame of gigabytes.
@@ -356,7 +355,7 @@ def _download(
 @require_POST
 def delete(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     msg = owned_message(request, message_id)
-    Message.objects.delete_messages(Message.objects.filter(id=msg.id))
+    mailbox.remove(Message.objects.filter(id=msg.id))
     flash.success(request, _("Message deleted."))
     return redirect("inbox" if msg.folder == Message.Folder.INBOX else "sent")
 

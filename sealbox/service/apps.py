@@ -7,7 +7,7 @@ class ServiceConfig(AppConfig):
     verbose_name = "Service"
 
     def ready(self) -> None:
+        from sealbox.diskspace import install
         from sealbox.service import brandchecks, checks  # noqa: F401  (register the system checks)
-        from sealbox.service.diskspace import install
 
         install()  # the last sign-in time: a write that can wait on a full disk

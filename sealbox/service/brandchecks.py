@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 
 from sealbox import branding
-from sealbox.service import brandfiles, contrast
+from sealbox.web import brandfiles, contrast
 
 DOCS = "See docs/branding.md."
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from sealbox import diskspace
 from sealbox.intake import loops
-from sealbox.service import diskspace
 from sealbox.vault import seal
 
 

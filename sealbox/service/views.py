@@ -7,7 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from sealbox.service import health
-from sealbox.service.unavailable import quiet
+from sealbox.web.unavailable import quiet
 
 
 @require_GET

@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
-from sealbox.service.unavailable import unavailable
 from sealbox.vault import seal
+from sealbox.web.unavailable import unavailable
 
 log = logging.getLogger("sealbox.vault")
 

@@ -11,7 +11,7 @@ from django.test import Client
 
 from sealbox.accounts import activity, twofactor
 from sealbox.accounts.models import Activity, User
-from sealbox.outbound.management.commands.worker import housekeeping
+from sealbox.service.management.commands.worker import housekeeping
 from tests.accounts.helpers import PASSWORD, is_signed_in, page, signed_in
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from sealbox.service import contrast
+from sealbox.web import contrast
 from tests.branded import brand
 from tests.browser.conftest import TIMEOUT_MS, Portal
 

@@ -1,6 +1,6 @@
 """A remote image that redirects to the portal: the frame shares the portal's origin,
 so the redirected request would carry the reader's session. The portal refuses it
-by its Fetch Metadata (sealbox/service/fetchmeta.py): the message it points at
+by its Fetch Metadata (sealbox/web/fetchmeta.py): the message it points at
 stays unread and no read receipt goes out.
 
 The "remote" host is 127.0.0.1 and the portal is localhost: two sites, as an

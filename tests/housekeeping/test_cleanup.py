@@ -19,11 +19,10 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from sealbox.accounts.models import LinkToken, User, hash_token
-from sealbox.housekeeping import retention
+from sealbox.housekeeping import reseal, retention
 from sealbox.intake.delivery import deliver
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
-from sealbox.vault import maintenance
 from tests.conftest import CAROL, SEALBOX, process_env
 from tests.intake.stored import files_under
 from tests.mail import make_message
@@ -198,7 +197,7 @@ def test_stray_files_are_swept_once_no_delivery_can_still_claim_them(alice: User
 
 def test_stray_files_wait_while_a_storage_command_runs(alice: User) -> None:
     old = stray(timedelta(days=2))
-    with maintenance.exclusive():
+    with reseal.exclusive():
         out = run()
     assert "Stray files were left: a storage command is running" in out
     assert old.exists()
@@ -250,11 +249,12 @@ def bulk_mail(owners: list[User], per_owner: int) -> None:
             rel = blobs.write(mid, (data,))
             rows.append(Message(id=mid, owner=owner, blob=rel, size=len(data), subject=f"m{i}"))
     Message.objects.bulk_create(rows, batch_size=500)
-    from sealbox.housekeeping import quota
+    from sealbox.mailstore import quota
 
     quota.recalc()
 
 
+@pytest.mark.slow  # starts `sealbox` processes
 def test_two_clean_ups_at_once_remove_everything_expired_exactly_once(settings: Any) -> None:
     owners = [
         User.objects.create_user(f"r{i}@example.com", "long passphrase 123") for i in range(6)

@@ -13,12 +13,14 @@ import pytest
 from django.core.management import call_command
 
 from sealbox.accounts.models import LinkToken, User
-from sealbox.housekeeping import quota, retention
+from sealbox.housekeeping import retention
 from sealbox.intake.delivery import MailboxFull, deliver
+from sealbox.mailstore import mailbox, quota
 from sealbox.mailstore.models import Message
 from sealbox.operator import actions
+from sealbox.outbound import notify
 from sealbox.outbound.models import OutgoingEmail
-from sealbox.outbound.sending import SendError, send
+from sealbox.portal.sending import SendError, send
 from tests.conftest import CAROL, SEALBOX, LiveSMTP, process_env
 from tests.intake.stored import files_under
 from tests.mail import make_message
@@ -92,7 +94,7 @@ def test_usage_is_the_stored_size_after_deliveries_deletions_sending_and_clean_u
     # A deletion in the portal.
     newest = Message.objects.filter(owner=alice).order_by("-received_at").first()
     assert newest is not None
-    Message.objects.delete_messages(Message.objects.filter(id=newest.id))
+    mailbox.remove(Message.objects.filter(id=newest.id))
     assert usage(alice.email) == stored_total(alice.email)
 
     # A reply: the copy in Sent counts.
@@ -206,7 +208,7 @@ def test_the_recipient_is_told_once_until_there_is_room_again(
     assert "mailbox" in str(text["Subject"]).lower()
 
     # Room again (a deletion), then full again: told a second time.
-    Message.objects.delete_messages(Message.objects.filter(owner__email=DAVE))
+    mailbox.remove(Message.objects.filter(owner__email=DAVE))
     fill(DAVE, 1024 * KIB - 150 * KIB)
     with pytest.raises(MailboxFull):
         deliver(CAROL, [DAVE], sized(300 * KIB))
@@ -239,14 +241,14 @@ def test_the_email_writes_sizes_as_the_page_does_in_the_recipients_language(
 ) -> None:
     User.objects.filter(pk=alice.pk).update(quota_mb=1536, usage_bytes=1536 * KIB * KIB - 1)
     alice.refresh_from_db()
-    quota.tell_full(alice)
+    notify.tell_full(alice)
     # The same numbers as the usage bar on the page ("1.5 GB of 1.5 GB used"), not 1,536.0 MB.
     assert "it holds 1.5 GB of the 1.5 GB it may use." in told_text(alice.email)
 
     OutgoingEmail.objects.all().delete()
     User.objects.filter(pk=alice.pk).update(language="de", quota_full_notified_at=None)
     alice.refresh_from_db()
-    quota.tell_full(alice)  # from a worker whose own language is English
+    notify.tell_full(alice)  # from a worker whose own language is English
     assert "1,5 GB" in told_text(alice.email)
 
 
@@ -376,6 +378,7 @@ def test_an_account_quota_overrides_the_default(live_smtp: LiveSMTP, tiny_quota:
         assert client.data(sized(290 * KIB))[0] == 250
 
 
+@pytest.mark.slow  # starts `sealbox` processes
 def test_the_pipe_command_exits_73_for_a_full_mailbox(tiny_quota: Any, tmp_path: Any) -> None:
     fill(DAVE, 1024 * KIB - 150 * KIB)
     env = process_env(tiny_quota.DATA_DIR, SEALBOX_QUOTA_MB="1")

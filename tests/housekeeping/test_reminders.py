@@ -16,12 +16,13 @@ from django.test import Client
 from django.utils import timezone
 
 from sealbox.accounts.models import User
-from sealbox.housekeeping import quota, reminders, retention
+from sealbox.housekeeping import reminders, retention
 from sealbox.intake.delivery import deliver
+from sealbox.mailstore import mailbox, quota
 from sealbox.mailstore.models import Message
 from sealbox.operator import actions
-from sealbox.outbound.management.commands.worker import housekeeping
 from sealbox.outbound.models import OutgoingEmail
+from sealbox.service.management.commands.worker import housekeeping
 from tests.conftest import CAROL
 from tests.mail import make_message
 
@@ -199,7 +200,7 @@ def test_a_reminder_and_a_deletion_at_once_both_go_through(
 
     def delete() -> None:
         try:
-            Message.objects.delete_messages(Message.objects.filter(id=doomed.id))
+            mailbox.remove(Message.objects.filter(id=doomed.id))
         except Exception as e:
             errors.append(f"delete: {e!r}")
         finally:

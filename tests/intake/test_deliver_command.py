@@ -16,7 +16,8 @@ from tests.conftest import CAROL, SEALBOX, process_env
 from tests.intake.stored import client_bytes, files_under, messages_for, split_trace
 from tests.mail import make_message
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each test starts `sealbox` processes: outside `make check`'s fast lane, in `make test`.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 DAVE = "dave@example.com"
 AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]

@@ -14,8 +14,7 @@ import pytest
 from django.db import DatabaseError
 
 from sealbox.accounts.models import User
-from sealbox.housekeeping import quota
-from sealbox.mailstore import blobs
+from sealbox.mailstore import blobs, quota
 from sealbox.mailstore.models import Message
 from sealbox.outbound import notify
 from tests.conftest import CAROL, LiveSMTP

@@ -17,10 +17,11 @@ from django.test import Client
 from django.urls import reverse
 
 from sealbox.accounts.models import User
-from sealbox.mailstore import blobs, mime, opened, parsing
+from sealbox.mailstore import blobs, mailbox, mime, opened, parsing
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import summarize
-from sealbox.outbound import loopmark, receipts, sending
+from sealbox.outbound import loopmark, receipts
+from sealbox.portal import sending
 from tests.conftest import CAROL
 from tests.mailstore.test_opened import big_message
 from tests.portal.pages import content, deliver_to, listed_attachments, message_url, page
@@ -104,7 +105,7 @@ def test_a_deleted_message_is_forgotten(
     opened.headers(message)
 
     with django_capture_on_commit_callbacks(execute=True):
-        Message.objects.delete_messages(Message.objects.filter(id=message.id))
+        mailbox.remove(Message.objects.filter(id=message.id))
 
     with pytest.raises(FileNotFoundError):
         opened.headers(message)

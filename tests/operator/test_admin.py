@@ -24,7 +24,7 @@ from sealbox.mailstore.models import Message
 from sealbox.operator.models import AuditEntry
 from sealbox.outbound import notify, queue
 from sealbox.outbound.models import OutgoingEmail
-from sealbox.outbound.sending import send
+from sealbox.portal.sending import send
 from tests.accounts.helpers import sent_emails
 from tests.accounts.test_throttle import PAUSED, START, lock_by_passwords
 from tests.conftest import CAROL

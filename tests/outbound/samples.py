@@ -14,12 +14,13 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from sealbox.accounts import links
 from sealbox.accounts.models import User
-from sealbox.housekeeping import quota, reminders
+from sealbox.housekeeping import reminders
 from sealbox.intake.delivery import MailboxFull, deliver
+from sealbox.mailstore import quota
 from sealbox.mailstore.models import Message
-from sealbox.outbound import notify, receipts, sending
+from sealbox.outbound import accountmail, notify, receipts
+from sealbox.portal import sending
 from tests.accounts.helpers import sent_emails
 from tests.browser.content import png
 from tests.conftest import CAROL
@@ -92,12 +93,12 @@ def new_link(address: str) -> EmailMessage:
     """An activation link asked for by a recipient who never chose a password."""
     if not User.objects.filter(email=address).exists():
         arrive(address)
-    links.send_link(address)
+    accountmail.send_link(address)
     return last_email()
 
 
 def reset(user: User) -> EmailMessage:
-    links.send_link(user.email)
+    accountmail.send_link(user.email)
     return last_email()
 
 
@@ -126,7 +127,7 @@ def quota_full(user: User) -> EmailMessage:
     user.quota_mb = 1
     user.usage_bytes = 1024 * 1024
     user.save(update_fields=["quota_mb", "usage_bytes"])
-    quota.tell_full(user)
+    notify.tell_full(user)
     return last_email()
 
 

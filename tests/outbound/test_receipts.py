@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from sealbox.accounts.models import User
-from sealbox.intake.delivery import store_sent
+from sealbox.mailstore.mailbox import store_sent
 from sealbox.mailstore.models import Message
 from sealbox.outbound import queue
 from sealbox.outbound.models import OutgoingEmail

@@ -16,7 +16,7 @@ from PIL import Image
 
 from sealbox.accounts.models import User
 from sealbox.portal import bundle, thumbnails, views
-from sealbox.service import contrast
+from sealbox.web import contrast
 from tests.browser.content import html_message, png
 from tests.mail import make_message
 from tests.portal.pages import (

@@ -11,7 +11,7 @@ from django.test import Client, RequestFactory
 from django.views.defaults import server_error
 
 from sealbox.accounts.models import User
-from sealbox.service.unavailable import unavailable
+from sealbox.web.unavailable import unavailable
 from tests.branded import HOSTILE_SVG, ORG, brand
 from tests.mail import make_message
 from tests.portal.pages import Node, deliver_to, message_url, parse_html

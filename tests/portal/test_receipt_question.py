@@ -15,8 +15,8 @@ from django.test import Client
 from django.urls import reverse
 
 from sealbox.accounts.models import User
-from sealbox.intake.delivery import store_sent
 from sealbox.mailstore import blobs
+from sealbox.mailstore.mailbox import store_sent
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.opened import clear_memory
 from sealbox.outbound.models import OutgoingEmail

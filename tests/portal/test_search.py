@@ -13,8 +13,9 @@ from django.test import Client
 from django.urls import reverse
 
 from sealbox.accounts.models import User
-from sealbox.intake.delivery import deliver, store_sent
+from sealbox.intake.delivery import deliver
 from sealbox.mailstore import sealed, search
+from sealbox.mailstore.mailbox import store_sent
 from sealbox.mailstore.models import Message
 from tests.mail import make_message
 from tests.portal.pages import Node, deliver_to, page

@@ -13,8 +13,9 @@ from django.test import Client
 from django.urls import reverse
 
 from sealbox.accounts.models import User
-from sealbox.intake.delivery import Trace, deliver
+from sealbox.intake.delivery import deliver
 from sealbox.mailstore import blobs
+from sealbox.mailstore.mailbox import Trace
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import has_remote_images
 from sealbox.mailstore.summary import summarize

@@ -13,7 +13,7 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from sealbox.service import contrast
+from sealbox.web import contrast
 from tests.branded import HOSTILE_SVG, brand
 from tests.browser.content import png
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sealbox.service import contrast
+from sealbox.web import contrast
 
 PORTAL_CSS = Path(contrast.__file__).parents[1] / "portal/static/portal/portal.css"
 

@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from sealbox import diskspace
 from sealbox.mailstore.models import Message
-from sealbox.service import diskspace
 from tests.conftest import CAROL, SEALBOX, LiveSMTP, process_env
 from tests.intake.stored import client_bytes, files_under
 from tests.mail import make_message

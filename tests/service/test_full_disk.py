@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from sealbox.service import diskspace
+from sealbox import diskspace
 from tests.conftest import CAROL, SEALBOX, free_port, process_env
 from tests.mail import make_message
 from tests.service.fulldisk import MIB, fill, free

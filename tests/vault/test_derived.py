@@ -14,8 +14,9 @@ from django.http import StreamingHttpResponse
 from django.test import Client
 
 from sealbox.accounts.models import User
+from sealbox.housekeeping import reseal
 from sealbox.mailstore import blobs, opened
-from sealbox.vault import maintenance, seal
+from sealbox.vault import seal
 from tests.mailstore.test_opened import MARKER, big_message
 from tests.portal.pages import content, deliver_to, listed_attachments, message_url, page
 from tests.vault.conftest import Vault, forget_everything
@@ -82,7 +83,7 @@ def test_a_plain_view_from_before_encryption_is_removed_by_encrypt_existing(
     settings.STORAGE_ENCRYPTION = True
     settings.ENCRYPTION_CERTS = vault_files.certs
 
-    maintenance.encrypt_existing(io.StringIO())
+    reseal.encrypt_existing(io.StringIO())
 
     assert blobs.derived_files(message.id) == []
 

@@ -19,11 +19,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from sealbox.accounts.models import User
+from sealbox.housekeeping import reseal
 from sealbox.mailstore import blobs
 from sealbox.mailstore.models import Message
 from sealbox.outbound import notify
 from sealbox.outbound.models import OutgoingEmail
-from sealbox.vault import keys, maintenance, seal
+from sealbox.vault import keys, seal
 from tests.conftest import SEALBOX, process_env
 from tests.mail import make_message
 from tests.portal.pages import deliver_to, inbox_rows, page
@@ -31,7 +32,8 @@ from tests.vault.conftest import KeyFiles, Vault, encryption_env, make_pair
 from tests.vault.test_sealing import openssl_decrypt
 
 # The commands run in other processes, which see only committed rows.
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each test starts `sealbox` processes: outside `make check`'s fast lane, in `make test`.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def storage_env(vault: Vault | None, **extra: str) -> dict[str, str]:
@@ -312,7 +314,7 @@ def test_a_second_storage_command_waits_its_turn(
     settings.STORAGE_ENCRYPTION = False
     deliver_to(alice, make_message(subject="Plain for now"))
     settings.STORAGE_ENCRYPTION = True
-    with maintenance.exclusive():  # a first run, still going
+    with reseal.exclusive():  # a first run, still going
         done = storage(storage_env(encryption), "encrypt-existing")
         assert done.returncode != 0
         assert "another storage command holds" in done.stderr

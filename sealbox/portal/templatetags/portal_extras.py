@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sealbox.accounts.models import User
-from sealbox.housekeeping import quota
+from sealbox.mailstore import quota
 
 register = template.Library()
 

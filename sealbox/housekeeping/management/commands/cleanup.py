@@ -4,7 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from sealbox.housekeeping import quota, retention
+from sealbox.housekeeping import retention
+from sealbox.mailstore import quota
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from sealbox.housekeeping import quota
+from sealbox.mailstore import quota
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sealbox.intake.delivery import DeliveryError, MailboxFull, Trace, deliver
+from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver
 from sealbox.intake.exits import (
     EX_CANTCREAT,
     EX_DATAERR,
@@ -17,6 +17,7 @@ from sealbox.intake.exits import (
     cause,
     temporary_problem,
 )
+from sealbox.mailstore.mailbox import Trace
 
 log = logging.getLogger("sealbox.intake.deliver")
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from sealbox.housekeeping import quota
+from sealbox.mailstore import quota
 from sealbox.operator import overview
 
 

@@ -26,7 +26,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from sealbox.accounts import activity, links, passkeys, phrase, signin, throttle, twofactor
-from sealbox.accounts.forms import (
+from sealbox.accounts.models import Activity, Passkey, ReadReceipts, User
+from sealbox.mailstore.models import Message
+from sealbox.portal.account.forms import (
     CONFIRM_FIRST,
     NO_WAY_IN,
     CodeForm,
@@ -37,8 +39,6 @@ from sealbox.accounts.forms import (
     RetentionForm,
     period_label,
 )
-from sealbox.accounts.models import Activity, Passkey, ReadReceipts, User
-from sealbox.mailstore.models import Message
 
 # The secret shown while enrolling, until a code confirms it (then it moves to the account).
 ENROL = "sealbox_totp_enrol"
@@ -134,7 +134,7 @@ def change_phrase(request: HttpRequest) -> HttpResponse:
 def older_than(user: User, periods: list[int]) -> dict[int, int]:
     """For each period (days, 0 left out): how many of the account's messages are already older.
 
-    One query for all of them; "older" as the clean-up counts it (retention.expired).
+    One query for all of them; "older" as the clean-up counts it (expiry.expired).
     """
     periods = sorted({days for days in periods if days})
     if not periods:

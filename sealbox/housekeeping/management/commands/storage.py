@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sealbox.vault import keys, maintenance, seal, unlock
+from sealbox.housekeeping import reseal
+from sealbox.vault import keys, seal, unlock
 
 
 class Command(BaseCommand):
@@ -37,7 +38,7 @@ class Command(BaseCommand):
                 self.rotate(options["certs"])
             else:
                 self.verify()
-        except maintenance.Busy as e:
+        except reseal.Busy as e:
             raise CommandError(f"{e}: wait for it to finish") from None
         except KeyboardInterrupt:
             self.stderr.write(
@@ -54,7 +55,7 @@ class Command(BaseCommand):
 
     def encrypt_existing(self) -> None:
         self.require_encryption()
-        outcome = maintenance.encrypt_existing(sys.stderr)
+        outcome = reseal.encrypt_existing(sys.stderr)
         self.stdout.write(
             f"{outcome.changed} message(s) encrypted to {seal.recipients().set_id}. "
             "The disk blocks they used before may still hold the old text until overwritten."
@@ -80,13 +81,13 @@ class Command(BaseCommand):
                 "new mail is still encrypted to it. Point it at the new file, restart, and run "
                 "this again to catch what arrived meanwhile."
             )
-        outcome = maintenance.rotate(new, sys.stderr)
+        outcome = reseal.rotate(new, sys.stderr)
         self.stdout.write(
             f"{outcome.changed} message(s) re-encrypted to certificate set {new.set_id}."
         )
         self.report_failed(outcome)
 
-    def report_failed(self, outcome: maintenance.Outcome) -> None:
+    def report_failed(self, outcome: reseal.Outcome) -> None:
         if outcome.failed:
             self.stdout.write(
                 f"{outcome.failed} message(s) could not be read and were left as they are: "
@@ -96,7 +97,7 @@ class Command(BaseCommand):
 
     def verify(self) -> None:
         unlock.wait_for_key()
-        report = maintenance.verify(sys.stderr)
+        report = reseal.verify(sys.stderr)
         for problem in report.problems:
             self.stdout.write(
                 f"FAILED {problem.message_id} ({problem.owner}) {problem.blob}: {problem.reason}"

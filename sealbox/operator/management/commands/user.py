@@ -13,7 +13,7 @@ from django.utils import timezone
 from sealbox import addresses
 from sealbox.accounts import signin, throttle, twofactor
 from sealbox.accounts.models import Activity, ReadReceipts, User
-from sealbox.housekeeping import quota
+from sealbox.mailstore import quota
 from sealbox.mailstore.models import Message
 from sealbox.operator import actions, overview
 

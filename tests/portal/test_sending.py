@@ -17,8 +17,9 @@ from django.urls import reverse
 
 from sealbox.accounts.models import User
 from sealbox.mailstore.models import Message
-from sealbox.outbound import queue, sending
+from sealbox.outbound import queue
 from sealbox.outbound.models import NotificationState, OutgoingEmail
+from sealbox.portal import sending
 from tests.conftest import CAROL, RelaySink, free_port
 from tests.portal.pages import deliver_to
 from tests.portal.writing import (

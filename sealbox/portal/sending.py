@@ -23,26 +23,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from sealbox import addresses, branding
-from sealbox.accounts import languages
+from sealbox import addresses
 from sealbox.accounts.models import User
-from sealbox.housekeeping import quota
-from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver, store_sent, tell_full
-from sealbox.mailstore import opened
+from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver, tell_full
+from sealbox.mailstore import mailbox, opened, quota
 from sealbox.mailstore.models import Message
-from sealbox.mailstore.parsing import parse_headers
 from sealbox.mailstore.summary import message_id
 from sealbox.outbound import queue
+from sealbox.outbound.headers import SendError, check_built, sender_identity
 from sealbox.outbound.models import SendRecord
 
 log = logging.getLogger(__name__)
 
 RELAY = "relay"
 PORTAL = "portal"
-
-
-class SendError(ValueError):
-    """Something the sender must fix or wait for; the text is shown to them."""
 
 
 @dataclass(frozen=True)
@@ -213,26 +207,6 @@ def safe_filename(name: str) -> str:
     return name.strip(" .")[:200] or "attachment"
 
 
-def sender_identity(user: User) -> tuple[str, str, str | None]:
-    """(From header, envelope sender, Reply-To header) per SEALBOX_REPLY_FROM."""
-    own = _address(user.display_name, user.email)
-    if settings.REPLY_FROM == "user":
-        return own, user.email, None
-    # Read by the organisation's own people: in the operator's language, not the sender's.
-    with languages.for_staff():
-        name = _("%(name)s via %(site)s") % {
-            "name": user.display_name or user.email,
-            "site": str(branding.current().title),
-        }
-    return _address(name, settings.PORTAL_ADDRESS), settings.PORTAL_ADDRESS, own
-
-
-def _address(name: str, addr: str) -> str:
-    name = " ".join(name.split())  # no line break may reach a header
-    local, _at, domain = addr.rpartition("@")
-    return str(Address(display_name=name, username=local, domain=domain))
-
-
 def build(
     user: User,
     to: list[str],
@@ -277,21 +251,6 @@ def _references(original: Message) -> list[str]:
     msg = opened.headers(original)
     value = " ".join(str(v) for v in msg.get_all("References", []))
     return [ref for ref in value.split() if message_id(ref)][-20:]
-
-
-def check_built(data: bytes, expected: set[str]) -> None:
-    """The serialised message has exactly the headers that were set.
-
-    A safety net under every field check: an encoded word that decodes to a
-    line break (CPython before 3.11.10, CVE-2024-6923) or any other surprise
-    in the email package must not turn one header into several.
-    """
-    names = [name.lower() for name in parse_headers(data).keys()]
-    if sorted(names) != sorted(expected):
-        log.error("refused to send a message whose headers came out as %s", names)
-        raise SendError(
-            _("This message cannot be sent: a field contains text that is not allowed.")
-        )
 
 
 def send(
@@ -345,7 +304,7 @@ def send(
                 stored = deliver(user.email, outside, data, bounce_full=False)
                 # Portal-to-portal mail: never a read receipt (receipts.py).
                 Message.objects.filter(id__in=[m.id for m in stored]).update(from_portal=True)
-            sent = store_sent(user, data)
+            sent = mailbox.store_sent(user, data)
             SendRecord.objects.create(user=user)
     except MailboxFull as e:
         log.warning("%s from %s not sent: %s", kind, user.email, e.text)

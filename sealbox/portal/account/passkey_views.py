@@ -25,12 +25,12 @@ from sealbox.accounts import (
     links,
     passkeys,
     phrase,
-    settings_views,
     signin,
     throttle,
 )
 from sealbox.accounts.models import Activity, LinkToken, User
-from sealbox.accounts.views import (
+from sealbox.portal.account import settings_views
+from sealbox.portal.account.views import (
     SESSION_TOKEN,
     SET_PASSWORD_VIEW,
     link_invalid,

@@ -1,5 +1,8 @@
 """Storage quotas: how much each mailbox holds, and whether a message still fits.
 
+Arithmetic on the accounts' usage, and the one lock order; what Sealbox tells a
+recipient about a full mailbox is outbound/notify.tell_full.
+
 An account's usage (User.usage_bytes) is the stored size of all its messages,
 received and sent. It changes only in the transaction that adds or removes a
 message, by a single UPDATE of the account's row, so it is exact under any
@@ -17,10 +20,9 @@ from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Collate
-from django.utils import timezone
 
 from sealbox.accounts.models import User
-from sealbox.outbound import emails
+from sealbox.mailstore.models import Message
 
 log = logging.getLogger(__name__)
 
@@ -146,52 +148,15 @@ def usage_share(user: User) -> int | None:
     return user.usage_bytes * 100 // quota
 
 
-def tell_full(user: User, retried: bool = False, size: int = 0) -> bool:
-    """Email the recipient that mail for them was refused: once until there is room again.
-
-    `retried`: the refusal was temporary (452), so the sender's server tries again and the
-    sender has not been told yet. `size`: the refused message's size, when known; one larger
-    than the whole mailbox is told as such (deleting mail would not help). A disabled
-    account is not written to, as for notifications.
-    """
-    with transaction.atomic():
-        first = User.objects.filter(
-            pk=user.pk, is_active=True, quota_full_notified_at__isnull=True
-        ).update(quota_full_notified_at=timezone.now())
-        if not first:
-            return False
-        # Here, not at the top: notify imports mailstore.models, which imports this module.
-        from sealbox.outbound.notify import portal_link
-
-        link, activation = portal_link(user)
-        context = {
-            "link": link,
-            "activation": activation,
-            "activation_days": settings.ACTIVATION_DAYS,
-            # Sizes in bytes: the templates write them with Django's filesizeformat, in
-            # the email's language, as the portal writes message sizes.
-            "used_bytes": user.usage_bytes,
-            "quota_bytes": user.quota_bytes or 0,
-            "size_bytes": size,
-            "too_large": larger_than_mailbox(user, size),
-            "retried": retried,
-        }
-        emails.quota_full(user, context)
-    log.info("account %s: told that mail was refused for a full mailbox", user.pk)
-    return True
-
-
 def recalc() -> list[tuple[str, int, int]]:
     """Set every account's usage to the sum of its messages; return the ones that were off."""
-    # Here, not at the top: mailstore.models imports this module.
-    from sealbox.mailstore.models import Message
-
     changed = []
     ids = list(User.objects.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), 500):
         batch = ids[start : start + 500]
         with transaction.atomic():
-            users = User.objects.select_for_update().filter(pk__in=batch).order_by("email")
+            lock_accounts(User.objects.filter(pk__in=batch))
+            users = User.objects.filter(pk__in=batch)
             current = dict(users.values_list("pk", "usage_bytes"))
             sums = dict(
                 Message.objects.filter(owner_id__in=batch)

@@ -11,9 +11,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from sealbox import diskspace
 from sealbox.housekeeping import reminders, retention
 from sealbox.outbound import notify, queue
-from sealbox.service import diskspace
 from sealbox.vault import unlock
 
 log = logging.getLogger("sealbox.outbound.worker")
@@ -65,7 +65,7 @@ class Command(BaseCommand):
             # Each job on its own: one failing (a database outage, a damaged
             # row) must neither end the worker nor hold up the others.
             busy = _guarded(notify.send_due) + _guarded(queue.process_due)
-            # The data directory's reserve, once a full disk is over (service/diskspace.py).
+            # The data directory's reserve, once a full disk is over (diskspace.py).
             _guarded(diskspace.restore_reserve)
             if options["once"]:
                 break

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from sealbox import branding
-from sealbox.service import contrast
+from sealbox.web import contrast
 
 LOGO_MAX_BYTES = 512 * 1024
 PNG = "image/png"

@@ -1,7 +1,13 @@
 from django.urls import path
 
-from sealbox.accounts import emailcode_views, language_views, passkey_views, settings_views, views
 from sealbox.accounts.models import LinkToken
+from sealbox.portal.account import (
+    emailcode_views,
+    language_views,
+    passkey_views,
+    settings_views,
+    views,
+)
 
 ACTIVATE = {"purpose": LinkToken.Purpose.ACTIVATE}
 RESET = {"purpose": LinkToken.Purpose.RESET}

@@ -27,8 +27,9 @@ from sealbox.accounts import (
     throttle,
     twofactor,
 )
-from sealbox.accounts.forms import AddressForm, CodeForm, SignInForm
 from sealbox.accounts.models import Activity, LinkToken, User
+from sealbox.outbound import accountmail
+from sealbox.portal.account.forms import AddressForm, CodeForm, SignInForm
 
 # The session keys that carry a link's token from the address bar to its form.
 SESSION_TOKEN: dict[str, str] = {
@@ -127,7 +128,7 @@ def reset_set_password(request: HttpRequest) -> HttpResponse:
 
 
 def _ask_for_link(request: HttpRequest, forgot: bool) -> HttpResponse:
-    """One answer whether or not the address has a mailbox: see links.send_link.
+    """One answer whether or not the address has a mailbox: see accountmail.send_link.
 
     Requests count per address and per client, existing or not, and past the
     limit are refused for a while (with the same words for every address).
@@ -140,7 +141,7 @@ def _ask_for_link(request: HttpRequest, forgot: bool) -> HttpResponse:
         )
         refused = throttle.attempt(keys)
         if refused is None:
-            links.send_link(form.cleaned_data["email"])
+            accountmail.send_link(form.cleaned_data["email"])
             return redirect("link-sent")
         context["refusal"] = refused
         return render(request, "accounts/link_request.html", context, status=429)

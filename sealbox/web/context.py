@@ -3,7 +3,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from sealbox import branding
-from sealbox.service import brandfiles
+from sealbox.web import brandfiles
 
 
 def site(request: HttpRequest) -> dict[str, Any]:

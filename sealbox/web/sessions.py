@@ -2,7 +2,7 @@
 
 Signing in and out must work when the data directory is full: a session
 write that fails for lack of space releases the reserve and is tried once
-more (service/diskspace.py). A change to an existing session (its renewed
+more (diskspace.py). A change to an existing session (its renewed
 expiry, a flash message) that still does not fit is skipped: the session
 stays as it was, and the page is shown.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.contrib.sessions.backends import db
 
-from sealbox.service import diskspace
+from sealbox import diskspace
 
 
 class SessionStore(db.SessionStore):

@@ -18,8 +18,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from sealbox.accounts import emailcode, phrase, signin, throttle
-from sealbox.accounts.forms import AddressForm, CodeForm
-from sealbox.accounts.views import signin_next
+from sealbox.outbound import accountmail
+from sealbox.portal.account.forms import AddressForm, CodeForm
+from sealbox.portal.account.views import signin_next
 
 View = Callable[..., HttpResponse]
 
@@ -55,7 +56,7 @@ def ask(request: HttpRequest) -> HttpResponse:
         keys = signin.throttle_keys(request, address, throttle.LINK_ACCOUNT, throttle.LINK_CLIENT)
         refused = throttle.attempt(keys)
         if refused is None:
-            emailcode.start(request, address, next_url)
+            accountmail.send_code(request, address, next_url)
             return redirect("signin-code-enter")
         context["refusal"] = refused
         return render(request, "accounts/email_code_ask.html", context, status=429)
