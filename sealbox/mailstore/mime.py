@@ -18,17 +18,17 @@ import copy
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import Message as EmailMessage
 from email.policy import compat32
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import getaddresses
 
 from sealbox.mailstore import skeleton
 from sealbox.mailstore.blobs import BytesReader, Reader
 from sealbox.mailstore.headblock import header_end
+from sealbox.mailstore.parsing import LONE_CR, one_line_ending, parse, parse_date, parse_headers
 from sealbox.mailstore.sanitize import html_as_text
 from sealbox.mailstore.summary import (
-    _LONE_CR,
     ATTACHMENT,
     BROKEN,
     HTML,
@@ -38,15 +38,12 @@ from sealbox.mailstore.summary import (
     TEXT,
     TOO_DEEP,
     _header_text,
-    _one_line_ending,
     attachment_name,
     content_id,
     decode_bytes,
     decode_header_value,
     layout,
     maybe_inline,
-    parse,
-    parse_headers,
 )
 
 log = logging.getLogger(__name__)
@@ -139,17 +136,6 @@ def _addresses(msg: EmailMessage, name: str) -> list[Address]:
     return result
 
 
-def _date(msg: EmailMessage) -> datetime | None:
-    value = msg.get("Date")
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(str(value))
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def payload_bytes(part: EmailMessage) -> bytes:
     try:
         data = part.get_payload(decode=True)
@@ -222,8 +208,8 @@ class _Locator:
         self.shape = shape
         self.reader = reader
         self.ranges: dict[int, tuple[int, int]] = {}  # id(part) -> range in the skeleton
-        parsed = _one_line_ending(shape.data)  # what parse() read: same length, same offsets
-        # Where _one_line_ending() stops changing lone CRs, in the message.
+        parsed = one_line_ending(shape.data)  # what parse() read: same length, same offsets
+        # Where one_line_ending() stops changing lone CRs, in the message.
         changed = header_end(shape.data) if parsed is not shape.data else 0
         self.changed_until = shape.to_original(changed) or 0
         cursor = 0
@@ -266,7 +252,7 @@ class _Locator:
         data = b"".join(self.reader.chunks(start, min(end, start + MAX_TEXT_READ)))
         if start < self.changed_until:  # as parse() read it
             cut = self.changed_until - start
-            data = _LONE_CR.sub(b" ", data[:cut]) + data[cut:]
+            data = LONE_CR.sub(b" ", data[:cut]) + data[cut:]
         clone = copy.copy(part)
         clone.set_payload(data.decode("ascii", "surrogateescape"))
         return clone
@@ -357,7 +343,7 @@ def _headers(result: MessageView, msg: EmailMessage) -> None:
     result.to = _addresses(msg, "To")
     result.cc = _addresses(msg, "Cc")
     result.reply_to = _addresses(msg, "Reply-To")
-    result.date = _date(msg)
+    result.date = parse_date(msg.get("Date"))
     result.message_id = str(msg.get("Message-ID") or "").strip()
 
 

@@ -1,5 +1,12 @@
 """The one way a stored message is opened for reading: parsed once, its view kept beside it.
 
+view() is what the pages show (the message page, its frame, its attachments,
+the reply form's quote); headers() is its top-level header lines as received,
+for what needs more than the view holds (a read receipt's target, a reply's
+References, who a reply may go to). Both are parsed by the one parser
+(parsing.py) and kept in memory, so a page, its frame and its attachments
+parse the message once, and its header block is read once.
+
 A stored message never changes, so it is parsed once (mime.view_of, in little
 memory) and what the pages need is kept: headers, the text and HTML to show,
 and each attachment's place in the stored file (a byte range and its transfer
@@ -12,6 +19,11 @@ written; a plain one left from before is removed when found.
 Attachments and the .eml download are read from the stored file in chunks:
 a sealed file is decrypted range by range (sealbox/vault/stream.py), so no
 decoded copy of an attachment is ever written.
+
+headers() reads the start of the file only (blobs.read_head) and keeps the
+parsed header blocks of the latest messages in memory (HEADER_BUDGET bytes of
+them), never on disk. It is not taken from the view: the view keeps what the
+page shows, decoded, not the header lines as received.
 
 Parsing a big message takes memory and seconds: each process parses at most
 SEALBOX_PARSE_SLOTS messages over LARGE bytes at once, one request per message
@@ -35,11 +47,13 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
+from email.message import Message as EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from sealbox.mailstore import blobs, mime
+from sealbox.mailstore import blobs, mime, parsing
+from sealbox.mailstore.headblock import header_end
 from sealbox.vault import seal
 
 if TYPE_CHECKING:
@@ -52,12 +66,17 @@ LARGE = 8 * 1024 * 1024  # messages above this take one of the parse slots
 PARSE_WAIT_SECONDS = 20
 MEMORY_BUDGET = 16 * 1024 * 1024  # characters of the views kept in memory per process
 STRAY_AGE_SECONDS = 3600
+HEADER_BUDGET = 4 * 1024 * 1024  # bytes of header blocks kept in memory per process
+HEADER_OVERHEAD = 1024  # counted for each kept block besides its bytes
 
 _memory: OrderedDict[uuid.UUID, tuple[mime.MessageView, int]] = OrderedDict()
 _memory_used = 0
 _lock = threading.Lock()
 _opening: dict[uuid.UUID, tuple[threading.Lock, list[int]]] = {}
 _slots: tuple[int, threading.BoundedSemaphore] | None = None
+# Message id -> (its blob, its parsed headers, their weight).
+_headers: OrderedDict[uuid.UUID, tuple[str, EmailMessage, int]] = OrderedDict()
+_headers_used = 0
 # How many messages this process has parsed (tests and benchmarks read it).
 parses = 0
 
@@ -82,6 +101,20 @@ def view(message: Message) -> mime.MessageView:
             return found
     finally:
         _release(message.id)
+
+
+def headers(message: Message) -> EmailMessage:
+    """The stored message's top-level headers, as received (raises seal.Locked, seal.Unreadable).
+
+    Shared by every caller in this process: read it, never change it.
+    """
+    found = _known_headers(message)
+    if found is not None:
+        return found
+    head = blobs.read_head(message.blob)
+    found = parsing.parse_headers(head)
+    _remember_headers(message, found, HEADER_OVERHEAD + header_end(head))
+    return found
 
 
 def reader(message: Message) -> blobs.Reader:
@@ -154,10 +187,12 @@ def remove_derived_except(set_id: str | None) -> int:
 
 
 def clear_memory() -> None:
-    global _memory_used
+    global _memory_used, _headers_used
     with _lock:
         _memory.clear()
         _memory_used = 0
+        _headers.clear()
+        _headers_used = 0
 
 
 # --- Parsing, bounded ----------------------------------------------------------------
@@ -259,11 +294,36 @@ def _remember(message_id: uuid.UUID, found: mime.MessageView) -> None:
 
 
 def _forget(message_id: uuid.UUID) -> None:
-    global _memory_used
+    global _memory_used, _headers_used
     with _lock:
         entry = _memory.pop(message_id, None)
         if entry is not None:
             _memory_used -= entry[1]
+        kept = _headers.pop(message_id, None)
+        if kept is not None:
+            _headers_used -= kept[2]
+
+
+def _known_headers(message: Message) -> EmailMessage | None:
+    with _lock:
+        entry = _headers.get(message.id)
+        if entry is None or entry[0] != message.blob:  # its file was replaced (sealed) since
+            return None
+        _headers.move_to_end(message.id)
+        return entry[1]
+
+
+def _remember_headers(message: Message, found: EmailMessage, weight: int) -> None:
+    global _headers_used
+    with _lock:
+        old = _headers.pop(message.id, None)
+        if old is not None:
+            _headers_used -= old[2]
+        _headers[message.id] = (message.blob, found, weight)
+        _headers_used += weight
+        while _headers_used > HEADER_BUDGET and len(_headers) > 1:
+            _, (_, _, gone) = _headers.popitem(last=False)
+            _headers_used -= gone
 
 
 # --- The derived file -----------------------------------------------------------------

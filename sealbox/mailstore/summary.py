@@ -12,16 +12,13 @@ import logging
 import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email import message_from_bytes
+from datetime import datetime
 from email.header import Header, decode_header
 from email.message import Message as EmailMessage
-from email.parser import BytesHeaderParser
-from email.policy import Compat32
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import getaddresses
 
 from sealbox.mailstore import skeleton as skeletons
-from sealbox.mailstore.headblock import header_end
+from sealbox.mailstore.parsing import parse, parse_date
 from sealbox.mailstore.sanitize import SAFE_IMAGE_TYPES
 
 log = logging.getLogger(__name__)
@@ -31,26 +28,6 @@ MAX_NAMES = 2000  # of the attachment names kept for search, in characters
 MAX_HEADER_DECODE = 16 * 1024
 _WS = re.compile(r"\s+")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
-# Headers whose parameters the email package splits (boundary, charset, name,
-# filename), and how much of each it is given: it splits them in time quadratic
-# in their number (email.message._parseparam: 400 KB of "; a=b" took 1.6 s, 4 MB
-# would take minutes), and no real Content-Type or Content-Disposition, RFC 2231
-# continuations included, comes near this.
-_PARAM_HEADERS = frozenset({"content-type", "content-disposition"})
-MAX_PARAM_HEADER = 32 * 1024
-
-
-class _ReadPolicy(Compat32):
-    """compat32, the tolerant policy stored mail is read with, with the parameter
-    headers cut at MAX_PARAM_HEADER characters whenever they are read."""
-
-    def header_fetch_parse(self, name: str, value: str) -> str | Header:  # type: ignore[override]
-        if len(value) > MAX_PARAM_HEADER and name.lower() in _PARAM_HEADERS:
-            value = value[:MAX_PARAM_HEADER]
-        return super().header_fetch_parse(name, value)
-
-
-READ_POLICY = _ReadPolicy()
 
 
 @dataclass(frozen=True)
@@ -162,30 +139,6 @@ def message_id(value: object) -> str:
     """The Message-ID if it is a well-formed msg-id, else nothing."""
     text = str(value or "").strip()
     return text if _MSG_ID.fullmatch(text) and "=?" not in text else ""
-
-
-_LONE_CR = re.compile(rb"\r(?!\n)")
-
-
-def _one_line_ending(raw: bytes) -> bytes:
-    """A lone CR is not a line break in a header (RFC 5322), but the email
-    package takes it for one: "X: a\rFrom: CEO" would show a From that no
-    other mail system sees. For reading, a lone CR in the header section
-    becomes a space; the stored bytes stay as received."""
-    head = raw[: header_end(raw)]
-    if b"\r" not in head or not _LONE_CR.search(head):
-        return raw
-    return _LONE_CR.sub(b" ", head) + raw[len(head) :]
-
-
-def parse_headers(raw: bytes) -> EmailMessage:
-    """Only the top-level headers of a stored message: cheap, and safe on any body."""
-    return BytesHeaderParser(policy=READ_POLICY).parsebytes(_one_line_ending(raw))
-
-
-def parse(raw: bytes) -> EmailMessage:
-    """Parse a stored message with the tolerant compat32 policy."""
-    return message_from_bytes(_one_line_ending(raw), policy=READ_POLICY)
 
 
 def _param(headers: EmailMessage, name: str, header: str) -> str:
@@ -418,15 +371,7 @@ def summarize(raw: bytes) -> Summary:
             from_name, from_address = decode_header_value(pairs[0][0]), pairs[0][1]
     except Exception:
         from_name = decode_header_value(msg.get("From"))
-    sent_date = None
-    try:
-        date_header = msg.get("Date")
-        if date_header:
-            sent_date = parsedate_to_datetime(str(date_header))
-            if sent_date.tzinfo is None:
-                sent_date = sent_date.replace(tzinfo=UTC)
-    except (TypeError, ValueError, IndexError):
-        sent_date = None
+    sent_date = parse_date(msg.get("Date"))
     try:
         parts = attachment_parts(msg)
     except Exception:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from sealbox import branding
 from sealbox.accounts import languages
 from sealbox.accounts.models import User
-from sealbox.mailstore.summary import parse_headers
+from sealbox.mailstore.parsing import parse_headers
 
 log = logging.getLogger("sealbox.portal.sending")
 

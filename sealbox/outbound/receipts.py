@@ -41,9 +41,9 @@ from django.utils import timezone
 from sealbox import addresses, branding
 from sealbox.accounts import languages
 from sealbox.accounts.models import ReadReceipts
-from sealbox.mailstore import blobs
+from sealbox.mailstore import opened
 from sealbox.mailstore.models import Message
-from sealbox.mailstore.summary import decode_header_value, parse_headers
+from sealbox.mailstore.summary import decode_header_value
 from sealbox.outbound import queue
 from sealbox.outbound.headers import check_built, sender_identity
 
@@ -99,7 +99,7 @@ def decision(message: Message) -> Decision:
     if not operator_decided and choice == ReadReceipts.NEVER:
         return Decision(SKIP)
     try:
-        headers = parse_headers(blobs.read_head(message.blob))
+        headers = opened.headers(message)
         target = _target(message, headers)
     except Exception:
         # Whatever a hostile message holds, reading it must never fail for this.
@@ -142,7 +142,7 @@ def receipt_target(message: Message) -> str | None:
     """
     if not _may_have_receipt(message):
         return None
-    return _target(message, parse_headers(blobs.read_head(message.blob)))
+    return _target(message, opened.headers(message))
 
 
 def _target(message: Message, msg: email.message.Message) -> str | None:
@@ -230,7 +230,7 @@ def build(
 
     original_headers = EmailMessage(policy=SMTP)
     if original is None:
-        original = parse_headers(blobs.read_head(message.blob))
+        original = opened.headers(message)
     # The original's own header lines where they are plain ASCII (encoded
     # words intact), decoded text where the sender used raw 8-bit.
     header_text = "".join(

@@ -26,9 +26,9 @@ from django.utils.translation import ngettext
 from sealbox import addresses
 from sealbox.accounts.models import User
 from sealbox.intake.delivery import DeliveryError, MailboxFull, deliver, tell_full
-from sealbox.mailstore import blobs, mailbox, quota
+from sealbox.mailstore import mailbox, opened, quota
 from sealbox.mailstore.models import Message
-from sealbox.mailstore.summary import message_id, parse_headers
+from sealbox.mailstore.summary import message_id
 from sealbox.outbound import queue
 from sealbox.outbound.headers import SendError, check_built, sender_identity
 from sealbox.outbound.models import SendRecord
@@ -126,7 +126,7 @@ def parse_recipients(value: str) -> list[str]:
 
 def participants(original: Message) -> set[str]:
     """Everyone on the original message: who a reply may go to."""
-    msg = parse_headers(blobs.read_head(original.blob))
+    msg = opened.headers(original)
     found = set()
     for header in ("From", "Reply-To", "To", "Cc", "Sender"):
         try:
@@ -248,7 +248,7 @@ def build(
 
 
 def _references(original: Message) -> list[str]:
-    msg = parse_headers(blobs.read_head(original.blob))
+    msg = opened.headers(original)
     value = " ".join(str(v) for v in msg.get_all("References", []))
     return [ref for ref in value.split() if message_id(ref)][-20:]
 
