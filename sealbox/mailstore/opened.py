@@ -1,7 +1,7 @@
 """The one way a stored message is opened for reading: parsed once, its view kept beside it.
 
-view() is what the pages show (the message page, its frame, its attachments,
-the reply form's quote); headers() is its top-level header lines as received,
+read() is what the pages show (the message page, its frame, its attachments,
+the reply form's quote); read_headers() is its top-level header lines as received,
 for what needs more than the view holds (a read receipt's target, a reply's
 References, who a reply may go to). Both are parsed by the one parser
 (parsing.py) and kept in memory, so a page, its frame and its attachments
@@ -20,7 +20,7 @@ Attachments and the .eml download are read from the stored file in chunks:
 a sealed file is decrypted range by range (sealbox/vault/stream.py), so no
 decoded copy of an attachment is ever written.
 
-headers() reads the start of the file only (blobs.read_head) and keeps the
+read_headers() reads the start of the file only (blobs.read_head) and keeps the
 parsed header blocks of the latest messages in memory (HEADER_BUDGET bytes of
 them), never on disk. It is not taken from the view: the view keeps what the
 page shows, decoded, not the header lines as received.
@@ -85,7 +85,7 @@ class Busy(Exception):
     """Every parse slot stayed taken: answer "busy, try again"."""
 
 
-def view(message: Message) -> mime.MessageView:
+def read(message: Message) -> mime.MessageView:
     """What the pages show of a stored message (raises seal.Locked, seal.Unreadable, Busy)."""
     found = _remembered(message.id)
     if found is not None:
@@ -103,7 +103,7 @@ def view(message: Message) -> mime.MessageView:
         _release(message.id)
 
 
-def headers(message: Message) -> EmailMessage:
+def read_headers(message: Message) -> EmailMessage:
     """The stored message's top-level headers, as received (raises seal.Locked, seal.Unreadable).
 
     Shared by every caller in this process: read it, never change it.
@@ -124,7 +124,7 @@ def reader(message: Message) -> blobs.Reader:
 
 def attachment(message: Message, index: int) -> tuple[mime.Attachment, Iterator[bytes]] | None:
     """An attachment listed in the view, and its decoded bytes in chunks; None if no such one."""
-    item = next((a for a in view(message).attachments if a.index == index), None)
+    item = next((a for a in read(message).attachments if a.index == index), None)
     if item is None:
         return None
     if item.body is None:  # a forwarded message too big to keep its pieces: parse again

@@ -99,7 +99,7 @@ def decision(message: Message) -> Decision:
     if not operator_decided and choice == ReadReceipts.NEVER:
         return Decision(SKIP)
     try:
-        headers = opened.headers(message)
+        headers = opened.read_headers(message)
         target = _target(message, headers)
     except Exception:
         # Whatever a hostile message holds, reading it must never fail for this.
@@ -142,7 +142,7 @@ def receipt_target(message: Message) -> str | None:
     """
     if not _may_have_receipt(message):
         return None
-    return _target(message, opened.headers(message))
+    return _target(message, opened.read_headers(message))
 
 
 def _target(message: Message, msg: email.message.Message) -> str | None:
@@ -230,7 +230,7 @@ def build(
 
     original_headers = EmailMessage(policy=SMTP)
     if original is None:
-        original = opened.headers(message)
+        original = opened.read_headers(message)
     # The original's own header lines where they are plain ASCII (encoded
     # words intact), decoded text where the sender used raw 8-bit.
     header_text = "".join(

@@ -119,7 +119,7 @@ def reply(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
         if done is not None:
             return done
     else:
-        view = opened.view(original)
+        view = opened.read(original)
         form = MessageForm(initial=_reply_initial(_user(request), original, view, everyone))
     return render(
         request,

@@ -126,7 +126,7 @@ def parse_recipients(value: str) -> list[str]:
 
 def participants(original: Message) -> set[str]:
     """Everyone on the original message: who a reply may go to."""
-    msg = opened.headers(original)
+    msg = opened.read_headers(original)
     found = set()
     for header in ("From", "Reply-To", "To", "Cc", "Sender"):
         try:
@@ -248,7 +248,7 @@ def build(
 
 
 def _references(original: Message) -> list[str]:
-    msg = opened.headers(original)
+    msg = opened.read_headers(original)
     value = " ".join(str(v) for v in msg.get_all("References", []))
     return [ref for ref in value.split() if message_id(ref)][-20:]
 

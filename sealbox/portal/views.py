@@ -190,7 +190,7 @@ def message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     msg = owned_message(request, message_id)
     owner = request.user
     assert isinstance(owner, User)
-    view = opened.view(msg)
+    view = opened.read(msg)
     remote = request.GET.get("remote") == "1"
     show = request.GET.get("view", "html" if view.html is not None else "text")
     if view.html is None or view.text is None or show not in ("html", "text"):
@@ -255,7 +255,7 @@ def own_hosts(request: HttpRequest) -> frozenset[str]:
 
 
 def _frame_document(msg: Message, remote: bool, own: frozenset[str]) -> str:
-    view = opened.view(msg)
+    view = opened.read(msg)
     if view.html is None:
         raise Http404("This message has no HTML part")
     inline = {a.index: a for a in view.attachments if a.content_type in SAFE_IMAGE_TYPES}
@@ -422,7 +422,7 @@ def attachment_preview(
 def attachment_thumbnail(request: HttpRequest, message_id: uuid.UUID, index: int) -> HttpResponse:
     """A small picture of an image attachment; the image icon when none can be made."""
     msg = owned_message(request, message_id)
-    listed = opened.view(msg).listed_attachments
+    listed = opened.read(msg).listed_attachments
     item = next((a for a in listed if a.index == index), None)
     if item is None or index not in thumbnails.chosen(listed):
         raise Http404("No thumbnail for this attachment")
@@ -442,7 +442,7 @@ def attachment_thumbnail(request: HttpRequest, message_id: uuid.UUID, index: int
 def attachments_zip(request: HttpRequest, message_id: uuid.UUID) -> StreamingHttpResponse:
     """Every listed attachment in one ZIP file, under the names they were sent with."""
     msg = owned_message(request, message_id)
-    items = opened.view(msg).listed_attachments
+    items = opened.read(msg).listed_attachments
     if not items:
         raise Http404("No attachments")
     names = bundle.safe_names(a.filename for a in items)

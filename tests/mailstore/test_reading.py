@@ -1,4 +1,4 @@
-"""The read API (opened.view, opened.headers): every reader sees the same headers and
+"""The read API (opened.read, opened.read_headers): every reader sees the same headers and
 dates, a message's header block is read once per process, and nothing read lies on
 disk in the clear."""
 
@@ -51,8 +51,8 @@ def test_headers_are_read_from_the_file_once(alice: User) -> None:
     message = deliver_to(alice, mail("Message-ID: <m1@corp.example>"))
 
     with head_reads() as reads:
-        first = opened.headers(message)
-        second = opened.headers(Message.objects.get(id=message.id))
+        first = opened.read_headers(message)
+        second = opened.read_headers(Message.objects.get(id=message.id))
 
     assert reads.call_count == 1
     assert second is first
@@ -86,14 +86,14 @@ def test_kept_headers_are_bounded(alice: User, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(opened, "HEADER_BUDGET", 3 * one)
 
     for message in messages:
-        opened.headers(message)
+        opened.read_headers(message)
     with head_reads() as reads:
-        latest = opened.headers(messages[-1])
+        latest = opened.read_headers(messages[-1])
     assert reads.call_count == 0
     assert latest["Message-ID"] == "<m5@corp.example>"
 
     with head_reads() as reads:
-        oldest = opened.headers(messages[0])
+        oldest = opened.read_headers(messages[0])
     assert reads.call_count == 1  # pushed out by the later ones: read again
     assert oldest["Message-ID"] == "<m0@corp.example>"
 
@@ -102,13 +102,13 @@ def test_a_deleted_message_is_forgotten(
     alice: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     message = deliver_to(alice, mail())
-    opened.headers(message)
+    opened.read_headers(message)
 
     with django_capture_on_commit_callbacks(execute=True):
         mailbox.remove(Message.objects.filter(id=message.id))
 
     with pytest.raises(FileNotFoundError):
-        opened.headers(message)
+        opened.read_headers(message)
 
 
 # --- One header parser: a lone CR is no line break for any reader ------------------------
@@ -121,8 +121,8 @@ def test_a_lone_cr_makes_no_second_header_on_the_page(reader: Client, alice: Use
 
     assert "Carol Sender" in text
     assert "CEO" not in text
-    assert [str(a) for a in opened.view(message).sender] == [f"Carol Sender <{CAROL}>"]
-    assert opened.headers(message).get_all("From") == [f"Carol Sender <{CAROL}>"]
+    assert [str(a) for a in opened.read(message).sender] == [f"Carol Sender <{CAROL}>"]
+    assert opened.read_headers(message).get_all("From") == [f"Carol Sender <{CAROL}>"]
 
 
 def test_a_lone_cr_makes_no_receipt_target(alice: User, settings: Any) -> None:
@@ -227,7 +227,7 @@ def test_with_encryption_at_rest_nothing_read_is_on_disk_in_the_clear(
     message = deliver_to(alice, mail("Message-ID: <m1@corp.example>", body=f"Body {MARKER}\r\n"))
     assert page(reader.get(message_url(message))).text.count(MARKER)
     assert reader.get(reverse("reply", args=[message.id])).status_code == 200
-    assert opened.headers(message)["Subject"] == MARKER
+    assert opened.read_headers(message)["Subject"] == MARKER
 
     for path in Path(django_settings.DATA_DIR).rglob("*"):
         if path.is_file():

@@ -536,7 +536,7 @@ def test_another_users_message_answers_not_found(
     mail.add_alternative("<p>bob's secret html</p>", subtype="html")
     mail.add_attachment(pdf(), maintype="application", subtype="pdf", filename="secret.pdf")
     message = deliver_to(bob, mail.as_bytes())
-    [attached] = opened.view(message).attachments
+    [attached] = opened.read(message).attachments
     url = message_url(message, name, *([attached.index] if part else []))
 
     response = getattr(reader, method)(url)
