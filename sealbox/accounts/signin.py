@@ -14,15 +14,16 @@ turns out right, and a complete sign-in clears the address's count.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, overload
+from typing import Any, TypeVar, cast, overload
 
 from django.contrib.auth import login
 from django.core import signing
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -283,3 +284,37 @@ def reconfirmed(request: HttpRequest, user: User) -> throttle.Refusal | bool:
     if outcome is True:
         verification.reauthenticated(request)
     return outcome
+
+
+# What a view under recent_auth_required answers when the session did not prove
+# who it is: given the throttle's refusal when the tries are used up, else None
+# (a wrong password, or none to give: see reconfirmed).
+Refused = Callable[[HttpRequest, "throttle.Refusal | None"], HttpResponse]
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def recent_auth_required(refused: Refused) -> Callable[[View], View]:
+    """For a POST that changes how the account signs in or is recognised.
+
+    The view runs when this session proved who it is in the last
+    verification.RECENT_SECONDS, or proves it in this POST with the account's
+    password (reconfirmed: a counted try, which starts the ten minutes again).
+    Otherwise `refused` answers instead of the view. A GET runs as it is: the
+    page asks for the password where verification.recent says it will be needed.
+    """
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if request.method == "POST" and isinstance(user, User):
+                proven = reconfirmed(request, user)
+                if proven is not True:
+                    return refused(
+                        request, proven if isinstance(proven, throttle.Refusal) else None
+                    )
+            return view(request, *args, **kwargs)
+
+        return cast(View, wrapped)
+
+    return decorator

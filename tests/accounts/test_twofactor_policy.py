@@ -1,5 +1,6 @@
 """The two-factor policy in one place: whether a session passed its second step
-(verification.verified), the password again before a change (signin.reconfirmed),
+(verification.verified), the password again before a change (signin.reconfirmed,
+signin.recent_auth_required),
 the rules for the last second factor (twofactor), and counted sign-in tries."""
 
 from __future__ import annotations
@@ -193,3 +194,24 @@ def test_wrong_codes_at_the_second_step_count_like_passwords(alice: User) -> Non
     statuses = [client.post("/signin/verify/", {"code": "000000"}).status_code for _ in range(12)]
     assert statuses[0] == 200 and statuses[-1] == 429
     assert "Too many failed attempts" in page(client.get("/signin/verify/"))
+
+
+def test_every_change_under_recent_auth_asks_for_the_password_after_ten_minutes(
+    alice: User,
+) -> None:
+    """signin.recent_auth_required: the phrase, a new app and a new passkey alike."""
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False):
+        client = signed_in(alice)
+        assert client.get("/settings/two-factor/").status_code == 200  # the page itself opens
+    with time_machine.travel(start + timedelta(minutes=11), tick=False):
+        own = {"choice": "own", "phrase": "Blue heron at dawn", "password": "a guess"}
+        r = client.post("/settings/phrase/", own)
+        assert r.status_code == 400 and "The password is not right." in page(r)
+        r = client.post("/settings/two-factor/", {"code": "123456", "password": "a guess"})
+        assert r.status_code == 200 and "The password is not right." in page(r)
+        r = client.post("/settings/passkeys/", {"name": "Phone", "credential": "{}"})
+        assert "The password is not right." in page(r)
+    alice.refresh_from_db()
+    assert not alice.has_totp and not alice.passkeys.exists()
+    assert alice.phrase != "Blue heron at dawn"

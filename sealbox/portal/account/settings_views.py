@@ -98,6 +98,20 @@ def settings_response(request: HttpRequest, status: int = 200, **forms: object) 
     return render(request, "accounts/settings.html", context, status=status)
 
 
+def refused_on_settings(section: str, form_class: Any, status: int = 400) -> signin.Refused:
+    """The settings page when a change was not confirmed: its form, kept as typed, says why."""
+
+    def refused(request: HttpRequest, refusal: throttle.Refusal | None) -> HttpResponse:
+        if refusal is not None:
+            return settings_response(request, status=429, refusal=refusal)
+        form = form_class(request.POST)
+        form.is_valid()
+        form.add_error(None, not_proven(signed_in(request)))
+        return settings_response(request, status=status, **{section: form})
+
+    return refused
+
+
 @login_required
 @never_cache
 @require_safe
@@ -109,23 +123,18 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 @sensitive_post_parameters("password", "phrase")
+@signin.recent_auth_required(refused_on_settings("phrase_form", PhraseForm))
 def change_phrase(request: HttpRequest) -> HttpResponse:
     """A new personal phrase: random words, or the recipient's own text.
 
     Asks for the password again unless this session proved who it is in the
-    last ten minutes (signin.reconfirmed), like adding a second factor:
+    last ten minutes (signin.recent_auth_required), like adding a second factor:
     whoever borrows a session must not set the phrase their own phishing
     emails will carry.
     """
     user = signed_in(request)
     form = PhraseForm(request.POST)
     if not form.is_valid():
-        return settings_response(request, status=400, phrase_form=form)
-    proven = signin.reconfirmed(request, user)
-    if isinstance(proven, throttle.Refusal):
-        return settings_response(request, status=429, refusal=proven)
-    if not proven:
-        form.add_error(None, not_proven(user))
         return settings_response(request, status=400, phrase_form=form)
     own = form.cleaned_data["phrase"]
     with transaction.atomic():
@@ -374,7 +383,8 @@ def _codes_page(request: HttpRequest, codes: list[str]) -> HttpResponse:
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
-@sensitive_post_parameters("code")
+@sensitive_post_parameters("code", "password")
+@signin.recent_auth_required(lambda request, refusal: _enrol_refused(request, refusal))
 def totp_enrol(request: HttpRequest) -> HttpResponse:
     """Turn on two-factor sign-in: scan or type the secret, then prove it with a code."""
     user = signed_in(request)
@@ -383,16 +393,10 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     if user.has_totp or not user.has_usable_password():
         return redirect("settings")
     secret = _enrol_secret(request)
-    refusal = None
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        proven = signin.reconfirmed(request, user)
         step = twofactor.matching_step(secret, form.cleaned_data["code"])
-        if isinstance(proven, throttle.Refusal):
-            refusal = proven
-        elif not proven:
-            form.add_error(None, _("The password is not right."))
-        elif step is not None:
+        if step is not None:
             # Sessions signed in with the password alone end; this one goes on.
             codes = twofactor.app_on(request, user, secret, step)
             request.session.pop(ENROL, None)
@@ -407,6 +411,28 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
                     "That code did not work. Check that the app shows this account, and try the newest code."
                 ),
             )
+    return _enrol_page(request, user, secret, form)
+
+
+def _enrol_refused(request: HttpRequest, refusal: throttle.Refusal | None) -> HttpResponse:
+    """The app set-up page when the password was not given again (or tries ran out)."""
+    user = signed_in(request)
+    if user.has_totp or not user.has_usable_password():
+        return redirect("settings")
+    form = CodeForm(request.POST)
+    form.is_valid()
+    if refusal is None:
+        form.add_error(None, not_proven(user))
+    return _enrol_page(request, user, _enrol_secret(request), form, refusal)
+
+
+def _enrol_page(
+    request: HttpRequest,
+    user: User,
+    secret: str,
+    form: CodeForm,
+    refusal: throttle.Refusal | None = None,
+) -> HttpResponse:
     uri = twofactor.provisioning_uri(user.email, secret)
     context = {
         "refusal": refusal,
@@ -477,18 +503,14 @@ def passkey_options(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 @require_POST
+@sensitive_post_parameters("password")
+@signin.recent_auth_required(refused_on_settings("passkey_form", PasskeyForm, status=200))
 def passkey_add(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     form = PasskeyForm(request.POST)
     if not form.is_valid():
         return settings_response(request, passkey_form=form)
     first = not user.has_two_factor
-    proven = signin.reconfirmed(request, user)
-    if isinstance(proven, throttle.Refusal):
-        return settings_response(request, status=429, refusal=proven)
-    if not proven:
-        form.add_error(None, not_proven(user))
-        return settings_response(request, passkey_form=form)
     try:
         key = passkeys.register(
             request,
