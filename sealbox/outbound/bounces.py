@@ -43,7 +43,7 @@ def mailbox_full(
     """Queue a report of failure for the recipients whose mailbox is full.
 
     `too_large`: those of `full` whose whole mailbox is smaller than the message
-    (housekeeping/quota.larger_than_mailbox): making room would not help them.
+    (mailstore/quota.larger_than_mailbox): making room would not help them.
     Call inside the delivery's transaction. A message with the null sender (a
     bounce itself) gets no report, so that two systems never bounce to each other.
     """

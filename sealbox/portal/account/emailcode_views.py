@@ -40,7 +40,7 @@ def when_enabled(view: View) -> View:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def ask(request: HttpRequest) -> HttpResponse:
-    """The address to send a code to: one answer for every address (emailcode.start).
+    """The address to send a code to: one answer for every address (accountmail.send_code).
 
     Requests count per address and per client together with the requests for
     links (the same limits and words), existing addresses or not.
