@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -85,7 +85,7 @@ def when(value: datetime | str) -> str:
     return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
 
-def _cldr_locale() -> babel.Locale:
+def cldr_locale() -> babel.Locale:
     """The page's language as CLDR has it: the data the browser's Intl writes dates with too."""
     try:
         return babel.Locale.parse(translation.to_locale(translation.get_language() or "en"))
@@ -102,20 +102,17 @@ def brief(value: datetime) -> str:
     rule in the reader's own zone, and writes the same text (CLDR's short forms:
     Babel's here, Intl's there).
     """
-    local = timezone.localtime(value)
-    today = timezone.localdate()
+    return brief_on(timezone.localtime(value), timezone.localdate(), cldr_locale())
+
+
+def brief_on(local: datetime, today: date, locale: babel.Locale) -> str:
+    """`brief` of a time already in the portal's zone, for a list that writes many (listing.py)."""
     if local.date() == today:
-        return babel.dates.format_time(local, "short", locale=_cldr_locale())
+        return babel.dates.format_time(local, "short", locale=locale)
     if local.date() == today - timedelta(days=1):
         return _("Yesterday")
     skeleton = "MMMd" if local.year == today.year else "yMMMd"
-    return babel.dates.format_skeleton(skeleton, local, locale=_cldr_locale())
-
-
-@register.inclusion_tag("portal/brief_time.html")
-def brief_time(value: datetime) -> dict[str, Any]:
-    """A list's date: `brief` on screen, the full date and time on hover and for screen readers."""
-    return {"value": value, "brief": brief(value)}
+    return babel.dates.format_skeleton(skeleton, local, locale=locale)
 
 
 @register.simple_tag
