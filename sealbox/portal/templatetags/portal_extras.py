@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import json
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -9,6 +10,8 @@ import babel
 import babel.dates
 from django import template
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -119,6 +122,13 @@ def brief_on(local: datetime, today: date, locale: babel.Locale) -> str:
 def selection_counts(most: int) -> str:
     """ "1 selected", "2 selected", ... up to `most`, as JSON for portal.js: the inbox's
     selection count in the page's language with its own plural rules (index n = n selected)."""
+    return _selection_counts(translation.get_language(), most)
+
+
+@functools.lru_cache(maxsize=64)
+def _selection_counts(language: str | None, most: int) -> str:
+    # Called with `language` active: the key is what the words depend on. Fifty-one
+    # translations a page otherwise, the same on every page.
     return json.dumps(
         [
             # Translators: how many messages are ticked in the inbox's list.
@@ -127,6 +137,11 @@ def selection_counts(most: int) -> str:
         ],
         ensure_ascii=False,
     )
+
+
+@receiver(setting_changed)
+def _forget(**kwargs: Any) -> None:
+    _selection_counts.cache_clear()  # translations follow settings (tests change them)
 
 
 @register.inclusion_tag("accounts/language_menu.html", takes_context=True)
