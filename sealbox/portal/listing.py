@@ -3,8 +3,11 @@
 A list page has up to fifty rows. Through Django's template engine each row
 cost about a millisecond (a dozen tags, filters and translations resolved per
 row, an included template for its date), several times the rest of the page.
-Here the words every row shares are translated once per page and each row is
-one format string; views._folder puts rows() in portal/inbox.html's context.
+Here the words every row shares are translated once per language and each row
+is one format string; views._folder puts rows() in portal/inbox.html's context.
+A row's HTML depends on nothing but what it shows of its message, the language,
+the time zone and the day, so a process keeps the rows it wrote last
+(ROWS_CACHED of them): going back to the inbox formats no date again.
 
 What a row shows: a box to select it, the sender (Sent: the recipients), the
 subject, an attachment icon with the count, the short date (the `brief` filter,
@@ -117,7 +120,7 @@ class _Shown(NamedTuple):
 
     id: uuid.UUID
     subject: str
-    from_name: str
+    sender: str  # Message.sender_label
     from_address: str
     envelope_from: str
     to_display: str
@@ -142,7 +145,7 @@ def rows(listed: Iterable[tuple[Message, datetime | None]], folder: str) -> Safe
             _Shown(
                 m.id,
                 m.subject,
-                m.from_name,
+                m.sender_label,
                 m.from_address,
                 m.envelope_from,
                 m.to_display,
@@ -159,9 +162,7 @@ def rows(listed: Iterable[tuple[Message, datetime | None]], folder: str) -> Safe
     return mark_safe(html)  # noqa: S308 (_row escapes all it takes from the message)
 
 
-# A row's HTML depends on nothing but its two arguments, so a process keeps the
-# latest ones: a reader going back to the inbox gets its rows without formatting
-# a date again. Each is about 1 KiB.
+# A row's HTML depends on nothing but its two arguments (about 1 KiB each).
 @functools.lru_cache(maxsize=ROWS_CACHED)
 def _row(m: _Shown, page: _Page) -> str:
     words = _words(page.language)
@@ -170,9 +171,10 @@ def _row(m: _Shown, page: _Page) -> str:
     if page.sent:
         who = _TO.format(to=words.to, recipients=escape(m.to_display or words.no_recipients))
     else:
-        address = escape(m.from_address or m.envelope_from)
-        sender = m.from_name or m.from_address or m.envelope_from  # Message.sender_label
-        who = _FROM.format(address=address, sender=escape(sender or words.unknown_sender))
+        who = _FROM.format(
+            address=escape(m.from_address or m.envelope_from),
+            sender=escape(m.sender or words.unknown_sender),
+        )
     attach = ""
     if m.attachment_count:
         n = m.attachment_count
