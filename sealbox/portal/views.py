@@ -41,7 +41,7 @@ from sealbox.mailstore.sanitize import (
     has_remote_images,
 )
 from sealbox.outbound import receipts
-from sealbox.portal import bundle, filetypes, headline, thumbnails
+from sealbox.portal import bundle, filetypes, headline, listing, thumbnails
 from sealbox.portal.lookup import owned_message
 from sealbox.portal.textview import text_to_html
 
@@ -134,6 +134,7 @@ def _folder(request: HttpRequest, folder: str) -> HttpResponse:
     context = {
         "page": page,
         "rows": rows,
+        "rows_html": listing.rows(rows, folder),
         "folder": folder,
         "query": query,
         # The pager's links keep the search: "?q=...&page=" and the number.

@@ -176,6 +176,45 @@ def test_row_dates_are_in_the_portals_time_zone(reader: Client, alice: User, set
     assert shown_dates(doc) == [("12:30 AM", "Nov. 20, 2026, 12:30 a.m.")]
 
 
+def test_a_row_seen_before_shows_what_changed_since(reader: Client, alice: User) -> None:
+    """A process keeps the rows it wrote (portal/listing.py): none outlives its message's
+    state, the reader's language or the day."""
+    message = deliver_to(alice, make_message(subject="Seen twice"))
+    Message.objects.filter(id=message.id).update(received_at=TODAY)
+    late = TODAY.replace(hour=23, minute=50)
+    with time_machine.travel(late, tick=False):
+        [first] = inbox_rows(page(reader.get(INBOX)))
+        reader.get(reverse("message", args=[message.id]))
+        read = page(reader.get(INBOX))
+        german = page(reader.get(INBOX, headers={"accept_language": "de"}))
+        Message.objects.filter(id=message.id).update(subject="Renamed", read_at=None)
+        renamed = page(reader.get(INBOX))
+    with time_machine.travel(late + timedelta(minutes=20), tick=False):
+        next_day = page(reader.get(INBOX))
+
+    assert first.unread
+    assert [(r.subject, r.unread) for r in inbox_rows(read)] == [("Seen twice", False)]
+    assert shown_dates(read) == [("2:05 PM", "Nov. 20, 2026, 2:05 p.m.")]
+    assert shown_dates(german) == [("14:05", "20. November 2026 14:05")]
+    assert [(r.subject, r.unread) for r in inbox_rows(renamed)] == [("Renamed", True)]
+    assert shown_dates(next_day) == [("Yesterday", "Nov. 20, 2026, 2:05 p.m.")]
+
+
+def test_a_row_escapes_what_the_message_says(reader: Client, alice: User) -> None:
+    deliver_to(
+        alice,
+        make_message(subject='<b>Bold</b> & "quoted"', sender='"<i>Eve</i>" <eve@example.org>'),
+    )
+
+    response = reader.get(INBOX)
+
+    assert b"<b>" not in response.content and b"<i>" not in response.content
+    [row] = inbox_rows(page(response))
+    assert (row.sender, row.subject) == ("<i>Eve</i>", '<b>Bold</b> & "quoted"')
+    box = page(response).one("ul", cls="messages").one("input")
+    assert box.attrs["aria-label"] == 'Select “<b>Bold</b> & "quoted"”'
+
+
 def test_the_toolbar_knows_how_to_say_how_many_are_selected(reader: Client, alice: User) -> None:
     for _ in range(3):
         deliver_to(alice, make_message())

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import functools
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -9,6 +10,8 @@ import babel
 import babel.dates
 from django import template
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -85,7 +88,7 @@ def when(value: datetime | str) -> str:
     return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
 
-def _cldr_locale() -> babel.Locale:
+def cldr_locale() -> babel.Locale:
     """The page's language as CLDR has it: the data the browser's Intl writes dates with too."""
     try:
         return babel.Locale.parse(translation.to_locale(translation.get_language() or "en"))
@@ -102,26 +105,30 @@ def brief(value: datetime) -> str:
     rule in the reader's own zone, and writes the same text (CLDR's short forms:
     Babel's here, Intl's there).
     """
-    local = timezone.localtime(value)
-    today = timezone.localdate()
+    return brief_on(timezone.localtime(value), timezone.localdate(), cldr_locale())
+
+
+def brief_on(local: datetime, today: date, locale: babel.Locale) -> str:
+    """`brief` of a time already in the portal's zone, for a list that writes many (listing.py)."""
     if local.date() == today:
-        return babel.dates.format_time(local, "short", locale=_cldr_locale())
+        return babel.dates.format_time(local, "short", locale=locale)
     if local.date() == today - timedelta(days=1):
         return _("Yesterday")
     skeleton = "MMMd" if local.year == today.year else "yMMMd"
-    return babel.dates.format_skeleton(skeleton, local, locale=_cldr_locale())
-
-
-@register.inclusion_tag("portal/brief_time.html")
-def brief_time(value: datetime) -> dict[str, Any]:
-    """A list's date: `brief` on screen, the full date and time on hover and for screen readers."""
-    return {"value": value, "brief": brief(value)}
+    return babel.dates.format_skeleton(skeleton, local, locale=locale)
 
 
 @register.simple_tag
 def selection_counts(most: int) -> str:
     """ "1 selected", "2 selected", ... up to `most`, as JSON for portal.js: the inbox's
     selection count in the page's language with its own plural rules (index n = n selected)."""
+    return _selection_counts(translation.get_language(), most)
+
+
+@functools.lru_cache(maxsize=64)
+def _selection_counts(language: str | None, most: int) -> str:
+    # Called with `language` active: the key is what the words depend on. Fifty-one
+    # translations a page otherwise, the same on every page.
     return json.dumps(
         [
             # Translators: how many messages are ticked in the inbox's list.
@@ -130,6 +137,11 @@ def selection_counts(most: int) -> str:
         ],
         ensure_ascii=False,
     )
+
+
+@receiver(setting_changed)
+def _forget(**kwargs: Any) -> None:
+    _selection_counts.cache_clear()  # translations follow settings (tests change them)
 
 
 @register.inclusion_tag("accounts/language_menu.html", takes_context=True)
