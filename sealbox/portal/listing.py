@@ -13,7 +13,7 @@ What a row shows: a box to select it, the sender (Sent: the recipients), the
 subject, an attachment icon with the count, the short date (the `brief` filter,
 with the full date on hover and for screen readers), the size, and the date the
 clean-up removes it when that is near (views.deletion_date). Everything taken
-from the message is escaped here.
+from the message, and every translation, is escaped here.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class _Words:
         self.no_subject = _("(no subject)")
         self.unknown_sender = _("(unknown sender)")
         self.no_recipients = _("(no recipients)")
-        self.select = _("Select “%(s)s”")
+        self.select = escape(_("Select “%(s)s”"))
         self.dot = (
             '<span class="dot" aria-hidden="true"></span>'
             f'<span class="visually-hidden">{escape(_("Unread:"))}</span>'
@@ -179,7 +179,9 @@ def _row(m: _Shown, page: _Page) -> str:
     if m.attachment_count:
         n = m.attachment_count
         attach = _ATTACH.format(
-            n=ngettext("%(n)s attachment", "%(n)s attachments", n) % {"n": formats.localize(n)}
+            n=escape(
+                ngettext("%(n)s attachment", "%(n)s attachments", n) % {"n": formats.localize(n)}
+            )
         )
     expires = ""
     if m.deleted_on:
