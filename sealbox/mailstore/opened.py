@@ -18,6 +18,11 @@ SEALBOX_PARSE_SLOTS messages over LARGE bytes at once, one request per message
 parses it while others for the same message wait for its result, and a request
 that waits more than PARSE_WAIT_SECONDS for a slot gets Busy (503, try again).
 
+The frame's sanitised HTML (without remote content) is kept in the same
+derived file once made (cleaned_html), under the name of what made it: a
+change to the sanitiser makes it again, and no other process sanitises the
+message again meanwhile.
+
 The derived file is removed with its message (Message.objects.delete_messages),
 left-overs by the clean-up (sweep_strays), and it does not count against the
 owner's quota: its size is bounded by what is shown (MAX_TEXT_CHARS per text part).
@@ -34,7 +39,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -52,6 +57,7 @@ LARGE = 8 * 1024 * 1024  # messages above this take one of the parse slots
 PARSE_WAIT_SECONDS = 20
 MEMORY_BUDGET = 16 * 1024 * 1024  # characters of the views kept in memory per process
 STRAY_AGE_SECONDS = 3600
+MAX_CLEANED = 4 * 1024 * 1024  # characters of sanitised HTML kept in a derived file
 
 _memory: OrderedDict[uuid.UUID, tuple[mime.MessageView, int]] = OrderedDict()
 _memory_used = 0
@@ -82,6 +88,22 @@ def view(message: Message) -> mime.MessageView:
             return found
     finally:
         _release(message.id)
+
+
+def cleaned_html(message: Message, made_by: str, clean: Callable[[str], str | None]) -> str | None:
+    """The message's HTML as clean(html) sanitises it, made once per message: a copy
+    kept in the derived file by the same made_by (the sanitiser's fingerprint) is used
+    instead. None for a message without HTML, or when clean gives None (kept: nothing)."""
+    found = view(message)
+    if found.html is None:
+        return None
+    kept = _kept_cleaned(message, made_by)
+    if kept is not None:
+        return kept
+    made = clean(found.html)
+    if made is not None and len(made) <= MAX_CLEANED:
+        _store(message, found, (made_by, made))
+    return made
 
 
 def reader(message: Message) -> blobs.Reader:
@@ -298,13 +320,39 @@ def _load(message: Message) -> mime.MessageView | None:
     return None
 
 
-def _store(message: Message, found: mime.MessageView) -> None:
+def _kept_cleaned(message: Message, made_by: str) -> str | None:
+    """The sanitised HTML kept in the derived file by made_by, if any (a file of no use
+    is left to _load, which removes it)."""
+    to = seal.sealing_to()
+    for path in blobs.derived_files(message.id):
+        sealed_file = path.suffix == blobs.SEALED_SUFFIX
+        if to is not None and not sealed_file:
+            continue
+        try:
+            data = path.read_bytes()
+            if sealed_file or seal.is_sealed(data):
+                data = seal.open_sealed(data)
+            kept = json.loads(data).get("cleaned")
+        except Exception as e:  # gone, locked, damaged: made again
+            log.info("message %s: kept sanitised HTML not used: %s", message.id, e)
+            continue
+        if isinstance(kept, list) and len(kept) == 2 and kept[0] == made_by:
+            return str(kept[1])
+    return None
+
+
+def _store(
+    message: Message, found: mime.MessageView, cleaned: tuple[str, str] | None = None
+) -> None:
     from sealbox.mailstore.models import Message as MessageModel
 
     to = seal.sealing_to()
     if to is None and message.blob.endswith(blobs.SEALED_SUFFIX) and settings.ENCRYPTION_CERTS:
         to = seal.recipients()  # encryption turned off since: sealed like the message still
-    data = json.dumps(_encode(found), ensure_ascii=False, separators=(",", ":")).encode()
+    doc = _encode(found)
+    if cleaned is not None:
+        doc["cleaned"] = list(cleaned)  # [made_by, html]; _decode leaves it out
+    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
     if to is not None:
         data = seal.seal(data, to)
     try:

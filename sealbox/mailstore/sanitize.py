@@ -9,12 +9,16 @@ for it; cid: images are pointed at the message's own parts.
 from __future__ import annotations
 
 import functools
+import hashlib
 import html as html_lib
 import ipaddress
 import logging
+import os
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import css_inline
@@ -350,6 +354,21 @@ def _body_as_div(html: str) -> str:
     if not attributes.strip():
         return html
     return html[:start] + f"<div{attributes}>" + html[end + 1 :] + "</div>"
+
+
+def fingerprint(*more: Path) -> str:
+    """A name for what a sanitised result depends on: this module's code, nh3's and
+    css-inline's versions, and the more files given (the code that calls clean_html).
+    A result kept under another name is made again (opened.cleaned_html)."""
+    digest = hashlib.sha256()
+    for name in ("nh3", "css_inline"):
+        digest.update(f"{name} {metadata.version(name)}\n".encode())
+    for path in (Path(__file__), *more):
+        try:
+            digest.update(path.read_bytes())
+        except OSError:  # no source to read: a name no other process shares
+            digest.update(os.urandom(32))
+    return digest.hexdigest()
 
 
 def clean_html_in_time(

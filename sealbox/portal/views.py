@@ -9,6 +9,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
 from django.conf import settings
@@ -38,6 +39,7 @@ from sealbox.mailstore.sanitize import (
     SAFE_IMAGE_TYPES,
     clean_html_in_time,
     declared_direction,
+    fingerprint,
     has_remote_images,
 )
 from sealbox.outbound import receipts
@@ -53,6 +55,9 @@ MAX_CACHED_FRAME = 4 * 1024 * 1024
 # Sanitising a big newsletter takes a fraction of a second; a stored message
 # never changes, so each process keeps its latest frames (settings.CACHES).
 frames = caches["frames"]
+# What made a frame's HTML (the sanitiser and this module, which names its images):
+# kept with the message (opened.cleaned_html), it is used until either changes.
+FRAME_MADE_BY = fingerprint(Path(__file__))
 
 # The message frame's own policy: nothing runs, nothing is sent, images only
 # from the message itself (data:) unless the reader asked for remote ones.
@@ -281,11 +286,17 @@ def _frame_document(msg: Message, remote: bool, own: frozenset[str]) -> str:
             budget[0] -= item.size  # every use is in the document: every use counts
         return encoded[item.index]
 
-    clean = clean_html_in_time(view.html, cid_url, remote, settings.HTML_TIME_LIMIT, own)
-    if clean is None:  # too large or too slow to sanitise: its text, and why
+    def clean(html: str) -> str | None:
+        made = clean_html_in_time(html, cid_url, remote, settings.HTML_TIME_LIMIT, own)
+        return None if made is None else made.html
+
+    # Without remote images the result is the same for every reader and request:
+    # made once per message. With them it depends on the portal's host names.
+    cleaned = clean(view.html) if remote else opened.cleaned_html(msg, FRAME_MADE_BY, clean)
+    if cleaned is None:  # too large or too slow to sanitise: its text, and why
         context = {"too_costly": True, "text_html": text_to_html(view.body_text())}
         return render_to_string("portal/frame.html", context)
-    context = {"html": clean.html, "dir": declared_direction(view.html)}
+    context = {"html": cleaned, "dir": declared_direction(view.html)}
     return render_to_string("portal/frame.html", context)
 
 

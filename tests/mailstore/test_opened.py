@@ -362,3 +362,44 @@ def test_opening_a_big_message_holds_a_fraction_of_it_in_memory(
     assert peak < message.size / 4, (
         f"{peak / 2**20:.1f} MiB for a {message.size / 2**20:.0f} MiB message"
     )
+
+
+def test_a_frame_is_sanitised_once_per_message_whichever_process_shows_it(
+    reader: Client, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealbox.portal import views
+
+    message = deliver_to(alice, big_message(64 * 1024)[0])
+    made: list[bool] = []
+    sanitise = views.clean_html_in_time
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        made.append(args[2])  # allow_remote
+        return sanitise(*args, **kwargs)
+
+    monkeypatch.setattr(views, "clean_html_in_time", counted)
+    assert reader.get(message_url(message)).status_code == 200
+    first = content(reader.get(message_url(message, "message-body")))
+
+    views.frames.clear()  # as in another worker, or once the frame left the cache
+    opened.clear_memory()
+    again = content(reader.get(message_url(message, "message-body")))
+
+    assert MARKER in first.decode()
+    assert again == first
+    assert made == [False]
+
+    # A new sanitiser (or frame code) makes it again, and keeps that instead.
+    monkeypatch.setattr(views, "FRAME_MADE_BY", "another sanitiser")
+    views.frames.clear()
+    assert content(reader.get(message_url(message, "message-body"))) == first
+    views.frames.clear()
+    assert content(reader.get(message_url(message, "message-body"))) == first
+    assert made == [False, False]
+
+    # Remote images asked for: made for the request, never kept.
+    for _ in range(2):
+        views.frames.clear()
+        remote = reader.get(message_url(message, "message-body") + "?remote=1")
+        assert MARKER in content(remote).decode()
+    assert made == [False, False, True, True]
