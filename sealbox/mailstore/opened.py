@@ -25,7 +25,8 @@ message again meanwhile.
 
 The derived file is removed with its message (Message.objects.delete_messages),
 left-overs by the clean-up (sweep_strays), and it does not count against the
-owner's quota: its size is bounded by what is shown (MAX_TEXT_CHARS per text part).
+owner's quota: its size is bounded by what is shown (MAX_TEXT_CHARS per text part,
+MAX_CLEANED of sanitised HTML).
 """
 
 from __future__ import annotations
