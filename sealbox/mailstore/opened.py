@@ -41,6 +41,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -65,6 +66,10 @@ _memory_used = 0
 _lock = threading.Lock()
 _opening: dict[uuid.UUID, tuple[threading.Lock, list[int]]] = {}
 _slots: tuple[int, threading.BoundedSemaphore] | None = None
+# Derived files this process read or wrote without sanitised HTML in them, with their
+# (mtime, size) then: while unchanged, cleaned_html() need not read one to find none.
+_uncleaned: dict[uuid.UUID, tuple[Path, tuple[int, int] | None]] = {}
+MAX_UNCLEANED = 10_000
 # How many messages this process has parsed (tests and benchmarks read it).
 parses = 0
 
@@ -181,6 +186,7 @@ def clear_memory() -> None:
     with _lock:
         _memory.clear()
         _memory_used = 0
+        _uncleaned.clear()
 
 
 # --- Parsing, bounded ----------------------------------------------------------------
@@ -284,6 +290,7 @@ def _remember(message_id: uuid.UUID, found: mime.MessageView) -> None:
 def _forget(message_id: uuid.UUID) -> None:
     global _memory_used
     with _lock:
+        _uncleaned.pop(message_id, None)
         entry = _memory.pop(message_id, None)
         if entry is not None:
             _memory_used -= entry[1]
@@ -304,7 +311,8 @@ def _load(message: Message) -> mime.MessageView | None:
             data = path.read_bytes()
             if sealed_file or seal.is_sealed(data):
                 data = seal.open_sealed(data)
-            found = _decode(json.loads(data))
+            doc = json.loads(data)
+            found = _decode(doc)
         except seal.Locked:
             if message.blob.endswith(blobs.SEALED_SUFFIX):
                 raise
@@ -316,6 +324,7 @@ def _load(message: Message) -> mime.MessageView | None:
             path.unlink(missing_ok=True)
             continue
         if found is not None:
+            _note_derived(message.id, path, doc)
             return found
         path.unlink(missing_ok=True)
     return None
@@ -324,6 +333,10 @@ def _load(message: Message) -> mime.MessageView | None:
 def _kept_cleaned(message: Message, made_by: str) -> str | None:
     """The sanitised HTML kept in the derived file by made_by, if any (a file of no use
     is left to _load, which removes it)."""
+    with _lock:
+        seen = _uncleaned.get(message.id)
+    if seen is not None and _file_state(seen[0]) == seen[1]:
+        return None  # the file as this process read or wrote it: no sanitised HTML in it
     to = seal.sealing_to()
     for path in blobs.derived_files(message.id):
         sealed_file = path.suffix == blobs.SEALED_SUFFIX
@@ -342,6 +355,26 @@ def _kept_cleaned(message: Message, made_by: str) -> str | None:
     return None
 
 
+def _file_state(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _note_derived(message_id: uuid.UUID, path: Path, doc: dict[str, Any]) -> None:
+    """Remember a derived file read or written without sanitised HTML (see _uncleaned)."""
+    state = None if "cleaned" in doc else _file_state(path)
+    with _lock:
+        if state is None:
+            _uncleaned.pop(message_id, None)
+            return
+        if len(_uncleaned) >= MAX_UNCLEANED:
+            _uncleaned.clear()
+        _uncleaned[message_id] = (path, state)
+
+
 def _store(
     message: Message, found: mime.MessageView, cleaned: tuple[str, str] | None = None
 ) -> None:
@@ -357,10 +390,11 @@ def _store(
     if to is not None:
         data = seal.seal(data, to)
     try:
-        blobs.write_derived(message.id, data, to.set_id if to else None)
+        path = blobs.write_derived(message.id, data, to.set_id if to else None)
     except OSError as e:
         log.warning("message %s: could not keep its view: %s", message.id, e)
         return
+    _note_derived(message.id, path, doc)
     # Deleted meanwhile: its files went before this one was written.
     if not MessageModel.objects.filter(id=message.id).exists():
         blobs.delete_derived(message.id)
