@@ -155,14 +155,22 @@ def _clean_style(value: str) -> str | None:
 _CHECKED_ATTRIBUTES = frozenset({"style", "src", "href", "cite"})
 
 
-@functools.lru_cache(maxsize=4096)
-def _clean_link(value: str) -> str | None:
+def _link(value: str) -> str | None:
     """A link (href, cite) to the web, a mail address or a phone number; anything else
-    (relative, javascript:, data:, ...) goes. A newsletter repeats its links: each is read once."""
+    (relative, javascript:, data:, ...) goes."""
     stripped = value.strip()
     if stripped.lower().startswith(("http://", "https://", "mailto:", "tel:")):
         return stripped
     return None
+
+
+# A newsletter repeats its links: each is read once. Long ones are not kept.
+_cached_link = functools.lru_cache(maxsize=4096)(_link)
+MAX_CACHED_LINK = 2048
+
+
+def _clean_link(value: str) -> str | None:
+    return _cached_link(value) if len(value) <= MAX_CACHED_LINK else _link(value)
 
 
 def _is_remote(url: str) -> bool:
