@@ -4,7 +4,8 @@ One mailbox holds MAILBOX_SIZE messages: a few delivered for real with
 deliver(), the rest bulk-created rows pointing at hard links (or copies) of
 those files, since deliver() fsyncs every message. The newest message is a
 newsletter of about 2 MB of HTML (tables, inline styles, a <style> block,
-remote images), the page whose frame goes through css-inline and nh3.
+remote images), the page whose frame goes through css-inline and nh3; its
+FIRST_LOADS copies, the oldest rows, are each opened once for the frame's first loads.
 
 With encryption at rest on (the site's settings), deliver() seals the delivered
 messages itself, and each bulk-created row gets its index fields sealed by
