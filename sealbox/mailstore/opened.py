@@ -19,9 +19,9 @@ parses it while others for the same message wait for its result, and a request
 that waits more than PARSE_WAIT_SECONDS for a slot gets Busy (503, try again).
 
 The frame's sanitised HTML (without remote content) is kept in the same
-derived file once made (cleaned_html), under the name of what made it: a
-change to the sanitiser makes it again, and no other process sanitises the
-message again meanwhile.
+derived file once made (keep_cleaned_html, cleaned_html), under the name of
+what made it: a change to the sanitiser makes it again, and no other process
+sanitises the message again meanwhile.
 
 The derived file is removed with its message (Message.objects.delete_messages),
 left-overs by the clean-up (sweep_strays), and it does not count against the
@@ -40,7 +40,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,20 +96,18 @@ def view(message: Message) -> mime.MessageView:
         _release(message.id)
 
 
-def cleaned_html(message: Message, made_by: str, clean: Callable[[str], str | None]) -> str | None:
-    """The message's HTML as clean(html) sanitises it, made once per message: a copy
-    kept in the derived file by the same made_by (the sanitiser's fingerprint) is used
-    instead. None for a message without HTML, or when clean gives None (kept: nothing)."""
-    found = view(message)
-    if found.html is None:
-        return None
-    kept = _kept_cleaned(message, made_by)
-    if kept is not None:
-        return kept
-    made = clean(found.html)
-    if made is not None and len(made) <= MAX_CLEANED:
-        _store(message, found, (made_by, made))
-    return made
+def cleaned_html(message: Message, made_by: str) -> str | None:
+    """The message's sanitised HTML as keep_cleaned_html() kept it with the view, if it
+    was made by made_by (the sanitiser's fingerprint); None when there is none."""
+    view(message)  # the derived file, made (or checked) first
+    return _kept_cleaned(message, made_by)
+
+
+def keep_cleaned_html(message: Message, made_by: str, html: str) -> None:
+    """Keep a message's sanitised HTML with its view, in the derived file (sealed like
+    it), so that no process sanitises it again; longer than MAX_CLEANED: not kept."""
+    if len(html) <= MAX_CLEANED:
+        _store(message, view(message), (made_by, html))
 
 
 def reader(message: Message) -> blobs.Reader:

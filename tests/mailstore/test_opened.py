@@ -418,7 +418,7 @@ def test_a_frame_made_in_another_worker_is_found_though_this_one_read_the_view_b
     seen_here = dict(opened._uncleaned)
     # Another worker sanitises it and keeps the result while this one still has the view.
     kept = "<p>sanitised in another worker</p>"
-    opened._store(message, opened.view(message), (views.FRAME_MADE_BY, kept))
+    opened.keep_cleaned_html(message, views.FRAME_MADE_BY, kept)
     opened._uncleaned.update(seen_here)
 
     frame = content(reader.get(message_url(message, "message-body"))).decode()
