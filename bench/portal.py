@@ -645,6 +645,11 @@ def first_loads_table(
         "worker may answer. Its sanitised HTML is kept with the view once the frame is sent "
         "(opened.keep_cleaned_html), so no worker sanitises that message again"
     )
+    table.note(
+        "the frame again and the next copy's page follow at once: the first worker may still "
+        "be keeping the HTML (see opened.keep_cleaned_html in the next table), so the other "
+        "worker may sanitise it once more, and a request to the first waits for it"
+    )
     table.print()
 
 

@@ -61,7 +61,7 @@ MAX_CACHED_FRAME = 4 * 1024 * 1024
 # never changes, so each process keeps its latest frames (settings.CACHES).
 frames = caches["frames"]
 # What made a frame's HTML (the sanitiser and this module, which names its images):
-# kept with the message (opened.cleaned_html), it is used until either changes.
+# kept with the message (opened.keep_cleaned_html), it is used until either changes.
 FRAME_MADE_BY = fingerprint(Path(__file__))
 
 # The message frame's own policy: nothing runs, nothing is sent, images only
@@ -269,13 +269,15 @@ class FrameResponse(HttpResponse):
         self.then = then
 
     def close(self) -> None:
-        super().close()
+        # Before the request's own close (request_finished), which lets go of its database
+        # connection: keeping asks whether the message still exists.
         then, self.then = self.then, None
         if then is not None:
             try:
                 then()
             except Exception:  # made again at the next view
                 log.warning("could not keep a message's sanitised HTML", exc_info=True)
+        super().close()
 
 
 def own_hosts(request: HttpRequest) -> frozenset[str]:
