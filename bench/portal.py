@@ -22,8 +22,11 @@ Latencies are pooled over the runs; requests/s is the median of the runs.
 
 The second table is the inbox with a cold summary cache: a fresh one-worker
 server per mode, one client, the first page after the start and each page's
-first view. The third times the stages of the 2 MB message's frame in one
-process, without a server, to show where that page's time goes in each mode.
+first view. The third is the frame's first load: FIRST_LOADS copies of the 2
+MB message, none opened before, each opened as a reader does (the page, then
+its frame), one client, both workers up. The fourth times the stages of the 2
+MB message's frame in one process, without a server, to show where that page's
+time goes in each mode.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from bench.mailbox import (
     COLD_PAGES,
     DEEP_PAGE,
     END_MARKER,
+    FIRST_LOADS,
     MAILBOX_SIZE,
     PAGE_SIZE,
     PASSWORD,
@@ -73,6 +77,7 @@ from bench.util import (
 )
 
 CLIENTS = 2  # as many as the server has workers (and this machine may have CPUs)
+GOAL_MS = 150  # issue 16: the 2 MB message page and its frame's first load, p95
 WORKERS = 2  # SEALBOX_WEB_WORKERS; each has 4 threads
 REPEATS = 3
 RUN_SECONDS = 1.5  # 2 modes x 8 pages x 2 runs (page, baseline) per round: keep it short
@@ -289,7 +294,7 @@ class Server:
                 (box["small_subject"].encode(), b"figures.pdf", f"/m/{small}/eml/".encode()),
             ),
             Page(
-                "/m/<id>/ (2 MB HTML)",
+                BIG_PAGE,
                 f"/m/{big}/",
                 (box["big_subject"].encode(), f"/m/{big}/body/".encode()),
             ),
@@ -308,6 +313,7 @@ class Server:
 
 
 BARE = "trivial view, no session"
+BIG_PAGE = "/m/<id>/ (2 MB HTML)"
 BASELINE = "trivial view, login_required"
 
 
@@ -343,8 +349,9 @@ def search_pages(mailbox: dict[str, Any]) -> list[Page]:
 # --- The section ----------------------------------------------------------------------
 
 
-def latency(ctx: Context, servers: list[Server]) -> None:
-    """Both servers up at once; each page's off and on runs next to each other."""
+def latency(ctx: Context, servers: list[Server]) -> dict[str, float]:
+    """Both servers up at once; each page's off and on runs next to each other.
+    Answers the 2 MB message page's p95 per mode."""
     for server in servers:
         server.start(ctx)
         progress(
@@ -415,6 +422,7 @@ def latency(ctx: Context, servers: list[Server]) -> None:
         ],
     )
     goals = {page.label: page.goal_p95 for page in pages["off"]}
+    big_p95: dict[str, float] = {}
     for label in labels:
         p50: dict[str, float] = {}
         p95: dict[str, float] = {}
@@ -445,6 +453,8 @@ def latency(ctx: Context, servers: list[Server]) -> None:
                 spread(rates),
                 "" if goal is None else f"<= {goal:g}: {'met' if p95_ratio <= goal else 'MISSED'}",
             )
+        if label == BIG_PAGE:
+            big_p95 = p95
     vault = servers[1].site.ctx.vault()
     table.note(
         "ratios to trivial are to the trivial view behind login_required in the same mode: it "
@@ -495,7 +505,13 @@ def latency(ctx: Context, servers: list[Server]) -> None:
     )
     if big["vacuumed"]:
         table.note("PostgreSQL: VACUUM ANALYZE mailstore_message ran after the bulk insert")
+    table.note(
+        f"goal (issue 16): {BIG_PAGE} p95 <= {GOAL_MS} ms; measured "
+        f"{number(big_p95['off'])} ms off, {number(big_p95['on'])} ms on; the frame's first "
+        "load is in the table after the next"
+    )
     table.print()
+    return big_p95
 
 
 def cold_inbox(ctx: Context, servers: list[Server]) -> None:
@@ -566,14 +582,100 @@ def cold_inbox(ctx: Context, servers: list[Server]) -> None:
     table.print()
 
 
+def first_loads(ctx: Context, servers: list[Server]) -> dict[str, dict[str, list[float]]]:
+    """Each copy of the 2 MB message opened once: its page, then its frame (sanitised, kept)."""
+    samples: dict[str, dict[str, list[float]]] = {}
+    for server in servers:
+        progress(f"portal: the frame's first loads, encryption {server.mode}")
+        server.start(ctx)
+        client = Client(server.port, server.cookie)
+        box = server.mailbox
+        timed: dict[str, list[float]] = {"page": [], "frame": [], "again": []}
+        try:
+            for message_id in box["first_load_ids"]:
+                page = Page("page", f"/m/{message_id}/", (box["big_subject"].encode(),))
+                frame = Page(
+                    "frame",
+                    f"/m/{message_id}/body/",
+                    (END_MARKER.encode(), STYLE_ONLY_COLOUR.encode()),
+                )
+                timed["page"].append(client.fetch(page)[0] * 1000)
+                timed["frame"].append(client.fetch(frame)[0] * 1000)
+                timed["again"].append(client.fetch(frame)[0] * 1000)
+        finally:
+            client.close()
+            server.stop()
+        samples[server.mode] = timed
+    return samples
+
+
+def first_loads_table(
+    samples: dict[str, dict[str, list[float]]], latency_p95: dict[str, float]
+) -> None:
+    table = Table(
+        f"Portal, the 2 MB message opened for the first time: {FIRST_LOADS} copies of it per "
+        f"mode, none opened before, each opened as a reader does (its page, then its frame, then "
+        f"the frame again); one client, `sealbox web` with {WORKERS} workers started afresh",
+        ["request", "enc.", "samples", "p50 ms", "p95 ms", "max ms", "goal p95 ms", "met"],
+    )
+    rows = {
+        "page": "/m/<id>/, the page's first view (parses the message, keeps its view)",
+        "frame": "/m/<id>/body/, the frame's first load (sanitised in a child, kept)",
+        "again": "/m/<id>/body/ again (this worker's cache, or the kept HTML in the other's)",
+    }
+    for key, label in rows.items():
+        for mode in ("off", "on"):
+            values = samples[mode][key]
+            p95 = percentile(values, 95)
+            goal = key == "frame"
+            table.add(
+                label if mode == "off" else "",
+                mode,
+                len(values),
+                number(percentile(values, 50)),
+                number(p95),
+                number(max(values)),
+                GOAL_MS if goal else "",
+                ("yes" if p95 <= GOAL_MS else "NO") if goal else "",
+            )
+    for mode in ("off", "on"):
+        p95 = latency_p95[mode]
+        table.add(
+            "/m/<id>/ (2 MB HTML), from the latency table" if mode == "off" else "",
+            mode,
+            "",
+            "",
+            number(p95),
+            "",
+            GOAL_MS,
+            "yes" if p95 <= GOAL_MS else "NO",
+        )
+    table.note(
+        "goal (issue 16): the 2 MB HTML message page and its frame's first load, p95 "
+        f"<= {GOAL_MS} ms; the page's p95 is that of the latency table (2 clients, views cached)"
+    )
+    table.note(
+        "the frame's first load follows the page's, as in a browser: the view is in one "
+        "worker's memory and in the derived file; with a connection per request either "
+        "worker may answer. Its sanitised HTML is kept with the view once the frame is sent "
+        "(opened.keep_cleaned_html), so no worker sanitises that message again"
+    )
+    table.note(
+        "the frame again and the next copy's page follow at once: the first worker may still "
+        "be keeping the HTML (see opened.keep_cleaned_html in the next table), so the other "
+        "worker may sanitise it once more, and a request to the first waits for it"
+    )
+    table.print()
+
+
 def stages_table(servers: list[Server]) -> None:
     stages = {server.mode: server.mailbox["stages"] for server in servers}
     table = Table(
         "Portal, where the 2 MB message's time goes: each step in one process, no server, "
         f"encryption off and on (median of {STAGE_REPEATS})",
-        ["step", "off ms", "on ms", "on/off", "share of the frame off / on"],
+        ["step", "off ms", "on ms", "on/off", "share of the frame's first load off / on"],
     )
-    frame = {mode: stage["frame_ms"] for mode, stage in stages.items()}
+    frame = {mode: stage["first_ms"] for mode, stage in stages.items()}
     for off_row, on_row in zip(stages["off"]["rows"], stages["on"]["rows"], strict=True):
         label, off_ms, in_frame = off_row
         on_ms = on_row[1]
@@ -582,11 +684,13 @@ def stages_table(servers: list[Server]) -> None:
             share = f"{off_ms / frame['off'] * 100:.0f}% / {on_ms / frame['on'] * 100:.0f}%"
         table.add(label, number(off_ms), number(on_ms), stage_ratio(on_ms, off_ms), share)
     for key, label in (
-        ("page_ms", "= the message page's steps (read, open, view, remote check)"),
-        ("frame_ms", "= the frame's steps (read, open, view, clean_html, render)"),
+        ("page_ms", "= the message page's first view (read, open, view, remote check)"),
+        ("first_ms", "= the frame's first load, after the page (look, child, render)"),
+        ("kept_ms", "= the frame in another worker or past its cache (kept, render)"),
+        ("frame_ms", "= read, open, view, clean_html, render (as this table summed before)"),
     ):
         off_ms, on_ms = stages["off"][key], stages["on"][key]
-        share = "100% / 100%" if key == "frame_ms" else ""
+        share = "100% / 100%" if key == "first_ms" else ""
         table.add(label, number(off_ms), number(on_ms), stage_ratio(on_ms, off_ms), share)
     plain = stages["off"]
     limit = plain["inline_limit"]
@@ -601,7 +705,15 @@ def stages_table(servers: list[Server]) -> None:
     )
     table.note("the css-inline and nh3 rows are the two parts of the clean_html() row")
     table.note(
-        "on: the stored file is CMS EnvelopedData; blobs.read() is read_stored() + open_sealed()"
+        "the frame's first load comes after the message page's, which parsed the message "
+        "(mime.view) and kept its view; the frame sanitises in a forked child "
+        "(clean_html_in_time), answers, and then keeps the result with the view in the "
+        "derived file (opened.keep_cleaned_html, after the last byte is sent); goal "
+        f"(issue 16): p95 <= {GOAL_MS} ms, measured through the server in the table before this one"
+    )
+    table.note(
+        "on: the stored file is CMS EnvelopedData; blobs.read() is read_stored() + open_sealed(); "
+        "the derived file is sealed like it"
     )
     table.print()
 
@@ -628,8 +740,9 @@ def run(ctx: Context) -> None:
             f"{mailbox['seal_seconds']:.1f}s sealing index fields)"
         )
         servers.append(Server(mode, site, reader, mailbox))
-    latency(ctx, servers)
+    p95 = latency(ctx, servers)
     cold_inbox(ctx, servers)
+    first_loads_table(first_loads(ctx, servers), p95)
     stages_table(servers)
 
 

@@ -30,9 +30,15 @@ SEALBOX_PARSE_SLOTS messages over LARGE bytes at once, one request per message
 parses it while others for the same message wait for its result, and a request
 that waits more than PARSE_WAIT_SECONDS for a slot gets Busy (503, try again).
 
+The frame's sanitised HTML (without remote content) is kept in the same
+derived file once made (keep_cleaned_html, cleaned_html), under the name of
+what made it: a change to the sanitiser makes it again, and no other process
+sanitises the message again meanwhile.
+
 The derived file is removed with its message (mailbox.remove),
 left-overs by the clean-up (sweep_strays), and it does not count against the
-owner's quota: its size is bounded by what is shown (MAX_TEXT_CHARS per text part).
+owner's quota: its size is bounded by what is shown (MAX_TEXT_CHARS per text part,
+MAX_CLEANED of sanitised HTML).
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from email.message import Message as EmailMessage
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -68,6 +75,7 @@ MEMORY_BUDGET = 16 * 1024 * 1024  # characters of the views kept in memory per p
 STRAY_AGE_SECONDS = 3600
 HEADER_BUDGET = 4 * 1024 * 1024  # bytes of header blocks kept in memory per process
 HEADER_OVERHEAD = 1024  # counted for each kept block besides its bytes
+MAX_CLEANED = 4 * 1024 * 1024  # characters of sanitised HTML kept in a derived file
 
 _memory: OrderedDict[uuid.UUID, tuple[mime.MessageView, int]] = OrderedDict()
 _memory_used = 0
@@ -77,6 +85,10 @@ _slots: tuple[int, threading.BoundedSemaphore] | None = None
 # Message id -> (its blob, its parsed headers, their weight).
 _headers: OrderedDict[uuid.UUID, tuple[str, EmailMessage, int]] = OrderedDict()
 _headers_used = 0
+# Derived files this process read or wrote without sanitised HTML in them, with their
+# (mtime, size) then: while unchanged, cleaned_html() need not read one to find none.
+_uncleaned: dict[uuid.UUID, tuple[Path, tuple[int, int] | None]] = {}
+MAX_UNCLEANED = 10_000
 # How many messages this process has parsed (tests and benchmarks read it).
 parses = 0
 
@@ -115,6 +127,20 @@ def read_headers(message: Message) -> EmailMessage:
     found = parsing.parse_headers(head)
     _remember_headers(message, found, HEADER_OVERHEAD + header_end(head))
     return found
+
+
+def cleaned_html(message: Message, made_by: str) -> str | None:
+    """The message's sanitised HTML as keep_cleaned_html() kept it with the view, if it
+    was made by made_by (the sanitiser's fingerprint); None when there is none."""
+    read(message)  # the derived file, made (or checked) first
+    return _kept_cleaned(message, made_by)
+
+
+def keep_cleaned_html(message: Message, made_by: str, html: str) -> None:
+    """Keep a message's sanitised HTML with its view, in the derived file (sealed like
+    it), so that no process sanitises it again; longer than MAX_CLEANED: not kept."""
+    if len(html) <= MAX_CLEANED:
+        _store(message, read(message), (made_by, html))
 
 
 def reader(message: Message) -> blobs.Reader:
@@ -193,6 +219,7 @@ def clear_memory() -> None:
         _memory_used = 0
         _headers.clear()
         _headers_used = 0
+        _uncleaned.clear()
 
 
 # --- Parsing, bounded ----------------------------------------------------------------
@@ -296,6 +323,7 @@ def _remember(message_id: uuid.UUID, found: mime.MessageView) -> None:
 def _forget(message_id: uuid.UUID) -> None:
     global _memory_used, _headers_used
     with _lock:
+        _uncleaned.pop(message_id, None)
         entry = _memory.pop(message_id, None)
         if entry is not None:
             _memory_used -= entry[1]
@@ -341,7 +369,8 @@ def _load(message: Message) -> mime.MessageView | None:
             data = path.read_bytes()
             if sealed_file or seal.is_sealed(data):
                 data = seal.open_sealed(data)
-            found = _decode(json.loads(data))
+            doc = json.loads(data)
+            found = _decode(doc)
         except seal.Locked:
             if message.blob.endswith(blobs.SEALED_SUFFIX):
                 raise
@@ -353,25 +382,77 @@ def _load(message: Message) -> mime.MessageView | None:
             path.unlink(missing_ok=True)
             continue
         if found is not None:
+            _note_derived(message.id, path, doc)
             return found
         path.unlink(missing_ok=True)
     return None
 
 
-def _store(message: Message, found: mime.MessageView) -> None:
+def _kept_cleaned(message: Message, made_by: str) -> str | None:
+    """The sanitised HTML kept in the derived file by made_by, if any (a file of no use
+    is left to _load, which removes it)."""
+    with _lock:
+        seen = _uncleaned.get(message.id)
+    if seen is not None and _file_state(seen[0]) == seen[1]:
+        return None  # the file as this process read or wrote it: no sanitised HTML in it
+    to = seal.sealing_to()
+    for path in blobs.derived_files(message.id):
+        sealed_file = path.suffix == blobs.SEALED_SUFFIX
+        if to is not None and not sealed_file:
+            continue
+        try:
+            data = path.read_bytes()
+            if sealed_file or seal.is_sealed(data):
+                data = seal.open_sealed(data)
+            kept = json.loads(data).get("cleaned")
+        except Exception as e:  # gone, locked, damaged: made again
+            log.info("message %s: kept sanitised HTML not used: %s", message.id, e)
+            continue
+        if isinstance(kept, list) and len(kept) == 2 and kept[0] == made_by:
+            return str(kept[1])
+    return None
+
+
+def _file_state(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _note_derived(message_id: uuid.UUID, path: Path, doc: dict[str, Any]) -> None:
+    """Remember a derived file read or written without sanitised HTML (see _uncleaned)."""
+    state = None if "cleaned" in doc else _file_state(path)
+    with _lock:
+        if state is None:
+            _uncleaned.pop(message_id, None)
+            return
+        if len(_uncleaned) >= MAX_UNCLEANED:
+            _uncleaned.clear()
+        _uncleaned[message_id] = (path, state)
+
+
+def _store(
+    message: Message, found: mime.MessageView, cleaned: tuple[str, str] | None = None
+) -> None:
     from sealbox.mailstore.models import Message as MessageModel
 
     to = seal.sealing_to()
     if to is None and message.blob.endswith(blobs.SEALED_SUFFIX) and settings.ENCRYPTION_CERTS:
         to = seal.recipients()  # encryption turned off since: sealed like the message still
-    data = json.dumps(_encode(found), ensure_ascii=False, separators=(",", ":")).encode()
+    doc = _encode(found)
+    if cleaned is not None:
+        doc["cleaned"] = list(cleaned)  # [made_by, html]; _decode leaves it out
+    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
     if to is not None:
         data = seal.seal(data, to)
     try:
-        blobs.write_derived(message.id, data, to.set_id if to else None)
+        path = blobs.write_derived(message.id, data, to.set_id if to else None)
     except OSError as e:
         log.warning("message %s: could not keep its view: %s", message.id, e)
         return
+    _note_derived(message.id, path, doc)
     # Deleted meanwhile: its files went before this one was written.
     if not MessageModel.objects.filter(id=message.id).exists():
         blobs.delete_derived(message.id)

@@ -9,12 +9,16 @@ for it; cid: images are pointed at the message's own parts.
 from __future__ import annotations
 
 import functools
+import hashlib
 import html as html_lib
 import ipaddress
 import logging
+import os
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import css_inline
@@ -147,6 +151,28 @@ def _clean_style(value: str) -> str | None:
     return "; ".join(d.strip() for d in kept) or None
 
 
+# The attributes attribute_filter looks into; nh3 keeps every other allowed one as it is.
+_CHECKED_ATTRIBUTES = frozenset({"style", "src", "href", "cite"})
+
+
+def _link(value: str) -> str | None:
+    """A link (href, cite) to the web, a mail address or a phone number; anything else
+    (relative, javascript:, data:, ...) goes."""
+    stripped = value.strip()
+    if stripped.lower().startswith(("http://", "https://", "mailto:", "tel:")):
+        return stripped
+    return None
+
+
+# A newsletter repeats its links: each is read once. Long ones are not kept.
+_cached_link = functools.lru_cache(maxsize=4096)(_link)
+MAX_CACHED_LINK = 2048
+
+
+def _clean_link(value: str) -> str | None:
+    return _cached_link(value) if len(value) <= MAX_CACHED_LINK else _link(value)
+
+
 def _is_remote(url: str) -> bool:
     lowered = url.strip().lower()
     return lowered.startswith(("http://", "https://", "//"))
@@ -215,10 +241,14 @@ def has_remote_images(html: str) -> bool:
     return False
 
 
+# ASCII only: with Unicode case folding "<\u017ftyle" (a long s) would match as well.
+_STYLE_TAG = re.compile("<style", re.IGNORECASE | re.ASCII)
+
+
 def inline_styles(html: str) -> str:
     """Apply <style> rules to the elements' style attributes, so the rules survive
     sanitising without a <style> element. No remote stylesheet is ever fetched."""
-    if len(html) > MAX_INLINE_CSS_INPUT or "<style" not in html.lower():
+    if len(html) > MAX_INLINE_CSS_INPUT or not _STYLE_TAG.search(html):
         return html
     if html.count("{") * html.count("<") > MAX_INLINE_CSS_WORK:
         log.info("a message's CSS is too much work to inline; its <style> rules are left out")
@@ -246,7 +276,11 @@ def clean_html(
     blocked = 0
 
     def attribute_filter(tag: str, attr: str, value: str) -> str | None:
+        # nh3 calls this for every attribute it keeps (tens of thousands in a
+        # newsletter): the ones with nothing to check leave at the first test.
         nonlocal blocked
+        if attr not in _CHECKED_ATTRIBUTES:
+            return value
         if attr == "style":
             return _clean_style(value)
         if attr == "src" and tag == "img":
@@ -264,10 +298,7 @@ def clean_html(
                 return None
             return None
         if attr in ("href", "cite"):
-            lowered = value.strip().lower()
-            if lowered.startswith(("http://", "https://", "mailto:", "tel:")):
-                return value.strip()
-            return None  # relative, javascript:, data: and other links go
+            return _clean_link(value)
         return value
 
     cleaner = nh3.Cleaner(
@@ -312,20 +343,40 @@ def declared_direction(html: str) -> str | None:
     return None
 
 
+_BODY_TAG = re.compile(r"<body(?=[ \t\n\r>/])", re.IGNORECASE | re.ASCII)
+
+
 def _body_as_div(html: str) -> str:
     """Keep the <body>'s look (background, font, bgcolor) on a wrapping <div>:
     the sanitised result is a fragment, where a <body> element would be dropped."""
-    lowered = html.lower()
-    start = lowered.find("<body")
-    while start >= 0 and lowered[start + 5 : start + 6] not in (" ", "\t", "\n", "\r", ">", "/"):
-        start = lowered.find("<body", start + 5)
-    end = lowered.find(">", start, start + MAX_TAG) if start >= 0 else -1
+    # Found in the text itself, not in a lowered copy of it: no 2 MB copy, and
+    # no offsets shifted by a character that lowers to two ("\u0130").
+    found = _BODY_TAG.search(html)
+    if found is None:
+        return html
+    start = found.start()
+    end = html.find(">", start, start + MAX_TAG)
     if end < 0:
         return html
     attributes = html[start + 5 : end]
     if not attributes.strip():
         return html
     return html[:start] + f"<div{attributes}>" + html[end + 1 :] + "</div>"
+
+
+def fingerprint(*more: Path) -> str:
+    """A name for what a sanitised result depends on: this module's code, nh3's and
+    css-inline's versions, and the more files given (the code that calls clean_html).
+    A result kept under another name is made again (opened.cleaned_html)."""
+    digest = hashlib.sha256()
+    for name in ("nh3", "css_inline"):
+        digest.update(f"{name} {metadata.version(name)}\n".encode())
+    for path in (Path(__file__), *more):
+        try:
+            digest.update(path.read_bytes())
+        except OSError:  # no source to read: a name no other process shares
+            digest.update(os.urandom(32))
+    return digest.hexdigest()
 
 
 def clean_html_in_time(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
+import logging
 import re
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from django.conf import settings
@@ -38,12 +42,15 @@ from sealbox.mailstore.sanitize import (
     SAFE_IMAGE_TYPES,
     clean_html_in_time,
     declared_direction,
+    fingerprint,
     has_remote_images,
 )
 from sealbox.outbound import receipts
 from sealbox.portal import bundle, filetypes, headline, listing, thumbnails
 from sealbox.portal.lookup import owned_message
 from sealbox.portal.textview import text_to_html
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 MAX_INLINE_IMAGE = 10 * 1024 * 1024
@@ -52,6 +59,9 @@ MAX_CACHED_FRAME = 4 * 1024 * 1024
 # Sanitising a big newsletter takes a fraction of a second; a stored message
 # never changes, so each process keeps its latest frames (settings.CACHES).
 frames = caches["frames"]
+# What made a frame's HTML (the sanitiser and this module, which names its images):
+# kept with the message (opened.keep_cleaned_html), it is used until either changes.
+FRAME_MADE_BY = fingerprint(Path(__file__))
 
 # The message frame's own policy: nothing runs, nothing is sent, images only
 # from the message itself (data:) unless the reader asked for remote ones.
@@ -238,14 +248,36 @@ def message_body(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     # The document names the portal's language and a title in it (for screen readers).
     key = f"{msg.id}:{int(remote)}:{get_language()}:{','.join(sorted(own))}"
     body = frames.get(key)
+    keep = None
     if body is None:
-        body = _frame_document(msg, remote, own)
+        body, keep = _frame_document(msg, remote, own)
         if len(body) <= MAX_CACHED_FRAME:
             frames.set(key, body)
-    response = HttpResponse(body, content_type="text/html; charset=utf-8")
+    response = FrameResponse(body, keep, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = FRAME_CSP.format(remote=" https: http:" if remote else "")
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+class FrameResponse(HttpResponse):
+    """The frame's document. Keeping its sanitised HTML with the message (then) is done
+    once the document is sent, in close(), which the WSGI server calls after its last
+    byte: the reader does not wait for it."""
+
+    def __init__(self, body: str, then: Callable[[], None] | None, **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self.then = then
+
+    def close(self) -> None:
+        # Before the request's own close (request_finished), which lets go of its database
+        # connection: keeping asks whether the message still exists.
+        then, self.then = self.then, None
+        if then is not None:
+            try:
+                then()
+            except Exception:  # made again at the next view
+                log.warning("could not keep a message's sanitised HTML", exc_info=True)
+        super().close()
 
 
 def own_hosts(request: HttpRequest) -> frozenset[str]:
@@ -255,7 +287,10 @@ def own_hosts(request: HttpRequest) -> frozenset[str]:
     return frozenset(h.strip("[]").rstrip(".").lower() for h in hosts if h)
 
 
-def _frame_document(msg: Message, remote: bool, own: frozenset[str]) -> str:
+def _frame_document(
+    msg: Message, remote: bool, own: frozenset[str]
+) -> tuple[str, Callable[[], None] | None]:
+    """The frame's document, and what keeps its sanitised HTML once it is sent (or None)."""
     view = opened.read(msg)
     if view.html is None:
         raise Http404("This message has no HTML part")
@@ -281,12 +316,20 @@ def _frame_document(msg: Message, remote: bool, own: frozenset[str]) -> str:
             budget[0] -= item.size  # every use is in the document: every use counts
         return encoded[item.index]
 
-    clean = clean_html_in_time(view.html, cid_url, remote, settings.HTML_TIME_LIMIT, own)
-    if clean is None:  # too large or too slow to sanitise: its text, and why
-        context = {"too_costly": True, "text_html": text_to_html(view.body_text())}
-        return render_to_string("portal/frame.html", context)
-    context = {"html": clean.html, "dir": declared_direction(view.html)}
-    return render_to_string("portal/frame.html", context)
+    # Without remote images the result is the same for every request: made once per
+    # message and kept. With them it depends on the portal's host names: made each time.
+    cleaned = None if remote else opened.cleaned_html(msg, FRAME_MADE_BY)
+    keep = None
+    if cleaned is None:
+        made = clean_html_in_time(view.html, cid_url, remote, settings.HTML_TIME_LIMIT, own)
+        if made is None:  # too large or too slow to sanitise: its text, and why
+            context = {"too_costly": True, "text_html": text_to_html(view.body_text())}
+            return render_to_string("portal/frame.html", context), None
+        cleaned = made.html
+        if not remote:
+            keep = functools.partial(opened.keep_cleaned_html, msg, FRAME_MADE_BY, cleaned)
+    context = {"html": cleaned, "dir": declared_direction(view.html)}
+    return render_to_string("portal/frame.html", context), keep
 
 
 @login_required

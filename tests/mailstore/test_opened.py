@@ -362,3 +362,81 @@ def test_opening_a_big_message_holds_a_fraction_of_it_in_memory(
     assert peak < message.size / 4, (
         f"{peak / 2**20:.1f} MiB for a {message.size / 2**20:.0f} MiB message"
     )
+
+
+def test_a_frame_is_sanitised_once_per_message_whichever_process_shows_it(
+    reader: Client, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealbox.portal import views
+
+    message = deliver_to(alice, big_message(64 * 1024)[0])
+    made: list[bool] = []
+    sanitise = views.clean_html_in_time
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        made.append(args[2])  # allow_remote
+        return sanitise(*args, **kwargs)
+
+    monkeypatch.setattr(views, "clean_html_in_time", counted)
+    assert reader.get(message_url(message)).status_code == 200
+    first = content(reader.get(message_url(message, "message-body")))
+
+    views.frames.clear()  # as in another worker, or once the frame left the cache
+    opened.clear_memory()
+    again = content(reader.get(message_url(message, "message-body")))
+
+    assert MARKER in first.decode()
+    assert again == first
+    assert made == [False]
+
+    # A new sanitiser (or frame code) makes it again, and keeps that instead.
+    monkeypatch.setattr(views, "FRAME_MADE_BY", "another sanitiser")
+    views.frames.clear()
+    assert content(reader.get(message_url(message, "message-body"))) == first
+    views.frames.clear()
+    assert content(reader.get(message_url(message, "message-body"))) == first
+    assert made == [False, False]
+
+    # Remote images asked for: made for the request, never kept.
+    for _ in range(2):
+        views.frames.clear()
+        remote = reader.get(message_url(message, "message-body") + "?remote=1")
+        assert MARKER in content(remote).decode()
+    assert made == [False, False, True, True]
+
+
+def test_a_frame_made_in_another_worker_is_found_though_this_one_read_the_view_before(
+    reader: Client, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealbox.portal import views
+
+    message = deliver_to(alice, big_message(64 * 1024)[0])
+    assert reader.get(message_url(message)).status_code == 200
+    looked: list[bool] = []
+    derived_files = blobs.derived_files
+    monkeypatch.setattr(blobs, "derived_files", lambda i: looked.append(True) or derived_files(i))
+    seen_here = dict(opened._uncleaned)
+    # Another worker sanitises it and keeps the result while this one still has the view.
+    kept = "<p>sanitised in another worker</p>"
+    opened.keep_cleaned_html(message, views.FRAME_MADE_BY, kept)
+    opened._uncleaned.update(seen_here)
+
+    frame = content(reader.get(message_url(message, "message-body"))).decode()
+
+    assert kept in frame
+    assert looked  # the file changed since this worker read it: read again
+
+
+def test_a_frames_first_load_does_not_read_the_view_it_just_kept_again(
+    reader: Client, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = deliver_to(alice, big_message(64 * 1024)[0])
+    assert reader.get(message_url(message)).status_code == 200
+    looked: list[bool] = []
+    derived_files = blobs.derived_files
+    monkeypatch.setattr(blobs, "derived_files", lambda i: looked.append(True) or derived_files(i))
+
+    frame = content(reader.get(message_url(message, "message-body"))).decode()
+
+    assert MARKER in frame
+    assert looked == []

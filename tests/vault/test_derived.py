@@ -54,6 +54,7 @@ def test_nothing_derived_from_a_sealed_message_lies_on_disk_in_the_clear(
     # The escrow key opens it with OpenSSL alone, as it opens the message.
     view = json.loads(openssl_decrypt(derived, encryption.escrow, tmp_path / "view.json"))
     assert MARKER in view["html"]
+    assert MARKER in view["cleaned"][1]  # the frame's sanitised HTML, sealed with the view
 
 
 def test_a_sealed_attachment_streams_byte_for_byte(
