@@ -5,7 +5,9 @@ deliver(), the rest bulk-created rows pointing at hard links (or copies) of
 those files, since deliver() fsyncs every message. The newest message is a
 newsletter of about 2 MB of HTML (tables, inline styles, a <style> block,
 remote images), the page whose frame goes through css-inline and nh3; its
-FIRST_LOADS copies, the oldest rows, are each opened once for the frame's first loads.
+2 x FIRST_LOADS copies, the oldest rows, are each opened once for the frame's first
+loads: half of them prepared as the worker prepares a new message (portal/frame.prepare),
+half not.
 
 With encryption at rest on (the site's settings), deliver() seals the delivered
 messages itself, and each bulk-created row gets its index fields sealed by
@@ -232,6 +234,7 @@ def fill(reader: str, password: str) -> dict[str, Any]:
     from sealbox.intake.delivery import deliver
     from sealbox.mailstore import blobs, sealed, search
     from sealbox.mailstore.models import Message
+    from sealbox.portal import frame
     from sealbox.vault import seal
 
     began = time.monotonic()
@@ -243,6 +246,15 @@ def fill(reader: str, password: str) -> dict[str, Any]:
         deliver("news@northwind.example", [reader], _another_copy(raw, n))[0]
         for n in range(FIRST_LOADS)
     ]
+    prepared = [
+        deliver("news@northwind.example", [reader], _another_copy(raw, FIRST_LOADS + n))[0]
+        for n in range(FIRST_LOADS)
+    ]
+    prepare_ms = []
+    for message in prepared:  # as the worker does before it sends the notification
+        start = time.perf_counter()
+        assert frame.prepare(message)
+        prepare_ms.append((time.perf_counter() - start) * 1000)
     owner = User.objects.get(pk=big.owner_id)
     owner.set_password(password)
     owner.activated_at = timezone.now()
@@ -254,7 +266,7 @@ def fill(reader: str, password: str) -> dict[str, Any]:
     rows = []
     linked = copied = 0
     seal_seconds = 0.0
-    for i in range(MAILBOX_SIZE - len(samples) - 1 - FIRST_LOADS):
+    for i in range(MAILBOX_SIZE - len(samples) - 1 - 2 * FIRST_LOADS):
         source = samples[i % len(samples)]
         message_id = uuid.uuid4()
         rel = blobs.relative_path(message_id, to.set_id if to else None)
@@ -356,6 +368,8 @@ def fill(reader: str, password: str) -> dict[str, Any]:
         "big_stored_bytes": (data_dir / big.blob).stat().st_size,
         "big_html_chars": html_chars,
         "first_load_ids": [str(c.id) for c in copies],
+        "prepared_ids": [str(c.id) for c in prepared],
+        "prepare_ms": prepare_ms,
         "small_id": str(report.id),
         "small_subject": report.subject,
         "small_size": report.size,

@@ -590,8 +590,17 @@ def first_loads(ctx: Context, servers: list[Server]) -> dict[str, dict[str, list
         server.start(ctx)
         client = Client(server.port, server.cookie)
         box = server.mailbox
-        timed: dict[str, list[float]] = {"page": [], "frame": [], "again": []}
+        timed: dict[str, list[float]] = {"page": [], "frame": [], "again": [], "prepared": []}
         try:
+            for message_id in box["prepared_ids"]:
+                page = Page("page", f"/m/{message_id}/", (box["big_subject"].encode(),))
+                frame = Page(
+                    "frame",
+                    f"/m/{message_id}/body/",
+                    (END_MARKER.encode(), STYLE_ONLY_COLOUR.encode()),
+                )
+                client.fetch(page)
+                timed["prepared"].append(client.fetch(frame)[0] * 1000)
             for message_id in box["first_load_ids"]:
                 page = Page("page", f"/m/{message_id}/", (box["big_subject"].encode(),))
                 frame = Page(
@@ -605,6 +614,7 @@ def first_loads(ctx: Context, servers: list[Server]) -> dict[str, dict[str, list
         finally:
             client.close()
             server.stop()
+        timed["prepare"] = list(box["prepare_ms"])
         samples[server.mode] = timed
     return samples
 
@@ -614,20 +624,22 @@ def first_loads_table(
 ) -> None:
     table = Table(
         f"Portal, the 2 MB message opened for the first time: {FIRST_LOADS} copies of it per "
-        f"mode, none opened before, each opened as a reader does (its page, then its frame, then "
-        f"the frame again); one client, `sealbox web` with {WORKERS} workers started afresh",
+        "mode prepared by the worker and as many not, none opened before, each opened as a "
+        "reader does (its page, then its frame, then the frame again); one client, `sealbox web` "
+        f"with {WORKERS} workers started afresh",
         ["request", "enc.", "samples", "p50 ms", "p95 ms", "max ms", "goal p95 ms", "met"],
     )
     rows = {
+        "prepared": "/m/<id>/body/, the frame's first load of a message the worker prepared",
         "page": "/m/<id>/, the page's first view (parses the message, keeps its view)",
-        "frame": "/m/<id>/body/, the frame's first load (sanitised in a child, kept)",
+        "frame": "/m/<id>/body/, the frame's first load of one not prepared yet (sanitised)",
         "again": "/m/<id>/body/ again (this worker's cache, or the kept HTML in the other's)",
     }
     for key, label in rows.items():
         for mode in ("off", "on"):
             values = samples[mode][key]
             p95 = percentile(values, 95)
-            goal = key == "frame"
+            goal = key in ("prepared", "frame")
             table.add(
                 label if mode == "off" else "",
                 mode,
@@ -653,6 +665,16 @@ def first_loads_table(
     table.note(
         "goal (issue 16): the 2 MB HTML message page and its frame's first load, p95 "
         f"<= {GOAL_MS} ms; the page's p95 is that of the latency table (2 clients, views cached)"
+    )
+    table.note(
+        "prepared: the worker makes a new message's view and sanitised HTML before it sends "
+        "the notification (portal/frame.prepare_new), so a reader who follows the "
+        "notification finds them made; its first load reads the kept HTML (sealed with "
+        "encryption on). Not prepared: a message opened before the worker reached it, "
+        "sanitised on its first load. Preparing one copy took p50 "
+        f"{number(percentile(samples['off']['prepare'], 50))} ms off, "
+        f"{number(percentile(samples['on']['prepare'], 50))} ms on, in the filling process, "
+        "once per message"
     )
     table.note(
         "the frame's first load follows the page's, as in a browser: the view is in one "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import functools
 import itertools
 import logging
 import re
@@ -11,7 +9,6 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -40,28 +37,20 @@ from sealbox.mailstore import expiry, mailbox, opened, search
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import (
     SAFE_IMAGE_TYPES,
-    clean_html_in_time,
-    declared_direction,
-    fingerprint,
     has_remote_images,
 )
 from sealbox.outbound import receipts
-from sealbox.portal import bundle, filetypes, headline, listing, thumbnails
+from sealbox.portal import bundle, filetypes, frame, headline, listing, thumbnails
 from sealbox.portal.lookup import owned_message
 from sealbox.portal.textview import text_to_html
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
-MAX_INLINE_IMAGE = 10 * 1024 * 1024
-MAX_INLINE_IMAGES_TOTAL = 20 * 1024 * 1024
 MAX_CACHED_FRAME = 4 * 1024 * 1024
 # Sanitising a big newsletter takes a fraction of a second; a stored message
 # never changes, so each process keeps its latest frames (settings.CACHES).
 frames = caches["frames"]
-# What made a frame's HTML (the sanitiser and this module, which names its images):
-# kept with the message (opened.keep_cleaned_html), it is used until either changes.
-FRAME_MADE_BY = fingerprint(Path(__file__))
 
 # The message frame's own policy: nothing runs, nothing is sent, images only
 # from the message itself (data:) unless the reader asked for remote ones.
@@ -250,7 +239,7 @@ def message_body(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     body = frames.get(key)
     keep = None
     if body is None:
-        body, keep = _frame_document(msg, remote, own)
+        body, keep = frame.document(msg, remote, own)
         if len(body) <= MAX_CACHED_FRAME:
             frames.set(key, body)
     response = FrameResponse(body, keep, content_type="text/html; charset=utf-8")
@@ -285,51 +274,6 @@ def own_hosts(request: HttpRequest) -> frozenset[str]:
     Remote images there are left out of the frame (sanitize.may_load_from)."""
     hosts = {urlsplit(settings.BASE_URL).hostname or "", split_domain_port(request.get_host())[0]}
     return frozenset(h.strip("[]").rstrip(".").lower() for h in hosts if h)
-
-
-def _frame_document(
-    msg: Message, remote: bool, own: frozenset[str]
-) -> tuple[str, Callable[[], None] | None]:
-    """The frame's document, and what keeps its sanitised HTML once it is sent (or None)."""
-    view = opened.read(msg)
-    if view.html is None:
-        raise Http404("This message has no HTML part")
-    inline = {a.index: a for a in view.attachments if a.content_type in SAFE_IMAGE_TYPES}
-    encoded: dict[int, str | None] = {}
-    budget = [MAX_INLINE_IMAGES_TOTAL]
-
-    def cid_url(cid: str) -> str | None:
-        # The image travels inside the frame's document, as a data: URL the
-        # frame's CSP allows: the message itself asks the portal for nothing
-        # (a redirect from a remote image is refused: web/fetchmeta.py).
-        # Each image is encoded once however often it is used, and all of them
-        # together stay within a budget, so a small message cannot make a
-        # frame of gigabytes.
-        index = view.content_ids.get(cid)
-        item = inline.get(index) if index is not None else None
-        if item is None or item.size > MAX_INLINE_IMAGE or item.size > budget[0]:
-            return None
-        if item.index not in encoded:
-            data = base64.b64encode(opened.attachment_bytes(msg, item)).decode("ascii")
-            encoded[item.index] = f"data:{item.content_type};base64,{data}" if data else None
-        if encoded[item.index] is not None:
-            budget[0] -= item.size  # every use is in the document: every use counts
-        return encoded[item.index]
-
-    # Without remote images the result is the same for every request: made once per
-    # message and kept. With them it depends on the portal's host names: made each time.
-    cleaned = None if remote else opened.cleaned_html(msg, FRAME_MADE_BY)
-    keep = None
-    if cleaned is None:
-        made = clean_html_in_time(view.html, cid_url, remote, settings.HTML_TIME_LIMIT, own)
-        if made is None:  # too large or too slow to sanitise: its text, and why
-            context = {"too_costly": True, "text_html": text_to_html(view.body_text())}
-            return render_to_string("portal/frame.html", context), None
-        cleaned = made.html
-        if not remote:
-            keep = functools.partial(opened.keep_cleaned_html, msg, FRAME_MADE_BY, cleaned)
-    context = {"html": cleaned, "dir": declared_direction(view.html)}
-    return render_to_string("portal/frame.html", context), keep
 
 
 @login_required

@@ -367,17 +367,17 @@ def test_opening_a_big_message_holds_a_fraction_of_it_in_memory(
 def test_a_frame_is_sanitised_once_per_message_whichever_process_shows_it(
     reader: Client, alice: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sealbox.portal import views
+    from sealbox.portal import frame, views
 
     message = deliver_to(alice, big_message(64 * 1024)[0])
     made: list[bool] = []
-    sanitise = views.clean_html_in_time
+    sanitise = frame.clean_html_in_time
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         made.append(args[2])  # allow_remote
         return sanitise(*args, **kwargs)
 
-    monkeypatch.setattr(views, "clean_html_in_time", counted)
+    monkeypatch.setattr(frame, "clean_html_in_time", counted)
     assert reader.get(message_url(message)).status_code == 200
     first = content(reader.get(message_url(message, "message-body")))
 
@@ -390,7 +390,7 @@ def test_a_frame_is_sanitised_once_per_message_whichever_process_shows_it(
     assert made == [False]
 
     # A new sanitiser (or frame code) makes it again, and keeps that instead.
-    monkeypatch.setattr(views, "FRAME_MADE_BY", "another sanitiser")
+    monkeypatch.setattr(frame, "MADE_BY", "another sanitiser")
     views.frames.clear()
     assert content(reader.get(message_url(message, "message-body"))) == first
     views.frames.clear()
@@ -408,7 +408,7 @@ def test_a_frame_is_sanitised_once_per_message_whichever_process_shows_it(
 def test_a_frame_made_in_another_worker_is_found_though_this_one_read_the_view_before(
     reader: Client, alice: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sealbox.portal import views
+    from sealbox.portal import frame
 
     message = deliver_to(alice, big_message(64 * 1024)[0])
     assert reader.get(message_url(message)).status_code == 200
@@ -418,7 +418,7 @@ def test_a_frame_made_in_another_worker_is_found_though_this_one_read_the_view_b
     seen_here = dict(opened._uncleaned)
     # Another worker sanitises it and keeps the result while this one still has the view.
     kept = "<p>sanitised in another worker</p>"
-    opened.keep_cleaned_html(message, views.FRAME_MADE_BY, kept)
+    opened.keep_cleaned_html(message, frame.MADE_BY, kept)
     opened._uncleaned.update(seen_here)
 
     frame = content(reader.get(message_url(message, "message-body"))).decode()

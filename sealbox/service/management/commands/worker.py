@@ -14,6 +14,7 @@ from django.db import close_old_connections
 from sealbox import diskspace
 from sealbox.housekeeping import reminders, retention
 from sealbox.outbound import notify, queue
+from sealbox.portal import frame
 from sealbox.vault import unlock
 
 log = logging.getLogger("sealbox.outbound.worker")
@@ -64,7 +65,9 @@ class Command(BaseCommand):
                 housekeeping()
             # Each job on its own: one failing (a database outage, a damaged
             # row) must neither end the worker nor hold up the others.
-            busy = _guarded(notify.send_due) + _guarded(queue.process_due)
+            # New messages' frames first, so that a notification's reader finds them made.
+            busy = _guarded(frame.prepare_new)
+            busy += _guarded(notify.send_due) + _guarded(queue.process_due)
             # The data directory's reserve, once a full disk is over (diskspace.py).
             _guarded(diskspace.restore_reserve)
             if options["once"]:
