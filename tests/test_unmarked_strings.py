@@ -185,3 +185,24 @@ def test_the_code_check_finds_what_it_should() -> None:
         "line 5: CharField",
         "line 6: HttpResponseBadRequest",
     ]
+
+
+GETTEXT = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "pgettext", "pgettext_lazy"}
+
+
+def test_no_translation_call_hides_inside_an_f_string() -> None:
+    """xgettext does not read inside f-strings: a _("...") there never reaches a catalogue,
+    and the words stay English for every reader."""
+    hidden = []
+    for path in sorted(SEALBOX.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.JoinedStr):
+                continue
+            for inner in ast.walk(node):
+                if (
+                    isinstance(inner, ast.Call)
+                    and isinstance(inner.func, ast.Name)
+                    and inner.func.id in GETTEXT
+                ):
+                    hidden.append(f"{path.relative_to(SEALBOX)}:{inner.lineno}")
+    assert hidden == []
