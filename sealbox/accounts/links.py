@@ -16,6 +16,16 @@ from django.utils import timezone
 from sealbox.accounts import phrase
 from sealbox.accounts.models import LinkToken, Passkey, RecoveryCode, User
 
+# One link email per account in this time at most, however often it is asked
+# for: nobody can flood a mailbox with link emails (or the table with tokens).
+RESEND_AFTER = timedelta(minutes=5)
+
+
+def sent_recently(user: User) -> bool:
+    """Whether the account was sent a link it has not used within RESEND_AFTER."""
+    since = timezone.now() - RESEND_AFTER
+    return LinkToken.objects.filter(user=user, created__gte=since, used_at__isnull=True).exists()
+
 
 def shortest_lifetime() -> timedelta:
     """What the "link sent" page promises: it must not depend on which link was sent."""

@@ -30,6 +30,7 @@ from sealbox.mailstore.models import Message
 from sealbox.outbound.models import OutgoingEmail
 from sealbox.vault import seal
 
+# Re-sealing logs with the rest of encryption at rest, as before it moved here.
 log = logging.getLogger("sealbox.vault")
 
 BATCH = 500

@@ -2,8 +2,10 @@
 
 Adding: one copy per recipient, each file written and synced before the
 database rows that show it; the rows are written in one transaction that
-takes the recipients' account rows in the one lock order (quota.lock_accounts:
-address order, by code point), reserves each copy's size in its owner's quota
+takes the recipients' account rows in the one lock order (address order, by
+code point: each copy's quota.reserve locks its account's row, in sorted order,
+as quota.lock_accounts locks a set of them for the callers that change several
+accounts at once: a reply, the clean-up), reserves each copy's size in its owner's quota
 (quota.reserve) and announces each stored copy (events.delivered). Removing:
 rows and usage in one transaction, files once it commits. Usage changes only
 here, in the transactions that add or remove.
@@ -27,7 +29,7 @@ from django.utils import timezone
 
 from sealbox.accounts.models import User
 from sealbox.diskspace import retry_when_full
-from sealbox.mailstore import blobs, events, opened, quota, sealed
+from sealbox.mailstore import blobs, events, opened, parsing, quota, sealed
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.summary import Summary, summarize
 from sealbox.vault import seal
@@ -51,11 +53,6 @@ class Refused:
     # (quota.larger_than_mailbox): making room would not help them.
     too_large: list[str] = field(default_factory=list)
     size: int = 0
-
-
-def _line_ending(data: bytes) -> bytes:
-    newline = data.find(b"\n")
-    return b"\r\n" if newline > 0 and data[newline - 1 : newline] == b"\r" else b"\n"
 
 
 def _trace_header(
@@ -130,7 +127,7 @@ def store(
     the database: then the files stay, as a row without its file is worse than a
     file without its row).
     """
-    eol = _line_ending(data)
+    eol = parsing.line_ending(data)
     now = timezone.now()
     written: list[str] = []
     result = Refused()

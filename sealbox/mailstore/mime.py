@@ -23,7 +23,7 @@ from email.message import Message as EmailMessage
 from email.policy import compat32
 from email.utils import getaddresses
 
-from sealbox.mailstore import skeleton
+from sealbox.mailstore import parsing, skeleton
 from sealbox.mailstore.blobs import BytesReader, Reader
 from sealbox.mailstore.headblock import header_end
 from sealbox.mailstore.parsing import LONE_CR, one_line_ending, parse, parse_date, parse_headers
@@ -381,8 +381,7 @@ def _view(shape: skeleton.Skeleton, reader: Reader) -> MessageView:
         return result
     builder = _Builder(msg, shape, reader)
     result = builder.view
-    newline = raw.find(b"\n")
-    result.linesep = "\r\n" if newline > 0 and raw[newline - 1 : newline] == b"\r" else "\n"
+    result.linesep = parsing.line_ending(raw).decode("ascii")
     _headers(result, msg)
     try:
         builder.lay_out(msg)

@@ -44,6 +44,12 @@ READ_POLICY = _ReadPolicy()
 LONE_CR = re.compile(rb"\r(?!\n)")
 
 
+def line_ending(raw: bytes) -> bytes:
+    """The message's own line ending, as its first line has it: CRLF or LF."""
+    newline = raw.find(b"\n")
+    return b"\r\n" if newline > 0 and raw[newline - 1 : newline] == b"\r" else b"\n"
+
+
 def one_line_ending(raw: bytes) -> bytes:
     """A lone CR is not a line break in a header (RFC 5322), but the email
     package takes it for one: "X: a\\rFrom: CEO" would show a From that no

@@ -76,7 +76,7 @@ def add(user_id: int, size: int) -> None:
 def lock_accounts(accounts: QuerySet[User]) -> list[int]:
     """Lock accounts' rows in address order, the order every transaction takes them in.
 
-    Address order is by code point, as Python's sorted() in deliver() has it.
+    Address order is by code point, as Python's sorted() in mailbox.store() has it.
     PostgreSQL's own collation may differ ("a-b" against "a_b", accented
     letters), which would let two transactions take the same rows in opposite
     orders: so it sorts in "C" here. SQLite sorts by code point already.
@@ -88,8 +88,8 @@ def lock_accounts(accounts: QuerySet[User]) -> list[int]:
 def release(freed: Mapping[int, int]) -> None:
     """Take removed messages' sizes off their accounts' usage, in the deleting transaction.
 
-    The rows are locked in address order first, the order deliver() takes them
-    in, so a deletion and a delivery to the same accounts cannot deadlock;
+    The rows are locked in address order first, the order mailbox.store() takes
+    them in, so a deletion and a delivery to the same accounts cannot deadlock;
     then one UPDATE sets them all.
     """
     if not freed:
@@ -128,11 +128,11 @@ def larger_than_mailbox(user: User, size: int) -> bool:
 
 
 def has_room(email: str, size: int) -> bool:
-    """Whether the mailbox of an address can take `size` more bytes (a new address can)."""
-    user = User.objects.filter(email=email).only("quota_mb", "usage_bytes").first()
-    if user is None or user.quota_bytes is None:
-        return True
-    return user.usage_bytes + size <= user.quota_bytes
+    """Whether the mailbox of an address can take `size` more bytes (a new address can).
+
+    The same rule as reserve() (fits), without taking the room."""
+    full = User.objects.filter(email=email).alias(_limit=limit_expression()).exclude(fits(size))
+    return not full.exists()
 
 
 def size_text(n: int) -> str:

@@ -8,26 +8,20 @@ address without one an email is rendered all the same and not queued.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 
 from sealbox import addresses
-from sealbox.accounts import emailcode, languages
+from sealbox.accounts import emailcode, languages, links
 from sealbox.accounts.models import LinkToken, User
 from sealbox.outbound import emails
 
 # Stands in for a token in the email built for an address without a mailbox.
 _NO_TOKEN = "x" * 43
-
-# One link email per account in this time at most, however often it is asked
-# for: nobody can flood a mailbox with link emails (or the table with tokens).
-RESEND_AFTER = timedelta(minutes=5)
 
 
 def _link_context(user_email: str, purpose: str, token: str) -> dict[str, Any]:
@@ -41,11 +35,6 @@ def _link_context(user_email: str, purpose: str, token: str) -> dict[str, Any]:
     }
 
 
-def _sent_recently(user: User) -> bool:
-    since = timezone.now() - RESEND_AFTER
-    return LinkToken.objects.filter(user=user, created__gte=since, used_at__isnull=True).exists()
-
-
 def send_link(address: str) -> bool:
     """Email a new link to the owner of an address; True if one was queued.
 
@@ -57,7 +46,7 @@ def send_link(address: str) -> bool:
     email = addresses.normalize(address)
     with transaction.atomic():
         user = User.objects.filter(email=email).first()
-        if user is None or not user.is_active or _sent_recently(user):
+        if user is None or not user.is_active or links.sent_recently(user):
             language = languages.for_email("", email)
             emails.build(
                 "reset", _link_context(email, LinkToken.Purpose.RESET, _NO_TOKEN), email, language

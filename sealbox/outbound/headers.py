@@ -15,7 +15,7 @@ from sealbox.accounts import languages
 from sealbox.accounts.models import User
 from sealbox.mailstore.parsing import parse_headers
 
-log = logging.getLogger("sealbox.portal.sending")
+log = logging.getLogger(__name__)
 
 
 class SendError(ValueError):

@@ -19,6 +19,7 @@ from email.utils import make_msgid
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from sealbox.mailstore import parsing
 from sealbox.mailstore.headblock import header_end
 
 HEADER = "Sealbox-Loop"
@@ -73,8 +74,7 @@ def _mac(message_id: str, secret: str | bytes) -> str:
 
 def mark(data: bytes) -> bytes:
     """The email with Sealbox's mark on top (and a Message-ID, if it had none)."""
-    newline = data.find(b"\n")
-    eol = b"\r\n" if newline > 0 and data[newline - 1 : newline] == b"\r" else b"\n"
+    eol = parsing.line_ending(data)
     message_id = read_headers(data).message_id
     added = b""
     if not message_id:

@@ -111,7 +111,7 @@ _prepared: OrderedDict[uuid.UUID, None] = OrderedDict()
 MAX_REMEMBERED = 10_000
 
 
-def prepare_new(seconds: float = 2.0) -> int:
+def prepare_new(seconds: float = 1.0) -> int:
     """Prepare the frames of messages that arrived lately, for at most about `seconds`.
 
     Called by the worker before it sends notifications: a reader who follows

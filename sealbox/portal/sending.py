@@ -281,7 +281,7 @@ def send(
     kind = "reply" if original is not None else "message"
     try:
         with transaction.atomic():
-            # Every account this send touches, locked in address order (deliver()'s
+            # Every account this send touches, locked in address order (mailbox.store's
             # order): two mailboxes writing to each other at once cannot deadlock.
             quota.lock_accounts(User.objects.filter(email__in=[user.email, *outside]))
             check_rate(user)

@@ -17,6 +17,7 @@ from sealbox.mailstore import quota
 from sealbox.mailstore.models import Message
 from sealbox.operator import actions, overview
 
+# The name it had before it moved here: operators' log filters know it.
 log = logging.getLogger("sealbox.accounts.operator")
 
 STATUS_OPTIONS = {s.replace(" ", "-"): s for s in overview.STATUSES}

@@ -17,6 +17,7 @@ from sealbox.outbound import notify, queue
 from sealbox.portal import frame
 from sealbox.vault import unlock
 
+# The name it had before it moved here: operators' log filters know it.
 log = logging.getLogger("sealbox.outbound.worker")
 
 
