@@ -23,6 +23,7 @@ from typing import Any, TypeVar, cast, overload
 
 from django.contrib.auth import login
 from django.core import signing
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -157,7 +158,7 @@ def counted(
     if refused is not None:
         return refused
     outcome = check()
-    if outcome is False:
+    if outcome is not True and outcome is not None:  # only a right answer or no guess is forgiven
         if address is not None:
             user = account if isinstance(account, User) else account_for(address)
             failed(request, address, user, detail or _("password in Settings"))
@@ -307,7 +308,9 @@ def recent_auth_required(refused: Refused) -> Callable[[View], View]:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = request.user
-            if request.method == "POST" and isinstance(user, User):
+            if request.method == "POST":
+                if not isinstance(user, User):  # under login_required: never, but never run
+                    raise PermissionDenied
                 proven = reconfirmed(request, user)
                 if proven is not True:
                     return refused(

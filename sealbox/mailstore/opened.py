@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from sealbox import diskspace
 from sealbox.mailstore import blobs, mime, parsing
 from sealbox.mailstore.headblock import header_end
 from sealbox.vault import seal
@@ -138,8 +139,10 @@ def cleaned_html(message: Message, made_by: str) -> str | None:
 
 def keep_cleaned_html(message: Message, made_by: str, html: str) -> None:
     """Keep a message's sanitised HTML with its view, in the derived file (sealed like
-    it), so that no process sanitises it again; longer than MAX_CLEANED: not kept."""
-    if len(html) <= MAX_CLEANED:
+    it), so that no process sanitises it again. Not kept when longer than MAX_CLEANED
+    characters, or when the data directory has no room for it beside new mail
+    (diskspace.has_room): it is made again when next shown."""
+    if len(html) <= MAX_CLEANED and diskspace.has_room(4 * len(html)):
         _store(message, read(message), (made_by, html))
 
 
@@ -404,7 +407,10 @@ def _kept_cleaned(message: Message, made_by: str) -> str | None:
             data = path.read_bytes()
             if sealed_file or seal.is_sealed(data):
                 data = seal.open_sealed(data)
-            kept = json.loads(data).get("cleaned")
+            doc = json.loads(data)
+            if doc.get("format") != FORMAT:  # made from another kind of view: made again
+                continue
+            kept = doc.get("cleaned")
         except Exception as e:  # gone, locked, damaged: made again
             log.info("message %s: kept sanitised HTML not used: %s", message.id, e)
             continue

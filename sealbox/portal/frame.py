@@ -26,6 +26,7 @@ from django.http import Http404
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from sealbox import diskspace
 from sealbox.mailstore import opened
 from sealbox.mailstore.models import Message
 from sealbox.mailstore.sanitize import (
@@ -133,6 +134,8 @@ def prepare_new(seconds: float = 1.0) -> int:
             continue
         if time.monotonic() - started > seconds:
             break
+        if not diskspace.has_room(2 * msg.size):  # new mail comes first (diskspace.py)
+            break  # tried again next round
         try:
             made += prepare(msg)
         except (seal.Locked, opened.Busy):

@@ -67,3 +67,17 @@ def test_remote_images_are_still_made_for_the_request(
     reader.get(message_url(message, "message-body"))
     reader.get(message_url(message, "message-body") + "?remote=1")
     assert made == [True]
+
+
+def test_nothing_is_prepared_or_kept_when_new_mail_needs_the_space(
+    reader: Client, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealbox import diskspace
+
+    message = deliver_to(alice, html_mail("<p>Short of space</p>"))
+    monkeypatch.setattr(diskspace, "has_room", lambda size: False)
+    assert frame.prepare_new() == 0
+    views.frames.clear()
+    body = content(reader.get(message_url(message, "message-body"))).decode()
+    assert "Short of space" in body  # made for the reader all the same
+    assert opened.cleaned_html(message, frame.MADE_BY) is None  # and not kept

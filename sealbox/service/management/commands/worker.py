@@ -66,8 +66,10 @@ class Command(BaseCommand):
                 housekeeping()
             # Each job on its own: one failing (a database outage, a damaged
             # row) must neither end the worker nor hold up the others.
-            # New messages' frames first, so that a notification's reader finds them made.
-            busy = _guarded(frame.prepare_new)
+            # Mail already queued (sign-in codes, links) goes first; then new messages'
+            # frames are made, so that a notification's reader finds them made; then
+            # the notifications are queued and sent.
+            busy = _guarded(queue.process_due) + _guarded(frame.prepare_new)
             busy += _guarded(notify.send_due) + _guarded(queue.process_due)
             # The data directory's reserve, once a full disk is over (diskspace.py).
             _guarded(diskspace.restore_reserve)
