@@ -18,7 +18,7 @@ from django.conf import settings as django_settings
 from tests.conftest import SEALBOX, process_env
 from tests.portal.pages import parse_html
 
-SIGNIN = Path(django_settings.BASE_DIR) / "accounts/templates/accounts/signin.html"
+SIGNIN = Path(django_settings.BASE_DIR) / "portal/templates/accounts/signin.html"
 
 # In a `sealbox` process: the sign-in page, a page without its own copy, and a
 # notification with the context outbound/notify.py gives it (to_account adds email and phrase).

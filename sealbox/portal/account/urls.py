@@ -3,6 +3,7 @@ from django.urls import path
 from sealbox.accounts.models import LinkToken
 from sealbox.portal.account import (
     emailcode_views,
+    factor_views,
     language_views,
     passkey_views,
     settings_views,
@@ -62,18 +63,18 @@ urlpatterns = [
         name="settings-confirm-options",
     ),
     path("settings/confirm/", passkey_views.confirm, name="settings-confirm"),
-    path("settings/two-factor/", settings_views.totp_enrol, name="settings-totp"),
-    path("settings/two-factor/off/", settings_views.totp_off, name="settings-totp-off"),
-    path("settings/recovery-codes/", settings_views.recovery_codes, name="settings-recovery"),
+    path("settings/two-factor/", factor_views.totp_enrol, name="settings-totp"),
+    path("settings/two-factor/off/", factor_views.totp_off, name="settings-totp-off"),
+    path("settings/recovery-codes/", factor_views.recovery_codes, name="settings-recovery"),
     path(
         "settings/passkeys/options/",
-        settings_views.passkey_options,
+        factor_views.passkey_options,
         name="settings-passkey-options",
     ),
-    path("settings/passkeys/", settings_views.passkey_add, name="settings-passkey-add"),
+    path("settings/passkeys/", factor_views.passkey_add, name="settings-passkey-add"),
     path(
         "settings/passkeys/<int:passkey_id>/remove/",
-        settings_views.passkey_remove,
+        factor_views.passkey_remove,
         name="settings-passkey-remove",
     ),
     path(
