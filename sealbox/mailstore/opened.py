@@ -90,6 +90,8 @@ _headers_used = 0
 # (mtime, size) then: while unchanged, cleaned_html() need not read one to find none.
 _uncleaned: dict[uuid.UUID, tuple[Path, tuple[int, int] | None]] = {}
 MAX_UNCLEANED = 10_000
+# The sanitised HTML of the derived file _load read last, per thread (see _kept_cleaned).
+_handed = threading.local()
 # How many messages this process has parsed (tests and benchmarks read it).
 parses = 0
 
@@ -386,6 +388,9 @@ def _load(message: Message) -> mime.MessageView | None:
             continue
         if found is not None:
             _note_derived(message.id, path, doc)
+            # The sanitised HTML came in the same file: the frame that asks for it
+            # next, in this thread, takes it from here instead of reading the file again.
+            _handed.kept = (message.id, path, _file_state(path), doc.get("cleaned"))
             return found
         path.unlink(missing_ok=True)
     return None
@@ -394,6 +399,10 @@ def _load(message: Message) -> mime.MessageView | None:
 def _kept_cleaned(message: Message, made_by: str) -> str | None:
     """The sanitised HTML kept in the derived file by made_by, if any (a file of no use
     is left to _load, which removes it)."""
+    handed, _handed.kept = getattr(_handed, "kept", None), None
+    if handed is not None and handed[0] == message.id and _file_state(handed[1]) == handed[2]:
+        kept = handed[3]  # as _load read it, just now in this thread
+        return str(kept[1]) if _made_by(kept, made_by) else None
     with _lock:
         seen = _uncleaned.get(message.id)
     if seen is not None and _file_state(seen[0]) == seen[1]:
@@ -414,9 +423,14 @@ def _kept_cleaned(message: Message, made_by: str) -> str | None:
         except Exception as e:  # gone, locked, damaged: made again
             log.info("message %s: kept sanitised HTML not used: %s", message.id, e)
             continue
-        if isinstance(kept, list) and len(kept) == 2 and kept[0] == made_by:
+        if _made_by(kept, made_by):
             return str(kept[1])
     return None
+
+
+def _made_by(kept: object, made_by: str) -> bool:
+    """Whether a derived file's "cleaned" entry is sanitised HTML made by made_by."""
+    return isinstance(kept, list) and len(kept) == 2 and kept[0] == made_by
 
 
 def _file_state(path: Path) -> tuple[int, int] | None:

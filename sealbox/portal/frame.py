@@ -94,11 +94,10 @@ def document(
 
 def prepare(msg: Message) -> bool:
     """Make and keep the message's sanitised HTML unless it is kept already; True if made."""
-    view = opened.read(msg)
-    if view.html is None or opened.cleaned_html(msg, MADE_BY) is not None:
+    if opened.read(msg).html is None:
         return False
     _, keep = document(msg, remote=False, own=frozenset())
-    if keep is None:  # too large or too slow to sanitise: its text is shown instead
+    if keep is None:  # kept already, or too large or slow to sanitise (its text is shown)
         return False
     keep()
     return True

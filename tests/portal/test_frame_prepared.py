@@ -81,3 +81,21 @@ def test_nothing_is_prepared_or_kept_when_new_mail_needs_the_space(
     body = content(reader.get(message_url(message, "message-body"))).decode()
     assert "Short of space" in body  # made for the reader all the same
     assert opened.cleaned_html(message, frame.MADE_BY) is None  # and not kept
+
+
+def test_a_prepared_frame_is_read_from_its_file_once_on_first_load(
+    reader: Client, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealbox.mailstore import blobs
+
+    message = deliver_to(alice, html_mail("<p>Read once</p>"))
+    assert frame.prepare(message)
+    opened.clear_memory()  # a web worker that never saw the message
+    views.frames.clear()
+    looked: list[object] = []
+    derived_files = blobs.derived_files
+    monkeypatch.setattr(blobs, "derived_files", lambda i: looked.append(i) or derived_files(i))
+    monkeypatch.setattr(frame, "clean_html_in_time", no_sanitising)
+    body = content(reader.get(message_url(message, "message-body"))).decode()
+    assert "Read once" in body
+    assert len(looked) == 1  # the view and its sanitised HTML from one reading of the file
